@@ -1,0 +1,22 @@
+//! YAM's session engine: ids, records, policy, storage and the session manager.
+//! It knows nothing about HTTP.
+
+pub mod id;
+pub mod manager;
+pub mod policy;
+pub mod record;
+pub mod store;
+pub mod time;
+
+pub use id::{SessionId, SessionKey};
+pub use manager::{
+    AuthOutcome, Authenticated, EndReason, Login, ManagerSettings, SessionManager, UserDirectory,
+    UserInfo,
+};
+pub use policy::{Access, Renewal, SessionPolicy};
+pub use record::{ClientInfo, Damage, DamageKind, SessionMode, SessionRecord, UserId};
+pub use store::{
+    FileStore, Loaded, MemoryStore, Saved, ScanReport, SessionCounts, SessionStore, SessionSummary,
+    StoreError,
+};
+pub use time::{Clock, ManualClock, SystemClock, Timestamp};

@@ -1,0 +1,398 @@
+//! `SessionManager`: login, authentication, renewal, displacement and damage repair on top
+//! of any `SessionStore`. No HTTP in here; the server maps outcomes to responses.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use parking_lot::Mutex;
+
+use crate::id::{SessionId, SessionKey};
+use crate::policy::{Access, SessionPolicy};
+use crate::record::{ClientInfo, Damage, SessionMode, SessionRecord, UserId};
+use crate::store::{Loaded, Saved, SessionCounts, SessionStore, StoreError};
+use crate::time::{Clock, Timestamp};
+
+/// Reasons remembered for ended sessions are bounded so a flood of logins cannot grow memory.
+const MAX_TOMBSTONES: usize = 200_000;
+
+/// A user as far as sessions care.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct UserInfo {
+    pub id: UserId,
+    pub username: String,
+    pub is_admin: bool,
+    pub is_active: bool,
+}
+
+/// Where sessions check that their user still exists (and under which name).
+pub trait UserDirectory: Send + Sync + 'static {
+    fn lookup(&self, id: UserId) -> Option<UserInfo>;
+}
+
+/// Why a session is not (or no longer) valid; sent to clients as `reason`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum EndReason {
+    LoggedOut,
+    Displaced,
+    Revoked,
+    ForceLogout,
+    Expired,
+    Damaged,
+    UserInvalid,
+    /// Unknown id: never issued, from before a `clear` restart, or ended and forgotten.
+    Unknown,
+}
+
+impl EndReason {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            EndReason::LoggedOut => "logged_out",
+            EndReason::Displaced => "displaced",
+            EndReason::Revoked => "revoked",
+            EndReason::ForceLogout => "force_logout",
+            EndReason::Expired => "expired",
+            EndReason::Damaged => "damaged",
+            EndReason::UserInvalid => "user_invalid",
+            EndReason::Unknown => "unknown",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            EndReason::LoggedOut => "You have logged out. Please log in again.",
+            EndReason::Displaced => {
+                "Your session ended because you logged in somewhere else (single session mode)."
+            }
+            EndReason::Revoked => "An administrator ended your session. Please log in again.",
+            EndReason::ForceLogout => "An administrator logged everyone out. Please log in again.",
+            EndReason::Expired => "Your session has expired. Please log in again.",
+            EndReason::Damaged => {
+                "Your session could not be read and was reset. Please log in again."
+            }
+            EndReason::UserInvalid => {
+                "Your account is no longer active. Please contact an administrator."
+            }
+            EndReason::Unknown => "Your session is no longer valid. Please log in again.",
+        }
+    }
+}
+
+/// A request's valid session.
+#[derive(Clone, Debug)]
+pub struct Authenticated {
+    pub key: SessionKey,
+    pub record: Arc<SessionRecord>,
+    pub user: UserInfo,
+}
+
+#[derive(Clone, Debug)]
+pub enum AuthOutcome {
+    Valid(Authenticated),
+    Rejected(EndReason),
+}
+
+#[derive(Clone, Debug)]
+pub struct Login {
+    pub id: SessionId,
+    pub key: SessionKey,
+    pub record: SessionRecord,
+    /// Sessions of the same user ended by this login (single session mode).
+    pub displaced: usize,
+}
+
+#[derive(Clone, Debug)]
+pub struct ManagerSettings {
+    pub mode: SessionMode,
+    pub conflict_resolution: bool,
+    pub epoch: String,
+}
+
+pub struct SessionManager {
+    store: Arc<dyn SessionStore>,
+    users: Arc<dyn UserDirectory>,
+    clock: Arc<dyn Clock>,
+    policy: SessionPolicy,
+    conflict_resolution: bool,
+    epoch: String,
+    tombstones: Mutex<HashMap<SessionKey, (EndReason, Timestamp)>>,
+}
+
+impl SessionManager {
+    pub fn new(
+        store: Arc<dyn SessionStore>,
+        users: Arc<dyn UserDirectory>,
+        clock: Arc<dyn Clock>,
+        settings: ManagerSettings,
+    ) -> Self {
+        Self {
+            store,
+            users,
+            clock,
+            policy: SessionPolicy::new(settings.mode),
+            conflict_resolution: settings.conflict_resolution,
+            epoch: settings.epoch,
+            tombstones: Mutex::new(HashMap::new()),
+        }
+    }
+
+    pub fn policy(&self) -> &SessionPolicy {
+        &self.policy
+    }
+
+    pub fn conflict_resolution(&self) -> bool {
+        self.conflict_resolution
+    }
+
+    pub fn epoch(&self) -> &str {
+        &self.epoch
+    }
+
+    pub fn store(&self) -> &Arc<dyn SessionStore> {
+        &self.store
+    }
+
+    pub fn now(&self) -> Timestamp {
+        self.clock.now()
+    }
+
+    pub fn time_remaining(&self, record: &SessionRecord) -> Duration {
+        self.now().until(record.expires_at)
+    }
+
+    /// Starts a session for an authenticated user. In single session mode the user's other
+    /// sessions end with reason "displaced".
+    pub fn login(&self, user: &UserInfo, client: ClientInfo) -> Result<Login, StoreError> {
+        let now = self.now();
+        let record = self
+            .policy
+            .new_record(user.id, &user.username, client, now, &self.epoch);
+        let id = self.store.create(record.clone())?;
+        let key = id.key();
+        let mut displaced = 0;
+        if self.policy.login_displaces_others() {
+            let others: Vec<_> = self
+                .store
+                .list_by_user(user.id)
+                .into_iter()
+                .map(|s| s.key)
+                .filter(|k| *k != key)
+                .collect();
+            self.remember(&others, EndReason::Displaced);
+            displaced = self.store.delete_by_user(user.id, Some(&key))?.len();
+        }
+        Ok(Login {
+            id,
+            key,
+            record,
+            displaced,
+        })
+    }
+
+    /// Checks a cookie value and applies the renewal the access earns.
+    pub fn authenticate(&self, cookie: &str, access: Access) -> Result<AuthOutcome, StoreError> {
+        let Some(id) = SessionId::parse(cookie) else {
+            return Ok(AuthOutcome::Rejected(EndReason::Unknown));
+        };
+        let key = id.key();
+        let record = match self.store.load(&key)? {
+            Loaded::Found(record) => record,
+            Loaded::Missing => return Ok(AuthOutcome::Rejected(self.reason_for(&key))),
+            Loaded::Damaged(damage) => return self.resolve_damage(&key, &damage),
+        };
+        let now = self.now();
+        if record.is_expired(now) {
+            self.end(&key, EndReason::Expired)?;
+            return Ok(AuthOutcome::Rejected(EndReason::Expired));
+        }
+        let user = match self.users.lookup(record.user_id) {
+            Some(user) if user.is_active => user,
+            _ => {
+                self.end(&key, EndReason::UserInvalid)?;
+                return Ok(AuthOutcome::Rejected(EndReason::UserInvalid));
+            }
+        };
+        if user.username != record.username {
+            return self.resolve_rename(&key, &record, user);
+        }
+        let mut record = record;
+        if let Some(renewal) = self.policy.renewal(&record, now, access) {
+            if self.store.touch(&key, renewal)? == Saved::Gone {
+                return Ok(AuthOutcome::Rejected(self.reason_for(&key)));
+            }
+            let renewed = Arc::make_mut(&mut record);
+            renewed.last_seen = renewal.last_seen;
+            renewed.expires_at = renewal.expires_at;
+        }
+        Ok(AuthOutcome::Valid(Authenticated { key, record, user }))
+    }
+
+    /// Renews and writes the session to storage now (an explicit "extend").
+    pub fn extend(&self, auth: &Authenticated) -> Result<Option<SessionRecord>, StoreError> {
+        let now = self.now();
+        let Some(renewal) = self.policy.renewal(&auth.record, now, Access::Activity) else {
+            return Ok(None);
+        };
+        let mut record = (*auth.record).clone();
+        record.last_seen = renewal.last_seen;
+        record.expires_at = renewal.expires_at;
+        Ok(match self.store.replace(&auth.key, record.clone())? {
+            Saved::Written => Some(record),
+            Saved::Gone => None,
+        })
+    }
+
+    /// Ends one session; returns whether it existed.
+    pub fn end(&self, key: &SessionKey, reason: EndReason) -> Result<bool, StoreError> {
+        self.remember(std::slice::from_ref(key), reason);
+        self.store.delete(key)
+    }
+
+    pub fn end_user(&self, user_id: UserId, reason: EndReason) -> Result<usize, StoreError> {
+        let keys: Vec<_> = self
+            .store
+            .list_by_user(user_id)
+            .into_iter()
+            .map(|s| s.key)
+            .collect();
+        self.remember(&keys, reason);
+        Ok(self.store.delete_by_user(user_id, None)?.len())
+    }
+
+    pub fn end_all(&self, reason: EndReason) -> Result<usize, StoreError> {
+        let keys: Vec<_> = self.store.list().into_iter().map(|s| s.key).collect();
+        self.remember(&keys, reason);
+        self.store.delete_all()
+    }
+
+    /// Deletes expired sessions and forgets old end reasons. Returns the sessions deleted.
+    pub fn sweep(&self) -> Result<usize, StoreError> {
+        let now = self.now();
+        let purged = self.store.purge_expired(now)?;
+        self.remember(&purged, EndReason::Expired);
+        let horizon = now.minus(
+            self.policy
+                .multiple_lifetime
+                .max(self.policy.single_lifetime),
+        );
+        self.tombstones.lock().retain(|_, (_, at)| *at > horizon);
+        Ok(purged.len())
+    }
+
+    /// Writes renewals that are due (at most one write a minute per session).
+    pub fn flush_due(&self) -> Result<usize, StoreError> {
+        self.store
+            .flush_renewals(self.now().minus(self.policy.persist_interval))
+    }
+
+    /// Writes every pending renewal, e.g. at shutdown.
+    pub fn flush_all(&self) -> Result<usize, StoreError> {
+        self.store.flush_renewals(Timestamp(i64::MAX))
+    }
+
+    pub fn counts(&self, soon: Duration) -> SessionCounts {
+        self.store.counts(self.now(), soon)
+    }
+
+    fn remember(&self, keys: &[SessionKey], reason: EndReason) {
+        let now = self.now();
+        let mut tombstones = self.tombstones.lock();
+        if tombstones.len() + keys.len() > MAX_TOMBSTONES {
+            tombstones.clear();
+        }
+        for key in keys {
+            tombstones.insert(*key, (reason, now));
+        }
+    }
+
+    fn reason_for(&self, key: &SessionKey) -> EndReason {
+        self.tombstones
+            .lock()
+            .get(key)
+            .map_or(EndReason::Unknown, |(reason, _)| *reason)
+    }
+
+    fn mode_words(&self) -> &'static str {
+        self.policy.mode.describe()
+    }
+
+    /// Conflict resolution: repair a damaged session whose user is still valid, otherwise
+    /// quarantine it. Without conflict resolution every damaged session is quarantined.
+    fn resolve_damage(&self, key: &SessionKey, damage: &Damage) -> Result<AuthOutcome, StoreError> {
+        if self.conflict_resolution {
+            let user = damage
+                .salvage
+                .as_ref()
+                .and_then(|s| self.users.lookup(s.user_id))
+                .filter(|u| u.is_active);
+            if let Some(user) = user {
+                let now = self.now();
+                let mut record = self.policy.new_record(
+                    user.id,
+                    &user.username,
+                    ClientInfo::default(),
+                    now,
+                    &self.epoch,
+                );
+                if let Some(created) = damage.salvage.as_ref().and_then(|s| s.created) {
+                    record.created = created.min(now);
+                }
+                if self.store.replace(key, record.clone())? == Saved::Written {
+                    tracing::info!(
+                        session = %key.short(), problem = %damage,
+                        "Re-initialized session for user {} ({})", user.username, self.mode_words()
+                    );
+                    return Ok(AuthOutcome::Valid(Authenticated {
+                        key: *key,
+                        record: Arc::new(record),
+                        user,
+                    }));
+                }
+                return Ok(AuthOutcome::Rejected(self.reason_for(key)));
+            }
+            self.store.quarantine(key)?;
+            tracing::warn!(
+                session = %key.short(), problem = %damage,
+                "Session conflict resolved: damaged session moved to quarantine (no valid user to restore)"
+            );
+        } else {
+            self.store.quarantine(key)?;
+            tracing::warn!(
+                session = %key.short(), problem = %damage,
+                "Rejected damaged session and moved it to quarantine (conflict resolution is off)"
+            );
+        }
+        self.remember(std::slice::from_ref(key), EndReason::Damaged);
+        Ok(AuthOutcome::Rejected(EndReason::Damaged))
+    }
+
+    /// The user was renamed since login: re-initialise under the new name, or quarantine.
+    fn resolve_rename(
+        &self,
+        key: &SessionKey,
+        record: &SessionRecord,
+        user: UserInfo,
+    ) -> Result<AuthOutcome, StoreError> {
+        if !self.conflict_resolution {
+            self.store.quarantine(key)?;
+            tracing::warn!(session = %key.short(), "Rejected session of renamed user {} (conflict resolution is off)", user.username);
+            self.remember(std::slice::from_ref(key), EndReason::Damaged);
+            return Ok(AuthOutcome::Rejected(EndReason::Damaged));
+        }
+        let mut repaired = record.clone();
+        repaired.username = user.username.clone();
+        if self.store.replace(key, repaired.clone())? == Saved::Gone {
+            return Ok(AuthOutcome::Rejected(self.reason_for(key)));
+        }
+        tracing::info!(session = %key.short(), "Re-initialized session for user {} ({})", user.username, self.mode_words());
+        Ok(AuthOutcome::Valid(Authenticated {
+            key: *key,
+            record: Arc::new(repaired),
+            user,
+        }))
+    }
+}
+
+#[cfg(test)]
+#[path = "manager_tests.rs"]
+mod tests;

@@ -1,0 +1,130 @@
+//! The `SessionStore` trait and its backends.
+
+use std::collections::BTreeMap;
+use std::io;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::id::{SessionId, SessionKey};
+use crate::policy::Renewal;
+use crate::record::{Damage, SessionRecord, UserId};
+use crate::time::Timestamp;
+
+mod file;
+mod fsio;
+mod index;
+mod memory;
+
+pub use file::{FileStore, ScanReport};
+pub use fsio::{QUARANTINE_DIR, is_session_file_name};
+pub use memory::MemoryStore;
+
+/// How many times `create` draws a new id when the first one is already taken.
+const CREATE_ATTEMPTS: usize = 4;
+
+/// The result of looking a session up.
+#[derive(Clone, Debug, PartialEq)]
+pub enum Loaded {
+    /// The record as stored (it may be expired: the caller decides what that means).
+    Found(Arc<SessionRecord>),
+    Missing,
+    /// The session exists but cannot be used as it is.
+    Damaged(Damage),
+}
+
+/// The result of a write to an existing session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Saved {
+    Written,
+    /// The session was deleted meanwhile; nothing was written (no resurrection).
+    Gone,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("could not {action} {}: {source}", path.display())]
+    Io {
+        action: &'static str,
+        path: PathBuf,
+        #[source]
+        source: io::Error,
+    },
+    #[error("the operating system's random number generator failed: {0}")]
+    Rng(String),
+    #[error("could not find an unused session id after {CREATE_ATTEMPTS} attempts")]
+    IdExhausted,
+}
+
+impl StoreError {
+    pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
+        Self::Io {
+            action,
+            path: path.into(),
+            source,
+        }
+    }
+}
+
+/// A session as listed to admins: its non-secret key and its record.
+#[derive(Clone, Debug, PartialEq)]
+pub struct SessionSummary {
+    pub key: SessionKey,
+    pub record: Arc<SessionRecord>,
+}
+
+/// Counts over live (unexpired) sessions.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct SessionCounts {
+    pub live: usize,
+    pub users: usize,
+    pub per_user: BTreeMap<UserId, usize>,
+    pub expiring_soon: usize,
+    pub damaged: usize,
+}
+
+/// Storage for sessions. Implementations keep an in-memory index so that counts and
+/// per-user lookups never read every session per request.
+pub trait SessionStore: Send + Sync + 'static {
+    /// Stores a new session under a fresh, unused id and returns that id.
+    fn create(&self, record: SessionRecord) -> Result<SessionId, StoreError>;
+    fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError>;
+    /// Overwrites an existing (possibly damaged) session; never re-creates a deleted one.
+    fn replace(&self, key: &SessionKey, record: SessionRecord) -> Result<Saved, StoreError>;
+    /// Records a renewal in memory; [`SessionStore::flush_renewals`] persists it later.
+    fn touch(&self, key: &SessionKey, renewal: Renewal) -> Result<Saved, StoreError>;
+    /// Persists renewals of sessions last written at or before `written_before`.
+    fn flush_renewals(&self, written_before: Timestamp) -> Result<usize, StoreError>;
+    /// Returns whether a session existed.
+    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError>;
+    /// All indexed sessions, expired ones included.
+    fn list(&self) -> Vec<SessionSummary>;
+    fn list_by_user(&self, user_id: UserId) -> Vec<SessionSummary>;
+    /// Deletes the user's sessions except `keep`; returns the keys deleted.
+    fn delete_by_user(
+        &self,
+        user_id: UserId,
+        keep: Option<&SessionKey>,
+    ) -> Result<Vec<SessionKey>, StoreError>;
+    /// Deletes every session, damaged ones included; returns how many were deleted.
+    fn delete_all(&self) -> Result<usize, StoreError>;
+    /// Counts live sessions; `soon` sets what "expiring soon" means.
+    fn counts(&self, now: Timestamp, soon: Duration) -> SessionCounts;
+    /// Deletes expired sessions; returns the keys deleted.
+    fn purge_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError>;
+    /// Takes a damaged session out of service, keeping a copy for inspection where possible.
+    fn quarantine(&self, key: &SessionKey) -> Result<(), StoreError>;
+}
+
+/// Draws ids until `try_insert` accepts one.
+pub(crate) fn create_with_unique_id(
+    mut try_insert: impl FnMut(&SessionId) -> Result<bool, StoreError>,
+) -> Result<SessionId, StoreError> {
+    for _ in 0..CREATE_ATTEMPTS {
+        let id = SessionId::generate().map_err(|e| StoreError::Rng(e.to_string()))?;
+        if try_insert(&id)? {
+            return Ok(id);
+        }
+    }
+    Err(StoreError::IdExhausted)
+}
