@@ -48,7 +48,7 @@ impl FileStore {
     /// written is an error here rather than a failed login later.
     pub fn open(dir: impl Into<PathBuf>) -> Result<(Self, ScanReport), StoreError> {
         let dir = dir.into();
-        fs::create_dir_all(&dir).map_err(|e| StoreError::io("create", &dir, e))?;
+        fsio::create_private_dir(&dir).map_err(|e| StoreError::io("create", &dir, e))?;
         fsio::probe_writable(&dir).map_err(|e| StoreError::io("write to", &dir, e))?;
         let store = Self {
             dir,

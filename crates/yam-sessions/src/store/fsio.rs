@@ -109,6 +109,22 @@ pub(crate) fn sync_directory(dir: &Path) -> io::Result<()> {
     }
 }
 
+/// Creates the folder (and parents) if missing; a folder we create is private to the owner.
+/// An existing folder keeps its permissions: the admin chose them.
+pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
+    if dir.is_dir() {
+        return Ok(());
+    }
+    let mut builder = fs::DirBuilder::new();
+    builder.recursive(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::DirBuilderExt;
+        builder.mode(0o700);
+    }
+    builder.create(dir)
+}
+
 /// Removes a file; a file that is already gone is not an error.
 pub(crate) fn remove_if_present(path: &Path) -> io::Result<bool> {
     match fs::remove_file(path) {

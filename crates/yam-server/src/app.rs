@@ -1,0 +1,88 @@
+//! The router: routes, limits and headers. `main` only binds and serves it.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, Request};
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::middleware::{self, Next};
+use axum::response::{Html, IntoResponse, Response};
+use axum::routing::{get, post};
+use serde_json::json;
+use tower_http::timeout::TimeoutLayer;
+
+use crate::html;
+use crate::routes::{home, info, login, session_api};
+use crate::state::SharedState;
+
+/// Larger bodies are refused with 413 before a handler sees them.
+pub const MAX_BODY_BYTES: usize = 64 * 1024;
+pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+
+pub fn app(state: SharedState) -> Router {
+    Router::new()
+        .route("/", get(home::home))
+        .route("/login", get(login::login_page).post(login::login_submit))
+        .route("/logout", get(login::logout_page))
+        .route("/session-status", get(session_api::session_status))
+        .route("/api/health", get(info::health))
+        .route("/api/server-info", get(info::server_info))
+        .route(
+            "/api/session/time-remaining",
+            get(session_api::time_remaining),
+        )
+        .route("/api/session/activity", post(session_api::activity))
+        .route("/api/session/extend", post(session_api::extend))
+        .route("/api/session/logout", post(session_api::logout))
+        .fallback(not_found)
+        .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(security_headers))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ))
+        .with_state(state)
+}
+
+async fn not_found(uri: Uri) -> Response {
+    if uri.path().starts_with("/api/") {
+        (
+            StatusCode::NOT_FOUND,
+            Json(json!({ "success": false, "message": "No such API endpoint." })),
+        )
+            .into_response()
+    } else {
+        (
+            StatusCode::NOT_FOUND,
+            Html(html::page(
+                "Not found",
+                "<h1>Not found</h1><p><a href=\"/\">YAM</a></p>",
+            )),
+        )
+            .into_response()
+    }
+}
+
+/// Every answer is per-user and dynamic: never cached, never framed, never sniffed.
+async fn security_headers(request: Request, next: Next) -> Response {
+    let mut response = next.run(request).await;
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    response
+}

@@ -1,0 +1,133 @@
+//! Command line: the flags of YAM's `server.py`, ours, and the `user` subcommands.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "yam-server",
+    version,
+    about = "YAM server with enhanced session management",
+    args_conflicts_with_subcommands = true
+)]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+    #[command(flatten)]
+    pub serve: ServeArgs,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the web server (the default when no command is given).
+    Serve(ServeArgs),
+    /// Manage users: add, list, passwd, remove.
+    #[command(subcommand)]
+    User(UserCommand),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DataDirArg {
+    /// Folder for the users database, secrets, markers and (by default) sessions.
+    /// Default: the per-user application data folder.
+    #[arg(long, env = "YAM_DATA_DIR", value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ServeArgs {
+    /// Address to listen on (0.0.0.0 to serve the LAN).
+    #[arg(long, env = "YAM_SERVER_HOST", default_value = "127.0.0.1")]
+    pub host: String,
+    /// Port to listen on (0 picks a free one).
+    #[arg(long, env = "YAM_SERVER_PORT", default_value_t = 5000)]
+    pub port: u16,
+    /// Run mode, as YAM's server.py (`web` is the only mode this server has).
+    #[arg(long, value_enum, default_value_t = RunMode::Web)]
+    pub mode: RunMode,
+    /// Debug logging and the admin-only /debug/session page.
+    #[arg(long)]
+    pub debug: bool,
+    /// Accepted for compatibility with server.py; this server has no reloader.
+    #[arg(long)]
+    pub no_reloader: bool,
+    /// Multiple concurrent sessions per user (4 h, renewed by activity); also turns on
+    /// session conflict resolution.
+    #[arg(long)]
+    pub allow_multiple_sessions: bool,
+    /// Sessions folder. Default: `<data-dir>/sessions`.
+    #[arg(long, value_name = "DIR")]
+    pub sessions_dir: Option<PathBuf>,
+    /// What happens to existing sessions at start: keep them, or clear them (server.bat parity).
+    #[arg(long, value_enum, default_value_t = OnRestart::Keep)]
+    pub on_restart: OnRestart,
+    #[command(flatten)]
+    pub data: DataDirArg,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum RunMode {
+    Web,
+}
+
+impl RunMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunMode::Web => "web",
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OnRestart {
+    Keep,
+    Clear,
+}
+
+impl OnRestart {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            OnRestart::Keep => "keep",
+            OnRestart::Clear => "clear",
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum UserCommand {
+    /// Add a user; the password is read from stdin or prompted for.
+    Add {
+        username: String,
+        #[arg(long)]
+        email: Option<String>,
+        /// Give the user admin rights.
+        #[arg(long)]
+        admin: bool,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// List users.
+    List {
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Set a user's password (read from stdin or prompted for); ends the user's sessions.
+    Passwd {
+        username: String,
+        /// Sessions folder, when the server uses a non-default one.
+        #[arg(long, value_name = "DIR")]
+        sessions_dir: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Remove a user and end their sessions.
+    Remove {
+        username: String,
+        /// Sessions folder, when the server uses a non-default one.
+        #[arg(long, value_name = "DIR")]
+        sessions_dir: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+}

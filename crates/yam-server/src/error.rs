@@ -1,0 +1,42 @@
+//! Handler errors. Details are logged; clients get a plain sentence and never internals.
+
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::json;
+
+#[derive(Debug, thiserror::Error)]
+pub enum AppError {
+    #[error("{0}")]
+    BadRequest(String),
+    #[error("{0}")]
+    UnsupportedMediaType(String),
+    #[error("session storage failed: {0}")]
+    Store(#[from] yam_sessions::StoreError),
+    #[error("user database failed: {0}")]
+    Users(#[from] crate::users::UserError),
+    #[error("background task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
+}
+
+impl IntoResponse for AppError {
+    fn into_response(self) -> Response {
+        let (status, message) = match &self {
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
+            AppError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
+            AppError::Store(_) | AppError::Users(_) | AppError::Task(_) => {
+                tracing::error!(error = %self, "request failed");
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "The server could not complete the request; the error is in its log."
+                        .to_owned(),
+                )
+            }
+        };
+        (
+            status,
+            Json(json!({ "success": false, "message": message })),
+        )
+            .into_response()
+    }
+}

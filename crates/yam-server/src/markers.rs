@@ -1,0 +1,86 @@
+//! YAM's marker files in the data folder (the YAM folder for the Python profile).
+
+use std::collections::BTreeMap;
+use std::fs;
+use std::io;
+use std::path::{Path, PathBuf};
+
+pub const FORCE_SESSION_RESET: &str = "force_session_reset.txt";
+pub const SERVER_SHUTDOWN: &str = "server_shutdown_marker.txt";
+pub const SERVER_STARTUP: &str = "server_startup_marker.txt";
+pub const MULTIPLE_SESSIONS_ALLOWED: &str = "multiple_sessions_allowed.txt";
+pub const SESSION_CONFLICT_RESOLUTION: &str = "session_conflict_resolution.txt";
+
+#[derive(Clone, Debug)]
+pub struct Markers {
+    dir: PathBuf,
+}
+
+impl Markers {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+        }
+    }
+
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir.join(name)
+    }
+
+    pub fn exists(&self, name: &str) -> bool {
+        self.path(name).is_file()
+    }
+
+    pub fn remove(&self, name: &str) -> io::Result<bool> {
+        match fs::remove_file(self.path(name)) {
+            Ok(()) => Ok(true),
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    /// Writes `key=value` lines, like the markers server.bat writes (plain text, one fact a line).
+    pub fn write(&self, name: &str, facts: &[(&str, String)]) -> io::Result<()> {
+        let mut text = String::new();
+        for (k, v) in facts {
+            text.push_str(k);
+            text.push('=');
+            text.push_str(&v.replace(['\n', '\r'], " "));
+            text.push('\n');
+        }
+        let tmp = self.path(&format!(".{name}.tmp"));
+        fs::write(&tmp, text)?;
+        fs::rename(&tmp, self.path(name))
+    }
+
+    /// Reads `key=value` lines back; lines without `=` are ignored.
+    pub fn read(&self, name: &str) -> io::Result<BTreeMap<String, String>> {
+        let text = fs::read_to_string(self.path(name))?;
+        Ok(text
+            .lines()
+            .filter_map(|l| l.split_once('='))
+            .map(|(k, v)| (k.trim().to_owned(), v.trim().to_owned()))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_read_remove() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let m = Markers::new(dir.path());
+        m.write(
+            SERVER_STARTUP,
+            &[("pid", "42".into()), ("url", "http://x\ny".into())],
+        )
+        .expect("write");
+        let facts = m.read(SERVER_STARTUP).expect("read");
+        assert_eq!(facts.get("pid").map(String::as_str), Some("42"));
+        assert_eq!(facts.get("url").map(String::as_str), Some("http://x y"));
+        assert!(m.remove(SERVER_STARTUP).expect("rm"));
+        assert!(!m.remove(SERVER_STARTUP).expect("rm again"));
+    }
+}

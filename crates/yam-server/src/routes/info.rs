@@ -1,0 +1,76 @@
+//! Public, read-only probes: `/api/health` and `/api/server-info`. They never renew a session.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::{HeaderMap, header};
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use yam_sessions::{Access, SessionMode};
+
+use super::session_json;
+use crate::auth::{self, Check};
+use crate::error::AppError;
+use crate::state::SharedState;
+
+pub async fn health(State(state): State<SharedState>) -> Json<Value> {
+    let uptime = state.facts.started.until(state.sessions.now()).as_secs();
+    Json(json!({
+        "status": "ok",
+        "healthy": true,
+        "version": state.facts.version,
+        "uptime_seconds": uptime,
+    }))
+}
+
+pub async fn server_info(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let check = auth::check(&state, &headers, Access::Probe)?;
+    let policy = state.sessions.policy();
+    let lifetime = policy.lifetime().as_secs();
+    let multiple = policy.mode == SessionMode::Multiple;
+    let mut features = vec![
+        "sliding_expiry",
+        "file_sessions",
+        "damaged_session_repair",
+        "restart_safe_sessions",
+    ];
+    if multiple {
+        features.push("multiple_sessions");
+    }
+    if state.sessions.conflict_resolution() {
+        features.push("session_conflict_resolution");
+    }
+    let session = match &check {
+        Check::Valid(a) => session_json(&state.sessions, &a.record),
+        _ => Value::Null,
+    };
+    let body = Json(json!({
+        "name": "YAM",
+        "server": "yam-server",
+        "version": state.facts.version,
+        "startup_time": state.facts.started.to_rfc3339(),
+        "startup_timestamp": state.facts.started.as_secs(),
+        "mode": state.facts.run_mode,
+        "debug": state.facts.debug,
+        "on_restart": state.facts.on_restart.as_str(),
+        "multiple_sessions": multiple,
+        "session_mode": policy.mode,
+        "session_conflict_resolution": state.sessions.conflict_resolution(),
+        "session_lifetime_hours": lifetime / 3600,
+        "session_lifetime_minutes": lifetime / 60,
+        "session_lifetime_seconds": lifetime,
+        "features": features,
+        "authenticated": matches!(check, Check::Valid(_)),
+        "session": session,
+    }));
+    let mut response = body.into_response();
+    // A stale cookie gets cleared here too, without a 401: this endpoint is public.
+    if let Check::Ended(_) = check {
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, auth::clear_cookie());
+    }
+    Ok(response)
+}

@@ -1,0 +1,248 @@
+//! `GET/POST /login` (form or JSON) and `GET /logout`.
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use yam_sessions::{Access, EndReason, UserInfo};
+
+use super::ok_with_session;
+use crate::auth::{self, Check};
+use crate::error::AppError;
+use crate::html;
+use crate::state::SharedState;
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginQuery {
+    next: Option<String>,
+    reason: Option<String>,
+}
+
+/// Credentials in any of the shapes YAM's clients send.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LoginRequest {
+    login_id: Option<String>,
+    email: Option<String>,
+    username: Option<String>,
+    password: Option<String>,
+    next: Option<String>,
+}
+
+impl LoginRequest {
+    fn login(&self) -> &str {
+        [&self.login_id, &self.email, &self.username]
+            .into_iter()
+            .flatten()
+            .map(|s| s.trim())
+            .find(|s| !s.is_empty())
+            .unwrap_or("")
+    }
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum BodyKind {
+    Json,
+    Form,
+}
+
+fn body_kind(headers: &HeaderMap) -> Option<BodyKind> {
+    let ct = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("application/x-www-form-urlencoded");
+    let essence = ct
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    match essence.as_str() {
+        "application/json" => Some(BodyKind::Json),
+        "application/x-www-form-urlencoded" => Some(BodyKind::Form),
+        _ => None,
+    }
+}
+
+pub async fn login_page(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+    Query(query): Query<LoginQuery>,
+) -> Result<Response, AppError> {
+    let next = auth::safe_next(query.next.as_deref());
+    let check = auth::check(&state, &headers, Access::Probe)?;
+    if let Check::Valid(_) = check {
+        return Ok(auth::found(&next));
+    }
+    let notice = html::reason_from_query(query.reason.as_deref());
+    let mut response = Html(html::login_page(None, notice, &next, "")).into_response();
+    // A stale cookie is cleared here without another redirect: no loop is possible.
+    if check.had_cookie() {
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, auth::clear_cookie());
+    }
+    Ok(response)
+}
+
+fn failure(kind: BodyKind, status: StatusCode, message: &str, request: &LoginRequest) -> Response {
+    match kind {
+        BodyKind::Json => (
+            status,
+            Json(json!({ "success": false, "message": message })),
+        )
+            .into_response(),
+        BodyKind::Form => {
+            let next = auth::safe_next(request.next.as_deref());
+            (
+                status,
+                Html(html::login_page(
+                    Some(message),
+                    None,
+                    &next,
+                    request.login(),
+                )),
+            )
+                .into_response()
+        }
+    }
+}
+
+pub async fn login_submit(
+    State(state): State<SharedState>,
+    ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let Some(kind) = body_kind(&headers) else {
+        return Err(AppError::UnsupportedMediaType(
+            "Send the login as application/json or as a form (application/x-www-form-urlencoded)."
+                .into(),
+        ));
+    };
+    let parsed = match kind {
+        BodyKind::Json => serde_json::from_slice::<LoginRequest>(&body).map_err(|e| e.to_string()),
+        BodyKind::Form => {
+            serde_urlencoded::from_bytes::<LoginRequest>(&body).map_err(|e| e.to_string())
+        }
+    };
+    let request = match parsed {
+        Ok(r) => r,
+        Err(e) => {
+            let msg = format!("The login request could not be read ({e}).");
+            return Ok(failure(
+                kind,
+                StatusCode::BAD_REQUEST,
+                &msg,
+                &LoginRequest::default(),
+            ));
+        }
+    };
+    let login = request.login().to_owned();
+    let password = request.password.clone().unwrap_or_default();
+    if login.is_empty() || password.is_empty() {
+        let msg = "Enter your username (or email) and your password.";
+        return Ok(failure(kind, StatusCode::BAD_REQUEST, msg, &request));
+    }
+
+    let user = match verify(&state, &login, password).await? {
+        Verdict::Ok(user) => user,
+        Verdict::Wrong => {
+            tracing::info!(ip = %addr.ip(), "Failed login");
+            return Ok(failure(
+                kind,
+                StatusCode::UNAUTHORIZED,
+                "Invalid username or password.",
+                &request,
+            ));
+        }
+        Verdict::Disabled => {
+            return Ok(failure(
+                kind,
+                StatusCode::FORBIDDEN,
+                "This account is disabled.",
+                &request,
+            ));
+        }
+    };
+
+    let client = auth::client_info(addr, &headers);
+    let sessions = state.sessions.clone();
+    let login_user = user.clone();
+    let started =
+        tokio::task::spawn_blocking(move || sessions.login(&login_user, client)).await??;
+    tracing::info!(
+        user = %user.username, ip = %addr.ip(), session = %started.key.short(), displaced = started.displaced,
+        "User logged in ({})", state.sessions.policy().mode.describe()
+    );
+    let next = auth::safe_next(request.next.as_deref());
+    let cookie = auth::set_cookie(&started.id);
+    Ok(match kind {
+        BodyKind::Json => {
+            let body = ok_with_session(
+                &state.sessions,
+                &started.record,
+                json!({
+                    "message": "Login successful",
+                    "user": { "id": user.id, "username": user.username, "is_admin": user.is_admin },
+                    "redirect": next,
+                    "displaced_sessions": started.displaced,
+                }),
+            );
+            ([(header::SET_COOKIE, cookie)], Json(body)).into_response()
+        }
+        BodyKind::Form => {
+            let mut response = auth::found(&next);
+            response.headers_mut().insert(header::SET_COOKIE, cookie);
+            response
+        }
+    })
+}
+
+enum Verdict {
+    Ok(UserInfo),
+    Wrong,
+    Disabled,
+}
+
+async fn verify(state: &SharedState, login: &str, password: String) -> Result<Verdict, AppError> {
+    let users = state.users.clone();
+    let login = login.to_owned();
+    let row = tokio::task::spawn_blocking(move || users.find_by_login(&login)).await??;
+    let hash = row.as_ref().map(|r| r.password_hash.clone());
+    if !state.passwords.verify(password, hash).await {
+        return Ok(Verdict::Wrong);
+    }
+    Ok(match row {
+        Some(r) if r.info.is_active => Verdict::Ok(r.info),
+        Some(_) => Verdict::Disabled,
+        None => Verdict::Wrong,
+    })
+}
+
+/// `GET /logout`: ends the session and sends the browser to the login form.
+pub async fn logout_page(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let check = auth::check(&state, &headers, Access::Probe)?;
+    if let Check::Valid(a) = &check {
+        let sessions = state.sessions.clone();
+        let key = a.key;
+        tokio::task::spawn_blocking(move || sessions.end(&key, EndReason::LoggedOut)).await??;
+        tracing::info!(user = %a.user.username, session = %a.key.short(), "User logged out");
+    }
+    let mut response = auth::found("/login?reason=logged_out");
+    if check.had_cookie() {
+        response
+            .headers_mut()
+            .insert(header::SET_COOKIE, auth::clear_cookie());
+    }
+    Ok(response)
+}

@@ -1,0 +1,256 @@
+//! Server start and stop: data folder, users, sessions, markers, bind, serve, clean shutdown.
+
+use std::net::{IpAddr, SocketAddr, UdpSocket};
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context as _;
+use tokio::net::TcpListener;
+use yam_sessions::{
+    Clock, FileStore, ManagerSettings, SessionManager, SessionMode, SessionStore, SystemClock,
+};
+
+use crate::app::app;
+use crate::background::{Upkeep, consume_force_reset};
+use crate::cli::{OnRestart, ServeArgs};
+use crate::config::{ModeInputs, SessionSettings, resolve_session_settings};
+use crate::markers::{
+    MULTIPLE_SESSIONS_ALLOWED, Markers, SERVER_SHUTDOWN, SERVER_STARTUP,
+    SESSION_CONFLICT_RESOLUTION,
+};
+use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB, absolute};
+use crate::state::{AppState, ServerFacts};
+use crate::users::UserStore;
+use crate::users::first_run::{FirstRun, ensure_admin};
+use crate::users::passwords::PasswordChecker;
+
+/// How long in-flight requests get after Ctrl-C/SIGTERM before the server stops anyway.
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let data = DataDir::resolve(args.data.data_dir.as_deref())?;
+    data.create()
+        .with_context(|| format!("cannot create the data folder {}", data.root().display()))?;
+    let markers = Markers::new(data.root());
+    let settings = session_settings(&args, &markers);
+    log_settings(&settings);
+
+    let users = Arc::new(UserStore::open(&data.file(USERS_DB))?);
+    if let FirstRun::AdminCreated(path) = ensure_admin(&users, &data.file(INITIAL_ADMIN_PASSWORD))?
+    {
+        tracing::warn!(
+            "First start: created user 'admin'; its password is in {}",
+            path.display()
+        );
+    }
+
+    let sessions_dir = match &args.sessions_dir {
+        Some(dir) => absolute(dir)?,
+        None => data.default_sessions_dir(),
+    };
+    let store = open_sessions(&sessions_dir, args.on_restart)?;
+    let clock = SystemClock;
+    let started = clock.now();
+    let sessions = Arc::new(SessionManager::new(
+        store,
+        users.clone(),
+        Arc::new(clock),
+        ManagerSettings {
+            mode: settings.mode,
+            conflict_resolution: settings.conflict_resolution,
+            epoch: yam_sessions::policy::new_epoch(started),
+        },
+    ));
+    consume_force_reset(&sessions, &markers)?;
+
+    let listener = bind(&args.host, args.port).await?;
+    let local = listener.local_addr()?;
+    let url = format!("http://{}", display_addr(local));
+    markers.remove(SERVER_SHUTDOWN)?;
+    markers.write(
+        SERVER_STARTUP,
+        &[
+            ("started_at", started.to_rfc3339()),
+            ("pid", std::process::id().to_string()),
+            ("url", url.clone()),
+            ("host", args.host.clone()),
+            ("port", local.port().to_string()),
+            ("epoch", sessions.epoch().to_owned()),
+            (
+                "multiple_sessions",
+                (settings.mode == SessionMode::Multiple).to_string(),
+            ),
+            (
+                "session_conflict_resolution",
+                settings.conflict_resolution.to_string(),
+            ),
+            ("on_restart", args.on_restart.as_str().to_owned()),
+            ("sessions_dir", sessions_dir.display().to_string()),
+            ("version", env!("CARGO_PKG_VERSION").to_owned()),
+        ],
+    )?;
+    print_banner(local, &url, &data);
+
+    let state = Arc::new(AppState {
+        sessions: sessions.clone(),
+        users: users.clone(),
+        passwords: PasswordChecker::new(password_permits()),
+        facts: ServerFacts {
+            version: env!("CARGO_PKG_VERSION"),
+            started,
+            run_mode: args.mode.as_str(),
+            debug: args.debug,
+            on_restart: args.on_restart,
+        },
+    });
+    let upkeep = Upkeep::start(sessions.clone(), users, markers.clone());
+    run_until_shutdown(listener, state).await?;
+    upkeep.stop();
+
+    let flushed = tokio::task::spawn_blocking(move || sessions.flush_all()).await??;
+    markers.write(
+        SERVER_SHUTDOWN,
+        &[
+            ("stopped_at", clock.now().to_rfc3339()),
+            ("pid", std::process::id().to_string()),
+            ("clean", "true".into()),
+        ],
+    )?;
+    tracing::info!(renewals_written = flushed, "YAM server stopped");
+    Ok(())
+}
+
+fn session_settings(args: &ServeArgs, markers: &Markers) -> SessionSettings {
+    resolve_session_settings(&ModeInputs {
+        flag_allow_multiple: args.allow_multiple_sessions,
+        env_allow_multiple: std::env::var("YAM_ALLOW_MULTIPLE_SESSIONS").ok(),
+        env_conflict_resolution: std::env::var("YAM_SESSION_CONFLICT_RESOLUTION").ok(),
+        marker_multiple: markers.exists(MULTIPLE_SESSIONS_ALLOWED),
+        marker_conflict_resolution: markers.exists(SESSION_CONFLICT_RESOLUTION),
+    })
+}
+
+fn log_settings(settings: &SessionSettings) {
+    let from = settings.reasons.join(", ");
+    match settings.mode {
+        SessionMode::Multiple => {
+            tracing::info!(from = %from, "Multiple sessions mode enabled (4 h sessions, renewed by activity)")
+        }
+        SessionMode::Single => tracing::info!(
+            "Single session mode (2 h sessions; a new login ends the user's other session)"
+        ),
+    }
+    if settings.conflict_resolution {
+        tracing::info!(from = %from, "Session conflict resolution enabled");
+    }
+}
+
+fn open_sessions(dir: &Path, on_restart: OnRestart) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let (store, report) = FileStore::open(dir)
+        .with_context(|| format!("cannot use the sessions folder {}", dir.display()))?;
+    tracing::info!(
+        folder = %dir.display(), sessions = report.sessions, damaged = report.damaged,
+        ignored = report.foreign, leftovers_removed = report.stale_temp_removed,
+        "Indexed sessions in {:?}", report.elapsed
+    );
+    if on_restart == OnRestart::Clear {
+        let cleared = store.delete_all()?;
+        tracing::info!(cleared, "Cleared existing sessions (--on-restart clear)");
+    }
+    Ok(Arc::new(store))
+}
+
+async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {
+    match TcpListener::bind((host, port)).await {
+        Ok(l) => Ok(l),
+        Err(e) if e.kind() == std::io::ErrorKind::AddrInUse => anyhow::bail!(
+            "port {port} on {host} is already in use: another YAM server or another program is \
+             listening there. Stop it, or start with --port <another port>."
+        ),
+        Err(e) => Err(anyhow::anyhow!("cannot listen on {host}:{port}: {e}")),
+    }
+}
+
+fn display_addr(addr: SocketAddr) -> String {
+    match addr.ip() {
+        IpAddr::V4(ip) if ip.is_unspecified() => format!("127.0.0.1:{}", addr.port()),
+        IpAddr::V6(ip) if ip.is_unspecified() => format!("[::1]:{}", addr.port()),
+        _ => addr.to_string(),
+    }
+}
+
+/// The address other machines would use, found without sending a packet.
+fn lan_ip() -> Option<IpAddr> {
+    let socket = UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:80").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
+}
+
+fn print_banner(local: SocketAddr, url: &str, data: &DataDir) {
+    println!(
+        " * YAM server {} running on {url}",
+        env!("CARGO_PKG_VERSION")
+    );
+    if local.ip().is_unspecified() {
+        if let Some(ip) = lan_ip() {
+            println!(" * Running on http://{ip}:{} (LAN)", local.port());
+        }
+    }
+    println!(" * Data folder: {}", data.root().display());
+    let password_file = data.file(INITIAL_ADMIN_PASSWORD);
+    if password_file.is_file() {
+        println!(
+            " * First-run admin: log in as 'admin' with the password in {}",
+            password_file.display()
+        );
+    }
+}
+
+fn password_permits() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get())
+}
+
+async fn run_until_shutdown(listener: TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
+    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
+    let mut graceful_rx = stop_rx.clone();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        let _ = graceful_rx.wait_for(|stop| *stop).await;
+    });
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        tracing::info!("Shutting down: finishing requests in flight");
+        let _ = stop_tx.send(true);
+    });
+    tokio::select! {
+        result = server => result.context("server failed")?,
+        _ = async {
+            let _ = stop_rx.wait_for(|stop| *stop).await;
+            tokio::time::sleep(SHUTDOWN_GRACE).await;
+        } => tracing::warn!("Requests still running after {SHUTDOWN_GRACE:?}; stopping anyway"),
+    }
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+}

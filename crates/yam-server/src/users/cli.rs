@@ -1,0 +1,126 @@
+//! `yam-server user add|list|passwd|remove`. Passwords come from stdin or a prompt, never argv.
+
+use std::io::{BufRead, IsTerminal};
+use std::path::{Path, PathBuf};
+
+use yam_sessions::{FileStore, SessionStore};
+
+use super::UserStore;
+use super::passwords::hash_password;
+use crate::cli::UserCommand;
+use crate::markers::{Markers, SERVER_STARTUP};
+use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB};
+
+pub fn run(command: UserCommand) -> anyhow::Result<()> {
+    match command {
+        UserCommand::Add {
+            username,
+            email,
+            admin,
+            data,
+        } => {
+            let (_, users) = open(data.data_dir.as_deref())?;
+            let password = read_new_password(&username)?;
+            let id = users.add(
+                &username,
+                email.as_deref(),
+                &hash_password(&password)?,
+                admin,
+            )?;
+            println!(
+                "Added user '{username}' (id {id}{}).",
+                if admin { ", admin" } else { "" }
+            );
+        }
+        UserCommand::List { data } => {
+            let (_, users) = open(data.data_dir.as_deref())?;
+            println!(
+                "{:<6} {:<24} {:<28} {:<6} {:<7}",
+                "id", "username", "email", "admin", "active"
+            );
+            for u in users.list()? {
+                println!(
+                    "{:<6} {:<24} {:<28} {:<6} {:<7}",
+                    u.info.id,
+                    u.info.username,
+                    u.email.as_deref().unwrap_or("-"),
+                    yes_no(u.info.is_admin),
+                    yes_no(u.info.is_active)
+                );
+            }
+        }
+        UserCommand::Passwd {
+            username,
+            sessions_dir,
+            data,
+        } => {
+            let (dir, users) = open(data.data_dir.as_deref())?;
+            let password = read_new_password(&username)?;
+            let id = users.set_password(&username, &hash_password(&password)?)?;
+            if username.eq_ignore_ascii_case("admin") {
+                // The generated first-run password is no longer valid: do not leave it around.
+                let _ = std::fs::remove_file(dir.file(INITIAL_ADMIN_PASSWORD));
+            }
+            let ended = end_sessions(&dir, sessions_dir.as_deref(), id)?;
+            println!("Password changed for '{username}'; {ended} session(s) ended.");
+        }
+        UserCommand::Remove {
+            username,
+            sessions_dir,
+            data,
+        } => {
+            let (dir, users) = open(data.data_dir.as_deref())?;
+            let id = users.remove(&username)?;
+            let ended = end_sessions(&dir, sessions_dir.as_deref(), id)?;
+            println!("Removed user '{username}'; {ended} session(s) ended.");
+        }
+    }
+    Ok(())
+}
+
+fn yes_no(b: bool) -> &'static str {
+    if b { "yes" } else { "no" }
+}
+
+fn open(data_dir: Option<&Path>) -> anyhow::Result<(DataDir, UserStore)> {
+    let dir = DataDir::resolve(data_dir)?;
+    dir.create()?;
+    let users = UserStore::open(&dir.file(USERS_DB))?;
+    Ok((dir, users))
+}
+
+/// The sessions folder the server uses: given, recorded by the running server, or default.
+pub fn sessions_dir_for(dir: &DataDir, explicit: Option<&Path>) -> PathBuf {
+    if let Some(p) = explicit {
+        return p.to_path_buf();
+    }
+    Markers::new(dir.root())
+        .read(SERVER_STARTUP)
+        .ok()
+        .and_then(|facts| facts.get("sessions_dir").map(PathBuf::from))
+        .unwrap_or_else(|| dir.default_sessions_dir())
+}
+
+fn end_sessions(dir: &DataDir, explicit: Option<&Path>, user_id: i64) -> anyhow::Result<usize> {
+    let sessions = sessions_dir_for(dir, explicit);
+    if !sessions.is_dir() {
+        return Ok(0);
+    }
+    let (store, _) = FileStore::open(&sessions)?;
+    Ok(store.delete_by_user(user_id, None)?.len())
+}
+
+fn read_new_password(username: &str) -> anyhow::Result<String> {
+    let stdin = std::io::stdin();
+    if !stdin.is_terminal() {
+        let mut line = String::new();
+        stdin.lock().read_line(&mut line)?;
+        let password = line.trim_end_matches(['\r', '\n']).to_owned();
+        anyhow::ensure!(!password.is_empty(), "no password on stdin");
+        return Ok(password);
+    }
+    let first = rpassword::prompt_password(format!("New password for {username}: "))?;
+    let second = rpassword::prompt_password("Repeat it: ")?;
+    anyhow::ensure!(first == second, "the passwords do not match");
+    Ok(first)
+}

@@ -1,0 +1,31 @@
+//! First start with no users: create `admin` with a random password kept in a private file.
+
+use std::path::{Path, PathBuf};
+
+use super::passwords::{generate_password, hash_password};
+use super::{UserError, UserStore};
+use crate::paths::write_private;
+
+#[derive(Debug)]
+pub enum FirstRun {
+    /// Users exist already.
+    NotNeeded,
+    /// `admin` was created; its password is in this file (never in the log).
+    AdminCreated(PathBuf),
+}
+
+pub fn ensure_admin(users: &UserStore, password_file: &Path) -> anyhow::Result<FirstRun> {
+    if users.count()? > 0 {
+        return Ok(FirstRun::NotNeeded);
+    }
+    let password = generate_password()?;
+    let hash = hash_password(&password)?;
+    // Write the file first: an admin whose password nobody can read would lock everyone out.
+    write_private(password_file, &format!("{password}\n"))
+        .map_err(|e| anyhow::anyhow!("could not write {}: {e}", password_file.display()))?;
+    match users.add("admin", None, &hash, true) {
+        Ok(_) | Err(UserError::Exists(_)) => {}
+        Err(e) => return Err(e.into()),
+    }
+    Ok(FirstRun::AdminCreated(password_file.to_path_buf()))
+}

@@ -1,0 +1,288 @@
+//! Users in SQLite with argon2id password hashes, plus the in-memory directory sessions use.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use parking_lot::{Mutex, RwLock};
+use rusqlite::{Connection, OptionalExtension, params};
+use yam_sessions::{UserDirectory, UserId, UserInfo};
+
+pub mod cli;
+pub mod first_run;
+pub mod passwords;
+
+#[derive(Debug, thiserror::Error)]
+pub enum UserError {
+    #[error("user database {}: {source}", path.display())]
+    Db {
+        path: PathBuf,
+        #[source]
+        source: rusqlite::Error,
+    },
+    #[error("a user named '{0}' already exists")]
+    Exists(String),
+    #[error("no user named '{0}'")]
+    NotFound(String),
+    #[error("invalid username '{0}': use 1-64 letters, digits, '.', '_', '-' or '@'")]
+    InvalidName(String),
+    #[error("the password must have at least {min} characters", min = passwords::MIN_PASSWORD_LEN)]
+    WeakPassword,
+    #[error("password hashing failed: {0}")]
+    Hash(String),
+}
+
+/// A user row as the login needs it.
+#[derive(Clone, Debug)]
+pub struct UserRow {
+    pub info: UserInfo,
+    pub email: Option<String>,
+    pub password_hash: String,
+    pub created_at: i64,
+}
+
+pub struct UserStore {
+    path: PathBuf,
+    conn: Mutex<Connection>,
+    cache: RwLock<HashMap<UserId, UserInfo>>,
+    seen_data_version: Mutex<i64>,
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS users (
+    id            INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: old session files must not map to a new user
+    username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
+    email         TEXT UNIQUE COLLATE NOCASE,
+    password_hash TEXT NOT NULL,
+    is_admin      INTEGER NOT NULL DEFAULT 0,
+    is_active     INTEGER NOT NULL DEFAULT 1,
+    created_at    INTEGER NOT NULL
+);
+PRAGMA user_version = 1;
+";
+
+pub fn valid_username(name: &str) -> bool {
+    (1..=64).contains(&name.len())
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
+}
+
+impl UserStore {
+    pub fn open(path: &Path) -> Result<Self, UserError> {
+        let db = |source| UserError::Db {
+            path: path.to_path_buf(),
+            source,
+        };
+        let conn = Connection::open(path).map_err(db)?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))
+            .map_err(db)?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(db)?;
+        conn.execute_batch(SCHEMA).map_err(db)?;
+        crate::paths::restrict_to_owner(path, 0o600).ok();
+        let store = Self {
+            path: path.to_path_buf(),
+            conn: Mutex::new(conn),
+            cache: RwLock::new(HashMap::new()),
+            seen_data_version: Mutex::new(-1),
+        };
+        store.reload_cache()?;
+        Ok(store)
+    }
+
+    fn db_err(&self, source: rusqlite::Error) -> UserError {
+        UserError::Db {
+            path: self.path.clone(),
+            source,
+        }
+    }
+
+    pub fn count(&self) -> Result<i64, UserError> {
+        self.conn
+            .lock()
+            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
+            .map_err(|e| self.db_err(e))
+    }
+
+    pub fn add(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        password_hash: &str,
+        is_admin: bool,
+    ) -> Result<UserId, UserError> {
+        if !valid_username(username) {
+            return Err(UserError::InvalidName(username.to_owned()));
+        }
+        let now = yam_sessions::Clock::now(&yam_sessions::SystemClock).as_secs();
+        let result = self.conn.lock().execute(
+            "INSERT INTO users (username, email, password_hash, is_admin, is_active, created_at)
+             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+            params![username, email, password_hash, is_admin, now],
+        );
+        match result {
+            Ok(_) => {}
+            Err(rusqlite::Error::SqliteFailure(e, _))
+                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
+            {
+                return Err(UserError::Exists(username.to_owned()));
+            }
+            Err(e) => return Err(self.db_err(e)),
+        }
+        let id = self.conn.lock().last_insert_rowid();
+        self.reload_cache()?;
+        Ok(id)
+    }
+
+    pub fn list(&self) -> Result<Vec<UserRow>, UserError> {
+        let conn = self.conn.lock();
+        let mut stmt = conn
+            .prepare(&format!("{SELECT_ROW} ORDER BY id"))
+            .map_err(|e| self.db_err(e))?;
+        let rows = stmt
+            .query_map([], row_to_user)
+            .map_err(|e| self.db_err(e))?
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| self.db_err(e))?;
+        Ok(rows)
+    }
+
+    /// Finds a user by username or email, ignoring case.
+    pub fn find_by_login(&self, login: &str) -> Result<Option<UserRow>, UserError> {
+        self.conn
+            .lock()
+            .query_row(
+                &format!("{SELECT_ROW} WHERE username = ?1 OR email = ?1 ORDER BY id LIMIT 1"),
+                [login],
+                row_to_user,
+            )
+            .optional()
+            .map_err(|e| self.db_err(e))
+    }
+
+    pub fn set_password(&self, username: &str, password_hash: &str) -> Result<UserId, UserError> {
+        let user = self
+            .find_by_login(username)?
+            .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
+        self.conn
+            .lock()
+            .execute(
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![password_hash, user.info.id],
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(user.info.id)
+    }
+
+    pub fn remove(&self, username: &str) -> Result<UserId, UserError> {
+        let user = self
+            .find_by_login(username)?
+            .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
+        self.conn
+            .lock()
+            .execute("DELETE FROM users WHERE id = ?1", [user.info.id])
+            .map_err(|e| self.db_err(e))?;
+        self.reload_cache()?;
+        Ok(user.info.id)
+    }
+
+    /// Reloads the directory cache when another process (e.g. `yam-server user remove`)
+    /// changed the database. Cheap when nothing changed.
+    pub fn refresh_if_changed(&self) -> Result<bool, UserError> {
+        let version: i64 = self
+            .conn
+            .lock()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.db_err(e))?;
+        if *self.seen_data_version.lock() == version {
+            return Ok(false);
+        }
+        self.reload_cache()?;
+        Ok(true)
+    }
+
+    fn reload_cache(&self) -> Result<(), UserError> {
+        let version: i64 = self
+            .conn
+            .lock()
+            .query_row("PRAGMA data_version", [], |r| r.get(0))
+            .map_err(|e| self.db_err(e))?;
+        let users = self.list()?;
+        *self.cache.write() = users.into_iter().map(|u| (u.info.id, u.info)).collect();
+        *self.seen_data_version.lock() = version;
+        Ok(())
+    }
+}
+
+const SELECT_ROW: &str =
+    "SELECT id, username, email, password_hash, is_admin, is_active, created_at FROM users";
+
+fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
+    Ok(UserRow {
+        info: UserInfo {
+            id: r.get(0)?,
+            username: r.get(1)?,
+            is_admin: r.get(4)?,
+            is_active: r.get(5)?,
+        },
+        email: r.get(2)?,
+        password_hash: r.get(3)?,
+        created_at: r.get(6)?,
+    })
+}
+
+impl UserDirectory for UserStore {
+    fn lookup(&self, id: UserId) -> Option<UserInfo> {
+        self.cache.read().get(&id).cloned()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn add_find_rename_remove() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let store = UserStore::open(&dir.path().join("users.db")).expect("open");
+        assert_eq!(store.count().expect("count"), 0);
+        let id = store
+            .add("Alice", Some("alice@example.org"), "h", true)
+            .expect("add");
+        assert!(matches!(
+            store.add("alice", None, "h", false),
+            Err(UserError::Exists(_))
+        ));
+        assert!(matches!(
+            store.add("bad name", None, "h", false),
+            Err(UserError::InvalidName(_))
+        ));
+        assert_eq!(
+            store
+                .find_by_login("ALICE@example.org")
+                .expect("find")
+                .map(|u| u.info.id),
+            Some(id)
+        );
+        assert_eq!(store.lookup(id).map(|u| u.username), Some("Alice".into()));
+        store.remove("alice").expect("remove");
+        assert_eq!(store.lookup(id), None);
+        // Ids are never reused, so an old session can never become another user's.
+        let next = store.add("bob", None, "h", false).expect("add");
+        assert!(next > id);
+    }
+
+    #[test]
+    fn another_connection_s_changes_reach_the_cache() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("users.db");
+        let server = UserStore::open(&path).expect("open");
+        let cli = UserStore::open(&path).expect("open");
+        server.refresh_if_changed().expect("refresh"); // the second open wrote the schema version
+        assert!(!server.refresh_if_changed().expect("refresh"));
+        let id = cli.add("carol", None, "h", false).expect("add");
+        assert_eq!(server.lookup(id), None);
+        assert!(server.refresh_if_changed().expect("refresh"));
+        assert_eq!(server.lookup(id).map(|u| u.username), Some("carol".into()));
+    }
+}

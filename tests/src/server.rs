@@ -1,0 +1,240 @@
+//! A real `yam-server` process.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::wait_until;
+
+/// Path of a workspace binary: `$YAM_<NAME>_BIN` (exported by `cargo xtask test`), else
+/// `target/debug/<name>`, built on demand.
+pub fn binary(name: &str) -> PathBuf {
+    let var = format!("YAM_{}_BIN", name.to_uppercase().replace('-', "_"));
+    if let Ok(path) = std::env::var(&var) {
+        return PathBuf::from(path);
+    }
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let target =
+        std::env::var("CARGO_TARGET_DIR").map_or_else(|_| root.join("target"), PathBuf::from);
+    let path = target
+        .join("debug")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
+    let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+        .args(["build", "--quiet", "--bin", name])
+        .current_dir(&root)
+        .status()
+        .expect("run cargo build");
+    assert!(status.success(), "cargo build --bin {name} failed");
+    path
+}
+
+pub struct ServerBuilder {
+    bin: PathBuf,
+    data_dir: PathBuf,
+    args: Vec<String>,
+    env: Vec<(String, String)>,
+}
+
+impl ServerBuilder {
+    pub fn new(bin: impl Into<PathBuf>, data_dir: impl Into<PathBuf>) -> Self {
+        Self {
+            bin: bin.into(),
+            data_dir: data_dir.into(),
+            args: Vec::new(),
+            env: Vec::new(),
+        }
+    }
+
+    pub fn arg(mut self, arg: impl Into<String>) -> Self {
+        self.args.push(arg.into());
+        self
+    }
+
+    pub fn env(mut self, key: &str, value: &str) -> Self {
+        self.env.push((key.into(), value.into()));
+        self
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new(&self.bin);
+        cmd.arg("--port")
+            .arg("0")
+            .arg("--data-dir")
+            .arg(&self.data_dir);
+        cmd.args(&self.args);
+        for var in [
+            "YAM_ALLOW_MULTIPLE_SESSIONS",
+            "YAM_SESSION_CONFLICT_RESOLUTION",
+            "YAM_SERVER_PORT",
+            "YAM_SERVER_HOST",
+            "YAM_DATA_DIR",
+        ] {
+            cmd.env_remove(var);
+        }
+        cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        cmd
+    }
+
+    /// Starts the server and waits until it prints its URL.
+    pub fn spawn(&self) -> ServerProcess {
+        self.try_spawn()
+            .unwrap_or_else(|logs| panic!("server did not start:\n{logs}"))
+    }
+
+    /// Starts the server; `Err(output)` when it exits or never prints its URL.
+    pub fn try_spawn(&self) -> Result<ServerProcess, String> {
+        let mut child = self
+            .command()
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn yam-server");
+        let output = Arc::new(Mutex::new(String::new()));
+        for stream in [
+            child
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+            child
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        ]
+        .into_iter()
+        .flatten()
+        {
+            let output = Arc::clone(&output);
+            std::thread::spawn(move || {
+                for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                    let mut out = output.lock().expect("log lock");
+                    out.push_str(&line);
+                    out.push('\n');
+                }
+            });
+        }
+        let mut url = None;
+        let started = wait_until(Duration::from_secs(30), || {
+            url = find_url(&output.lock().expect("log lock"));
+            url.is_some() || child.try_wait().ok().flatten().is_some()
+        });
+        match (started, url) {
+            (true, Some(url)) => Ok(ServerProcess {
+                child,
+                url,
+                data_dir: self.data_dir.clone(),
+                output,
+            }),
+            _ => {
+                let _ = child.kill();
+                let _ = child.wait();
+                std::thread::sleep(Duration::from_millis(100));
+                Err(output.lock().expect("log lock").clone())
+            }
+        }
+    }
+
+    /// Runs the binary with these args to completion (e.g. a subcommand); returns
+    /// (success, stdout + stderr).
+    pub fn run_to_end(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        use std::io::Write;
+        let mut cmd = Command::new(&self.bin);
+        cmd.args(args)
+            .arg("--data-dir")
+            .arg(&self.data_dir)
+            .stdin(Stdio::piped())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let mut child = cmd.spawn().expect("spawn");
+        if let Some(mut pipe) = child.stdin.take() {
+            if let Some(text) = stdin {
+                pipe.write_all(text.as_bytes()).expect("stdin");
+            }
+        }
+        let out = child.wait_with_output().expect("wait");
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        (out.status.success(), text)
+    }
+}
+
+fn find_url(output: &str) -> Option<String> {
+    output.lines().find_map(|l| {
+        let rest = l.strip_prefix(" * YAM server ")?;
+        let url = rest.split(" running on ").nth(1)?;
+        Some(url.trim().to_owned())
+    })
+}
+
+pub struct ServerProcess {
+    child: Child,
+    pub url: String,
+    pub data_dir: PathBuf,
+    output: Arc<Mutex<String>>,
+}
+
+impl ServerProcess {
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
+    /// Everything the server printed so far (stdout and stderr).
+    pub fn output(&self) -> String {
+        self.output.lock().expect("log lock").clone()
+    }
+
+    pub fn wait_for_output(&self, needle: &str, deadline: Duration) -> bool {
+        wait_until(deadline, || self.output().contains(needle))
+    }
+
+    pub fn admin_password(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("initial-admin-password.txt"))
+            .expect("first-run password file")
+            .trim()
+            .to_owned()
+    }
+
+    pub fn sessions_dir(&self) -> PathBuf {
+        self.data_dir.join("sessions")
+    }
+
+    /// SIGTERM, then waits (up to 15 s) for a clean exit. Returns whether it exited cleanly.
+    pub fn stop(&mut self) -> bool {
+        let _ = Command::new("kill")
+            .args(["-TERM", &self.pid().to_string()])
+            .status();
+        let exited = wait_until(Duration::from_secs(15), || {
+            matches!(self.child.try_wait(), Ok(Some(_)))
+        });
+        if !exited {
+            self.kill();
+            return false;
+        }
+        self.child
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some_and(|s| s.success())
+    }
+
+    /// SIGKILL: no chance to clean up.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
+    pub fn is_running(&mut self) -> bool {
+        matches!(self.child.try_wait(), Ok(None))
+    }
+}
+
+impl Drop for ServerProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
