@@ -95,7 +95,8 @@ fn damaged_files_load_as_damage_not_errors() {
     let (store, _) = FileStore::open(dir.path()).expect("open");
     let key = store.create(record(5)).expect("create").key();
     let path = dir.path().join(format!("{}.json", key.to_hex()));
-    let cases: Vec<(Vec<u8>, fn(&DamageKind) -> bool)> = vec![
+    type IsExpected = fn(&DamageKind) -> bool;
+    let cases: Vec<(Vec<u8>, IsExpected)> = vec![
         (Vec::new(), |k| *k == DamageKind::Empty),
         (b"not json at all \xff".to_vec(), |k| {
             *k == DamageKind::InvalidJson

@@ -1,0 +1,145 @@
+//! `cargo xtask run` starts YAM; `cargo xtask test` installs what the tests need and runs them.
+
+mod packages;
+mod stages;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, ExitCode};
+
+use stages::Stages;
+
+const USAGE: &str = "usage:
+  cargo xtask run [-- <yam-server flags>]   start yam-server on http://127.0.0.1:5000 (sessions in ./sessions)
+  cargo xtask test [--quick]                install what is missing, then check, build and run every test
+                                            (--quick: skip the windows cross-build)";
+
+fn main() -> ExitCode {
+    let args: Vec<String> = std::env::args().skip(1).collect();
+    let result = match args.first().map(String::as_str) {
+        Some("run") => run(&args[1..]),
+        Some("test") => test(&args[1..]),
+        _ => {
+            eprintln!("{USAGE}");
+            return ExitCode::from(2);
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("xtask: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+pub type Result<T = ()> = std::result::Result<T, String>;
+
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."))
+}
+
+fn target_dir() -> PathBuf {
+    std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
+}
+
+fn cargo() -> Command {
+    let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    cmd.current_dir(root());
+    cmd
+}
+
+pub fn exec(cmd: &mut Command) -> Result {
+    let shown = format!("{cmd:?}");
+    let status = cmd
+        .status()
+        .map_err(|e| format!("could not start {shown}: {e}"))?;
+    if status.success() {
+        Ok(())
+    } else {
+        Err(format!("{shown} failed ({status})"))
+    }
+}
+
+fn bin_path(name: &str) -> PathBuf {
+    target_dir()
+        .join("debug")
+        .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+}
+
+fn run(extra: &[String]) -> Result {
+    packages::ensure(&packages::BUILD)?;
+    exec(cargo().args(["build", "--quiet", "--bin", "yam-server"]))?;
+    let extra: Vec<&String> = extra.iter().skip_while(|a| *a == "--").collect();
+    let root = root();
+    let mut cmd = Command::new(bin_path("yam-server"));
+    cmd.current_dir(&root)
+        .arg("--port")
+        .arg("5000")
+        .arg("--sessions-dir")
+        .arg(root.join("sessions"))
+        .arg("--data-dir")
+        .arg(root.join(".yam-data"))
+        .arg("--allow-multiple-sessions")
+        .args(extra);
+    println!("Starting yam-server (Ctrl-C stops it)…");
+    exec(&mut cmd)
+}
+
+fn test(flags: &[String]) -> Result {
+    let quick = flags.iter().any(|f| f == "--quick");
+    let mut stages = Stages::default();
+    let outcome = test_stages(&mut stages, quick);
+    stages.print_summary();
+    outcome
+}
+
+fn test_stages(stages: &mut Stages, quick: bool) -> Result {
+    stages.run("system packages", || {
+        packages::ensure(&packages::BUILD)?;
+        if !quick {
+            packages::ensure(&packages::WINDOWS_CROSS)?;
+            packages::ensure_rust_target(packages::WINDOWS_TARGET)?;
+        }
+        Ok(())
+    })?;
+    stages.run("cargo fmt --check", || {
+        exec(cargo().args(["fmt", "--all", "--check"]))
+    })?;
+    stages.run("clippy (all targets, -D warnings)", || {
+        exec(cargo().args([
+            "clippy",
+            "--workspace",
+            "--all-targets",
+            "--quiet",
+            "--",
+            "-D",
+            "warnings",
+        ]))
+    })?;
+    stages.run("build binaries", || {
+        exec(cargo().args(["build", "--workspace", "--bins", "--quiet"]))
+    })?;
+    stages.run("tests (unit, contract, end-to-end)", || {
+        exec(
+            cargo()
+                .args(["test", "--workspace", "--quiet"])
+                .env("YAM_SERVER_BIN", bin_path("yam-server")),
+        )
+    })?;
+    if !quick {
+        stages.run("windows build (x86_64-pc-windows-gnu): yam-server", || {
+            exec(cargo().args([
+                "build",
+                "--quiet",
+                "--target",
+                packages::WINDOWS_TARGET,
+                "-p",
+                "yam-server",
+            ]))
+        })?;
+    }
+    Ok(())
+}

@@ -1,0 +1,98 @@
+//! System packages the commands need: installed with apt-get when running as root on
+//! Debian/Ubuntu, otherwise the exact command to run is printed.
+
+use std::process::Command;
+
+use crate::{Result, exec};
+
+/// A command that must be on PATH and the Debian package that provides it.
+pub struct Need {
+    pub command: &'static str,
+    pub package: &'static str,
+}
+
+pub const BUILD: [Need; 2] = [
+    Need {
+        command: "cc",
+        package: "build-essential",
+    },
+    Need {
+        command: "pkg-config",
+        package: "pkg-config",
+    },
+];
+
+pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
+pub const WINDOWS_CROSS: [Need; 1] = [Need {
+    command: "x86_64-w64-mingw32-gcc",
+    package: "gcc-mingw-w64-x86-64",
+}];
+
+pub fn has_command(command: &str) -> bool {
+    std::env::var_os("PATH").is_some_and(|paths| {
+        std::env::split_paths(&paths).any(|dir| {
+            let candidate = dir.join(command);
+            candidate.is_file() || candidate.with_extension("exe").is_file()
+        })
+    })
+}
+
+fn is_root() -> bool {
+    Command::new("id")
+        .arg("-u")
+        .output()
+        .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).trim() == "0")
+}
+
+/// Installs the packages of every missing command.
+pub fn ensure(needs: &[Need]) -> Result {
+    if cfg!(windows) {
+        return Ok(());
+    }
+    let mut missing: Vec<&str> = needs
+        .iter()
+        .filter(|n| !has_command(n.command))
+        .map(|n| n.package)
+        .collect();
+    missing.dedup();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    install(&missing)
+}
+
+pub fn install(packages: &[&str]) -> Result {
+    let list = packages.join(" ");
+    if !has_command("apt-get") {
+        return Err(format!(
+            "missing system packages ({list}); install them with your package manager"
+        ));
+    }
+    if !is_root() {
+        return Err(format!(
+            "missing system packages; run:\n  sudo apt-get update && sudo apt-get install -y {list}"
+        ));
+    }
+    println!("Installing system packages: {list}");
+    exec(Command::new("apt-get").arg("update").arg("-qq"))?;
+    exec(
+        Command::new("apt-get")
+            .args(["install", "-y", "-qq", "--no-install-recommends"])
+            .args(packages)
+            .env("DEBIAN_FRONTEND", "noninteractive"),
+    )
+}
+
+pub fn ensure_rust_target(target: &str) -> Result {
+    let installed = Command::new("rustup")
+        .args(["target", "list", "--installed"])
+        .output()
+        .map_err(|e| format!("rustup is needed for the {target} target: {e}"))?;
+    if String::from_utf8_lossy(&installed.stdout)
+        .lines()
+        .any(|l| l.trim() == target)
+    {
+        return Ok(());
+    }
+    exec(Command::new("rustup").args(["target", "add", target]))
+}
