@@ -11,6 +11,10 @@ pub struct Client {
     http: Http,
     base: String,
     pub cookie: Option<String>,
+    /// Sent as `Authorization: Bearer …` when set.
+    pub bearer: Option<String>,
+    /// Sent as `Origin` when set (to play a foreign site).
+    pub origin: Option<String>,
 }
 
 #[derive(Debug)]
@@ -46,15 +50,29 @@ impl Reply {
 
 impl Client {
     pub fn new(base: &str) -> Self {
+        Self::build(base, None)
+    }
+
+    /// A client whose connections come from `source` (any 127.x address works on Linux), to
+    /// play several machines.
+    pub fn from_address(base: &str, source: std::net::IpAddr) -> Self {
+        Self::build(base, Some(source))
+    }
+
+    fn build(base: &str, source: Option<std::net::IpAddr>) -> Self {
         let http = Http::builder()
             .redirect(Policy::none())
             .timeout(std::time::Duration::from_secs(30))
+            .local_address(source)
+            .user_agent("Mozilla/5.0 (X11; Linux x86_64) yam-testkit")
             .build()
             .expect("http client");
         Self {
             http,
             base: base.trim_end_matches('/').to_owned(),
             cookie: None,
+            bearer: None,
+            origin: None,
         }
     }
 
@@ -66,10 +84,16 @@ impl Client {
     }
 
     fn send(&mut self, req: RequestBuilder) -> Reply {
-        let req = match &self.cookie {
+        let mut req = match &self.cookie {
             Some(c) => req.header("Cookie", format!("yam_session={c}")),
             None => req,
         };
+        if let Some(token) = &self.bearer {
+            req = req.header("Authorization", format!("Bearer {token}"));
+        }
+        if let Some(origin) = &self.origin {
+            req = req.header("Origin", origin);
+        }
         let resp = req.send().expect("request failed");
         let reply = Reply {
             status: resp.status().as_u16(),
@@ -93,6 +117,17 @@ impl Client {
 
     pub fn get(&mut self, path: &str) -> Reply {
         let req = self.http.get(self.url(path));
+        self.send(req)
+    }
+
+    pub fn delete(&mut self, path: &str) -> Reply {
+        let req = self.http.delete(self.url(path));
+        self.send(req)
+    }
+
+    /// A POST without a body or content type, as `curl -X POST` or `requests.post(url)` send.
+    pub fn post_empty(&mut self, path: &str) -> Reply {
+        let req = self.http.post(self.url(path));
         self.send(req)
     }
 
@@ -130,4 +165,19 @@ impl Client {
         assert!(self.cookie.is_some(), "no session cookie after login");
         reply
     }
+}
+
+/// Sends raw bytes over TCP and returns whatever comes back (for requests a normal client
+/// refuses to build: NUL bytes, non-UTF-8 headers, lying Content-Length).
+pub fn raw_request(url: &str, request: &[u8]) -> String {
+    use std::io::{Read, Write};
+    let authority = url.trim_start_matches("http://").trim_end_matches('/');
+    let mut stream = std::net::TcpStream::connect(authority).expect("connect");
+    stream
+        .set_read_timeout(Some(std::time::Duration::from_secs(10)))
+        .expect("timeout");
+    let _ = stream.write_all(request);
+    let mut out = Vec::new();
+    let _ = stream.read_to_end(&mut out);
+    String::from_utf8_lossy(&out).into_owned()
 }

@@ -4,7 +4,7 @@
 mod client;
 mod server;
 
-pub use client::{Client, Reply};
+pub use client::{Client, Reply, raw_request};
 pub use server::{ServerBuilder, ServerProcess, binary};
 
 use std::time::{Duration, Instant};

@@ -33,6 +33,7 @@ pub fn binary(name: &str) -> PathBuf {
 pub struct ServerBuilder {
     bin: PathBuf,
     data_dir: PathBuf,
+    current_dir: Option<PathBuf>,
     args: Vec<String>,
     env: Vec<(String, String)>,
 }
@@ -42,6 +43,7 @@ impl ServerBuilder {
         Self {
             bin: bin.into(),
             data_dir: data_dir.into(),
+            current_dir: None,
             args: Vec::new(),
             env: Vec::new(),
         }
@@ -49,6 +51,12 @@ impl ServerBuilder {
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
         self.args.push(arg.into());
+        self
+    }
+
+    /// Working folder of the process (to prove nothing is written there).
+    pub fn current_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.current_dir = Some(dir.into());
         self
     }
 
@@ -74,6 +82,9 @@ impl ServerBuilder {
             cmd.env_remove(var);
         }
         cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.current_dir {
+            cmd.current_dir(dir);
+        }
         cmd
     }
 
@@ -136,18 +147,25 @@ impl ServerBuilder {
         }
     }
 
-    /// Runs the binary with these args to completion (e.g. a subcommand); returns
-    /// (success, stdout + stderr).
+    /// Runs the binary with these args plus `--data-dir` to completion (e.g. a subcommand);
+    /// returns (success, stdout + stderr).
     pub fn run_to_end(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
+        let data_dir = self.data_dir.to_string_lossy().into_owned();
+        let mut all: Vec<&str> = args.to_vec();
+        all.extend(["--data-dir", data_dir.as_str()]);
+        self.run_plain(&all, stdin)
+    }
+
+    /// Runs the binary with exactly these args to completion.
+    pub fn run_plain(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
         use std::io::Write;
-        let mut cmd = Command::new(&self.bin);
-        cmd.args(args)
-            .arg("--data-dir")
-            .arg(&self.data_dir)
+        let mut child = Command::new(&self.bin)
+            .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = cmd.spawn().expect("spawn");
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("spawn");
         if let Some(mut pipe) = child.stdin.take() {
             if let Some(text) = stdin {
                 pipe.write_all(text.as_bytes()).expect("stdin");
@@ -190,6 +208,13 @@ impl ServerProcess {
 
     pub fn wait_for_output(&self, needle: &str, deadline: Duration) -> bool {
         wait_until(deadline, || self.output().contains(needle))
+    }
+
+    pub fn control_token(&self) -> String {
+        std::fs::read_to_string(self.data_dir.join("control-token"))
+            .expect("control-token file")
+            .trim()
+            .to_owned()
     }
 
     pub fn admin_password(&self) -> String {

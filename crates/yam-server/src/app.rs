@@ -8,12 +8,14 @@ use axum::extract::{DefaultBodyLimit, Request};
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware::{self, Next};
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, post};
 use serde_json::json;
+use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
+use crate::csrf;
 use crate::html;
-use crate::routes::{home, info, login, session_api};
+use crate::routes::{admin, debug, force_logout, home, info, login, session_api};
 use crate::state::SharedState;
 
 /// Larger bodies are refused with 413 before a handler sees them.
@@ -21,22 +23,42 @@ pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
 
 pub fn app(state: SharedState) -> Router {
-    Router::new()
+    // Endpoints that change state and take JSON (or no body) only.
+    let json_actions = Router::new()
+        .route("/api/session/activity", post(session_api::activity))
+        .route("/api/session/extend", post(session_api::extend))
+        .route("/api/session/logout", post(session_api::logout))
+        .route("/admin/clear-sessions", post(admin::clear_sessions))
+        .route("/api/admin/sessions/{key}", delete(admin::revoke_session))
+        .route("/api/admin/shutdown", post(admin::shutdown))
+        .route_layer(middleware::from_fn(csrf::require_json_body));
+
+    let mut router = Router::new()
         .route("/", get(home::home))
         .route("/login", get(login::login_page).post(login::login_submit))
         .route("/logout", get(login::logout_page))
         .route("/session-status", get(session_api::session_status))
+        .route(
+            "/force-logout",
+            get(force_logout::confirm_page).post(force_logout::submit),
+        )
         .route("/api/health", get(info::health))
         .route("/api/server-info", get(info::server_info))
         .route(
             "/api/session/time-remaining",
             get(session_api::time_remaining),
         )
-        .route("/api/session/activity", post(session_api::activity))
-        .route("/api/session/extend", post(session_api::extend))
-        .route("/api/session/logout", post(session_api::logout))
+        .route("/api/admin/sessions", get(admin::list_sessions))
+        .route("/api/admin/stats", get(admin::stats))
+        .merge(json_actions);
+    if state.facts.debug {
+        router = router.route("/debug/session", get(debug::session));
+    }
+    router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
+        .layer(middleware::from_fn(csrf::reject_cross_site))
         .layer(middleware::from_fn(security_headers))
         .layer(TimeoutLayer::with_status_code(
             StatusCode::REQUEST_TIMEOUT,

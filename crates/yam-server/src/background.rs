@@ -7,7 +7,7 @@ use tokio::task::JoinHandle;
 use yam_sessions::{EndReason, SessionManager};
 
 use crate::markers::{FORCE_SESSION_RESET, Markers};
-use crate::users::UserStore;
+use crate::state::SharedState;
 
 pub const FLUSH_EVERY: Duration = Duration::from_secs(5);
 pub const SWEEP_EVERY: Duration = Duration::from_secs(60);
@@ -56,17 +56,19 @@ pub struct Upkeep {
 }
 
 impl Upkeep {
-    pub fn start(sessions: Arc<SessionManager>, users: Arc<UserStore>, markers: Markers) -> Self {
-        let flush = Arc::clone(&sessions);
-        let sweep = Arc::clone(&sessions);
-        let reset = Arc::clone(&sessions);
+    pub fn start(state: SharedState, markers: Markers) -> Self {
+        let flush = Arc::clone(&state.sessions);
+        let sweep = Arc::clone(&state);
+        let reset = Arc::clone(&state.sessions);
+        let users = Arc::clone(&state.users);
         let handles = vec![
             periodic("flush-renewals", FLUSH_EVERY, move || {
                 flush.flush_due()?;
                 Ok(())
             }),
             periodic("sweep-expired", SWEEP_EVERY, move || {
-                let purged = sweep.sweep()?;
+                sweep.throttle.lock().prune(sweep.sessions.now());
+                let purged = sweep.sessions.sweep()?;
                 if purged > 0 {
                     tracing::info!(purged, "Deleted expired sessions");
                 }

@@ -25,6 +25,25 @@ pub enum Command {
     /// Manage users: add, list, passwd, remove.
     #[command(subcommand)]
     User(UserCommand),
+    /// End every session: through the running server (control token), or, when it is down,
+    /// by clearing the sessions folder and leaving force_session_reset.txt for its next start.
+    ForceLogout {
+        /// Sessions folder, when the server uses a non-default one.
+        #[arg(long, value_name = "DIR")]
+        sessions_dir: Option<PathBuf>,
+        #[command(flatten)]
+        data: DataDirArg,
+    },
+    /// Check a running server against YAM's multiple-sessions contract (the asserting version
+    /// of scripts/test_multiple_sessions.py). The password is read from stdin or prompted for.
+    Selftest {
+        /// Server URL, e.g. http://127.0.0.1:5000
+        #[arg(long)]
+        url: String,
+        /// User to log in as.
+        #[arg(long, default_value = "admin")]
+        user: String,
+    },
 }
 
 #[derive(Debug, Clone, Args)]

@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context as _;
+use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use yam_sessions::{
     Clock, FileStore, ManagerSettings, SessionManager, SessionMode, SessionStore, SystemClock,
@@ -15,12 +16,14 @@ use crate::app::app;
 use crate::background::{Upkeep, consume_force_reset};
 use crate::cli::{OnRestart, ServeArgs};
 use crate::config::{ModeInputs, SessionSettings, resolve_session_settings};
+use crate::control_token::{ControlToken, TOKEN_ENV};
 use crate::markers::{
     MULTIPLE_SESSIONS_ALLOWED, Markers, SERVER_SHUTDOWN, SERVER_STARTUP,
     SESSION_CONFLICT_RESOLUTION,
 };
 use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB, absolute};
 use crate::state::{AppState, ServerFacts};
+use crate::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::users::UserStore;
 use crate::users::first_run::{FirstRun, ensure_admin};
 use crate::users::passwords::PasswordChecker;
@@ -36,6 +39,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let settings = session_settings(&args, &markers);
     log_settings(&settings);
 
+    let control_token = ControlToken::from_env_or_random(std::env::var(TOKEN_ENV).ok().as_deref())?;
     let users = Arc::new(UserStore::open(&data.file(USERS_DB))?);
     if let FirstRun::AdminCreated(path) = ensure_admin(&users, &data.file(INITIAL_ADMIN_PASSWORD))?
     {
@@ -92,9 +96,17 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     )?;
     print_banner(local, &url, &data);
 
+    let token_file = control_token.write_file(data.root())?;
+    tracing::info!(
+        "Control token for admin scripts is in {}",
+        token_file.display()
+    );
+    let mut form_secret = [0u8; 32];
+    getrandom::fill(&mut form_secret)?;
+    let (stop, _) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         sessions: sessions.clone(),
-        users: users.clone(),
+        users,
         passwords: PasswordChecker::new(password_permits()),
         facts: ServerFacts {
             version: env!("CARGO_PKG_VERSION"),
@@ -102,11 +114,18 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             run_mode: args.mode.as_str(),
             debug: args.debug,
             on_restart: args.on_restart,
+            data_dir: data.root().to_path_buf(),
+            sessions_dir: sessions_dir.clone(),
         },
+        control_token,
+        form_secret,
+        throttle: Mutex::new(LoginThrottle::new(ThrottlePolicy::default())),
+        stop,
     });
-    let upkeep = Upkeep::start(sessions.clone(), users, markers.clone());
+    let upkeep = Upkeep::start(state.clone(), markers.clone());
     run_until_shutdown(listener, state).await?;
     upkeep.stop();
+    let _ = std::fs::remove_file(&token_file);
 
     let flushed = tokio::task::spawn_blocking(move || sessions.flush_all()).await??;
     markers.write(
@@ -213,7 +232,8 @@ fn password_permits() -> usize {
 }
 
 async fn run_until_shutdown(listener: TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
-    let (stop_tx, mut stop_rx) = tokio::sync::watch::channel(false);
+    let stop_tx = state.stop.clone();
+    let mut stop_rx = stop_tx.subscribe();
     let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
     let mut graceful_rx = stop_rx.clone();
     let server = axum::serve(listener, service).with_graceful_shutdown(async move {

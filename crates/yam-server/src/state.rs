@@ -1,10 +1,15 @@
 //! Shared state handed to every handler.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use parking_lot::Mutex;
+use tokio::sync::watch;
 use yam_sessions::{SessionManager, Timestamp};
 
 use crate::cli::OnRestart;
+use crate::control_token::ControlToken;
+use crate::throttle::LoginThrottle;
 use crate::users::UserStore;
 use crate::users::passwords::PasswordChecker;
 
@@ -16,6 +21,8 @@ pub struct ServerFacts {
     pub run_mode: &'static str,
     pub debug: bool,
     pub on_restart: OnRestart,
+    pub data_dir: PathBuf,
+    pub sessions_dir: PathBuf,
 }
 
 pub struct AppState {
@@ -23,6 +30,12 @@ pub struct AppState {
     pub users: Arc<UserStore>,
     pub passwords: PasswordChecker,
     pub facts: ServerFacts,
+    pub control_token: ControlToken,
+    /// Per-start secret behind the CSRF tokens of HTML forms.
+    pub form_secret: [u8; 32],
+    pub throttle: Mutex<LoginThrottle>,
+    /// Set to true to stop the server gracefully (`/api/admin/shutdown`, signals).
+    pub stop: watch::Sender<bool>,
 }
 
 pub type SharedState = Arc<AppState>;

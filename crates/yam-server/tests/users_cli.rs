@@ -54,6 +54,8 @@ fn add_list_passwd_remove() {
 
     let mut carol = Client::new(&server.url);
     carol.login("carol", "carols-secret");
+    // A user added a moment ago by the CLI keeps the session (the server re-reads users).
+    assert_eq!(carol.get("/api/session/time-remaining").status, 200);
     let (ok, out) = b.run_to_end(&["user", "passwd", "carol"], Some("carols-new-secret\n"));
     assert!(ok && out.contains("1 session(s) ended"), "{out}");
     assert_eq!(

@@ -114,6 +114,17 @@ fn failure(kind: BodyKind, status: StatusCode, message: &str, request: &LoginReq
     }
 }
 
+/// 429 with `Retry-After`: the password is not even checked while an address or user waits.
+fn throttled(kind: BodyKind, wait: std::time::Duration, request: &LoginRequest) -> Response {
+    let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+    let message = format!("Too many failed logins. Try again in {secs} second(s).");
+    let mut response = failure(kind, StatusCode::TOO_MANY_REQUESTS, &message, request);
+    if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
+        response.headers_mut().insert(header::RETRY_AFTER, v);
+    }
+    response
+}
+
 pub async fn login_submit(
     State(state): State<SharedState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
@@ -151,9 +162,22 @@ pub async fn login_submit(
         return Ok(failure(kind, StatusCode::BAD_REQUEST, msg, &request));
     }
 
+    let throttle_check = state
+        .throttle
+        .lock()
+        .check(addr.ip(), &login, state.sessions.now());
+    if let Err(wait) = throttle_check {
+        return Ok(throttled(kind, wait, &request));
+    }
     let user = match verify(&state, &login, password).await? {
-        Verdict::Ok(user) => user,
+        Verdict::Ok(user) => {
+            let now = state.sessions.now();
+            state.throttle.lock().record_success(addr.ip(), &login, now);
+            user
+        }
         Verdict::Wrong => {
+            let now = state.sessions.now();
+            state.throttle.lock().record_failure(addr.ip(), &login, now);
             tracing::info!(ip = %addr.ip(), "Failed login");
             return Ok(failure(
                 kind,

@@ -1,5 +1,8 @@
 //! HTTP handlers, one file per area.
 
+pub mod admin;
+pub mod debug;
+pub mod force_logout;
 pub mod home;
 pub mod info;
 pub mod login;

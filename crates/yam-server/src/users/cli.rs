@@ -110,6 +110,17 @@ fn end_sessions(dir: &DataDir, explicit: Option<&Path>, user_id: i64) -> anyhow:
     Ok(store.delete_by_user(user_id, None)?.len())
 }
 
+pub fn read_password_line(prompt: &str) -> anyhow::Result<Option<String>> {
+    let stdin = std::io::stdin();
+    if stdin.is_terminal() {
+        return Ok(Some(rpassword::prompt_password(prompt)?));
+    }
+    let mut line = String::new();
+    stdin.lock().read_line(&mut line)?;
+    let password = line.trim_end_matches(['\r', '\n']).to_owned();
+    Ok((!password.is_empty()).then_some(password))
+}
+
 fn read_new_password(username: &str) -> anyhow::Result<String> {
     let stdin = std::io::stdin();
     if !stdin.is_terminal() {

@@ -232,7 +232,15 @@ fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
 }
 
 impl UserDirectory for UserStore {
+    /// From the cache; a miss (a user added a moment ago by the CLI) re-reads the database
+    /// before saying the user does not exist.
     fn lookup(&self, id: UserId) -> Option<UserInfo> {
+        if let Some(user) = self.cache.read().get(&id) {
+            return Some(user.clone());
+        }
+        if let Err(e) = self.refresh_if_changed() {
+            tracing::warn!("could not re-read users: {e}");
+        }
         self.cache.read().get(&id).cloned()
     }
 }

@@ -47,3 +47,27 @@ pub fn remaining(reply: &Reply) -> i64 {
         .as_i64()
         .expect("time_remaining_seconds")
 }
+
+/// A non-admin user `bob` with a session.
+pub fn bob(server: &ServerProcess) -> Client {
+    let (ok, out) =
+        builder(&server.data_dir).run_to_end(&["user", "add", "bob"], Some("bobs-password\n"));
+    assert!(ok || out.contains("already exists"), "{out}");
+    let mut c = Client::new(&server.url);
+    c.login("bob", "bobs-password");
+    c
+}
+
+pub fn with_token(server: &ServerProcess, token: &str) -> Client {
+    let mut c = Client::new(&server.url);
+    c.bearer = Some(token.to_owned());
+    c
+}
+
+/// This machine's address on its network, if it has one (to be a non-loopback client).
+pub fn lan_ip() -> Option<std::net::IpAddr> {
+    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
+    socket.connect("192.0.2.1:80").ok()?;
+    let ip = socket.local_addr().ok()?.ip();
+    (!ip.is_loopback()).then_some(ip)
+}

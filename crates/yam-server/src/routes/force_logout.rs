@@ -1,0 +1,144 @@
+//! `GET /force-logout` asks for confirmation (it never acts); `POST /force-logout` ends every
+//! session: from the confirmation form (CSRF token) or as JSON (admin session or control token).
+
+use std::net::SocketAddr;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{ConnectInfo, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::json;
+use yam_sessions::Access;
+
+use super::admin::{SOON, end_all_sessions};
+use crate::admin_auth::{Caller, Denied, admin_caller};
+use crate::auth;
+use crate::csrf::{form_token, form_token_valid};
+use crate::error::AppError;
+use crate::html;
+use crate::state::SharedState;
+
+fn denied_page(denied: Denied) -> Response {
+    match denied {
+        Denied::NotLoggedIn(check) => auth::page_redirect(&check, "/force-logout"),
+        Denied::NotAdmin => (
+            StatusCode::FORBIDDEN,
+            Html(html::page(
+                "YAM — Not allowed",
+                &format!(
+                    "<h1>Not allowed</h1><p>{}</p><p><a href=\"/\">Back</a></p>",
+                    html::escape(denied.message())
+                ),
+            )),
+        )
+            .into_response(),
+        other => other.into_json(),
+    }
+}
+
+pub async fn confirm_page(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    let caller = match admin_caller(&state, &headers, peer, Access::Probe)? {
+        Ok(c) => c,
+        Err(denied) => return Ok(denied_page(denied)),
+    };
+    let counts = state.sessions.counts(SOON);
+    let Caller::Admin(admin) = caller else {
+        return Ok(Json(json!({
+            "success": true,
+            "sessions": counts.live,
+            "users": counts.users,
+            "message": "Nothing was done. POST /force-logout to end these sessions.",
+        }))
+        .into_response());
+    };
+    let token = form_token(&state.form_secret, &admin.key);
+    let body = format!(
+        "<h1>Log everyone out?</h1>\
+         <p class=\"note\">This ends <strong>all {n} session(s)</strong> of {u} user(s), yours included. \
+         Everyone has to log in again.</p>\
+         <form method=\"post\" action=\"/force-logout\">\
+         <input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
+         <button type=\"submit\">Log everyone out</button> <a href=\"/\">Cancel</a></form>",
+        n = counts.live,
+        u = counts.users,
+        token = html::escape(&token),
+    );
+    Ok(Html(html::page("YAM — Force logout", &body)).into_response())
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+struct ConfirmForm {
+    csrf_token: String,
+}
+
+fn content_type(headers: &HeaderMap) -> Option<String> {
+    headers.get(header::CONTENT_TYPE).map(|v| {
+        v.to_str()
+            .unwrap_or("")
+            .split(';')
+            .next()
+            .unwrap_or("")
+            .trim()
+            .to_ascii_lowercase()
+    })
+}
+
+pub async fn submit(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Response, AppError> {
+    let ct = content_type(&headers);
+    let is_form = ct.as_deref() == Some("application/x-www-form-urlencoded");
+    let is_json = ct.as_deref() == Some("application/json") || (ct.is_none() && body.is_empty());
+    if !is_form && !is_json {
+        return Err(AppError::UnsupportedMediaType(
+            "Send the confirmation form, or JSON (Content-Type: application/json), or no body."
+                .into(),
+        ));
+    }
+    let caller = match admin_caller(&state, &headers, peer, Access::Probe)? {
+        Ok(c) => c,
+        Err(denied) if is_form => return Ok(denied_page(denied)),
+        Err(denied) => return Ok(denied.into_json()),
+    };
+    if is_form {
+        let Caller::Admin(admin) = &caller else {
+            return Err(AppError::BadRequest(
+                "Forms need an admin session; scripts send JSON.".into(),
+            ));
+        };
+        let form: ConfirmForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+        if !form_token_valid(&state.form_secret, &admin.key, &form.csrf_token) {
+            tracing::warn!(admin = %admin.user.username, "Refused a force-logout form without a valid CSRF token");
+            let page = html::page(
+                "YAM — Expired form",
+                "<h1>This form has expired</h1><p>Nothing was done. Open <a href=\"/force-logout\">Force logout</a> again.</p>",
+            );
+            return Ok((StatusCode::FORBIDDEN, Html(page)).into_response());
+        }
+        let ended = end_all_sessions(&state, &caller).await?;
+        let page = html::page(
+            "YAM — Everyone logged out",
+            &format!(
+                "<h1>Everyone is logged out</h1><p>{ended} session(s) ended.</p><p><a href=\"/login\">Log in again</a></p>"
+            ),
+        );
+        return Ok(([(header::SET_COOKIE, auth::clear_cookie())], Html(page)).into_response());
+    }
+    let ended = end_all_sessions(&state, &caller).await?;
+    Ok(Json(json!({
+        "success": true,
+        "sessions_ended": ended,
+        "message": format!("Ended {ended} session(s); everyone must log in again."),
+    }))
+    .into_response())
+}

@@ -1,0 +1,262 @@
+//! Failed-login throttling, per IP and per user, with growing delays. Pure: time is passed in.
+//!
+//! A stranger can slow down logins as a user only a little (the per-user delay is capped at
+//! 30 s) and not at all from an address where that user logged in before: so nobody can lock
+//! `admin` out for long. The per-IP delay grows to 15 minutes: a guesser mostly locks himself.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::time::Duration;
+
+use yam_sessions::Timestamp;
+
+#[derive(Clone, Debug)]
+pub struct ThrottlePolicy {
+    pub free_failures_per_ip: u32,
+    pub free_failures_per_user: u32,
+    pub base_delay: Duration,
+    pub max_delay_per_ip: Duration,
+    pub max_delay_per_user: Duration,
+    /// Failures older than this are forgotten.
+    pub window: Duration,
+    /// How long a (user, address) pair that logged in successfully stays trusted.
+    pub trust_for: Duration,
+    /// Bound on remembered addresses and users, so a flood cannot grow memory.
+    pub max_entries: usize,
+}
+
+impl Default for ThrottlePolicy {
+    fn default() -> Self {
+        Self {
+            free_failures_per_ip: 5,
+            free_failures_per_user: 10,
+            base_delay: Duration::from_secs(1),
+            max_delay_per_ip: Duration::from_secs(15 * 60),
+            max_delay_per_user: Duration::from_secs(30),
+            window: Duration::from_secs(15 * 60),
+            trust_for: Duration::from_secs(30 * 24 * 3600),
+            max_entries: 100_000,
+        }
+    }
+}
+
+#[derive(Clone, Copy, Debug, Default)]
+struct Counter {
+    failures: u32,
+    last_failure: Timestamp,
+    blocked_until: Timestamp,
+}
+
+impl Counter {
+    fn fail(&mut self, now: Timestamp, free: u32, base: Duration, max: Duration, window: Duration) {
+        if self.last_failure.plus(window) <= now {
+            self.failures = 0;
+        }
+        self.failures = self.failures.saturating_add(1);
+        self.last_failure = now;
+        if self.failures > free {
+            let doublings = (self.failures - free - 1).min(20);
+            let delay = base.saturating_mul(1 << doublings).min(max);
+            self.blocked_until = now.plus(delay);
+        }
+    }
+
+    fn idle(&self, now: Timestamp, window: Duration) -> bool {
+        self.blocked_until <= now && self.last_failure.plus(window) <= now
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct LoginThrottle {
+    policy: ThrottlePolicy,
+    by_ip: HashMap<IpAddr, Counter>,
+    by_user: HashMap<String, Counter>,
+    trusted: HashMap<(String, IpAddr), Timestamp>,
+}
+
+fn user_key(login: &str) -> String {
+    login.trim().to_lowercase()
+}
+
+impl LoginThrottle {
+    pub fn new(policy: ThrottlePolicy) -> Self {
+        Self {
+            policy,
+            ..Self::default()
+        }
+    }
+
+    /// `Err(wait)` when this attempt must be refused without checking the password.
+    pub fn check(&self, ip: IpAddr, login: &str, now: Timestamp) -> Result<(), Duration> {
+        let mut wait = Duration::ZERO;
+        if let Some(c) = self.by_ip.get(&ip) {
+            wait = wait.max(now.until(c.blocked_until));
+        }
+        let user = user_key(login);
+        let trusted = self
+            .trusted
+            .get(&(user.clone(), ip))
+            .is_some_and(|at| at.plus(self.policy.trust_for) > now);
+        if !trusted {
+            if let Some(c) = self.by_user.get(&user) {
+                wait = wait.max(now.until(c.blocked_until));
+            }
+        }
+        if wait.is_zero() { Ok(()) } else { Err(wait) }
+    }
+
+    pub fn record_failure(&mut self, ip: IpAddr, login: &str, now: Timestamp) {
+        self.make_room(now);
+        let p = &self.policy;
+        self.by_ip.entry(ip).or_default().fail(
+            now,
+            p.free_failures_per_ip,
+            p.base_delay,
+            p.max_delay_per_ip,
+            p.window,
+        );
+        self.by_user.entry(user_key(login)).or_default().fail(
+            now,
+            p.free_failures_per_user,
+            p.base_delay,
+            p.max_delay_per_user,
+            p.window,
+        );
+    }
+
+    pub fn record_success(&mut self, ip: IpAddr, login: &str, now: Timestamp) {
+        let user = user_key(login);
+        self.by_ip.remove(&ip);
+        self.by_user.remove(&user);
+        self.make_room(now);
+        self.trusted.insert((user, ip), now);
+    }
+
+    /// Forgets idle counters and old trust.
+    pub fn prune(&mut self, now: Timestamp) {
+        let window = self.policy.window;
+        let trust_for = self.policy.trust_for;
+        self.by_ip.retain(|_, c| !c.idle(now, window));
+        self.by_user.retain(|_, c| !c.idle(now, window));
+        self.trusted.retain(|_, at| at.plus(trust_for) > now);
+    }
+
+    fn make_room(&mut self, now: Timestamp) {
+        let max = self.policy.max_entries;
+        if self.by_ip.len() >= max || self.by_user.len() >= max || self.trusted.len() >= max {
+            self.prune(now);
+        }
+        // Still full of live entries: drop the oldest trust first, counters never (that would
+        // unblock an attacker).
+        if self.trusted.len() >= max {
+            self.trusted.clear();
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const T0: Timestamp = Timestamp(1_800_000_000_000);
+    const STRANGER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 66));
+    const ADMIN_PC: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 2));
+
+    fn secs(n: u64) -> Duration {
+        Duration::from_secs(n)
+    }
+
+    #[test]
+    fn delays_grow_after_the_free_attempts() {
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        for _ in 0..5 {
+            assert!(t.check(STRANGER, "bob", T0).is_ok());
+            t.record_failure(STRANGER, "bob", T0);
+        }
+        assert!(
+            t.check(STRANGER, "bob", T0).is_ok(),
+            "five failures are free"
+        );
+        t.record_failure(STRANGER, "bob", T0);
+        assert_eq!(t.check(STRANGER, "bob", T0), Err(secs(1)));
+        t.record_failure(STRANGER, "bob", T0.plus(secs(1)));
+        assert_eq!(t.check(STRANGER, "bob", T0.plus(secs(1))), Err(secs(2)));
+        t.record_failure(STRANGER, "bob", T0.plus(secs(3)));
+        assert_eq!(
+            t.check(STRANGER, "carol", T0.plus(secs(3))),
+            Err(secs(4)),
+            "per IP, any user"
+        );
+    }
+
+    #[test]
+    fn per_ip_delay_is_capped_and_forgotten_after_the_window() {
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        for _ in 0..40 {
+            t.record_failure(STRANGER, "x", T0);
+        }
+        assert_eq!(t.check(STRANGER, "y", T0), Err(secs(900)));
+        let later = T0.plus(secs(901));
+        assert!(t.check(STRANGER, "y", later).is_ok());
+        t.record_failure(STRANGER, "y", later.plus(secs(900)));
+        assert!(
+            t.check(STRANGER, "y", later.plus(secs(900))).is_ok(),
+            "window reset the count"
+        );
+    }
+
+    #[test]
+    fn strangers_cannot_lock_admin_out_for_long() {
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        t.record_success(ADMIN_PC, "admin", T0);
+        // A distributed attack: many addresses, each under its own limit.
+        for i in 0..200u8 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::new(172, 16, 0, i));
+            t.record_failure(ip, "Admin", T0);
+        }
+        let new_pc = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 3));
+        let wait = t
+            .check(new_pc, "admin", T0)
+            .expect_err("throttled elsewhere");
+        assert!(wait <= secs(30), "{wait:?}");
+        assert!(
+            t.check(ADMIN_PC, "admin", T0).is_ok(),
+            "the admin's own PC is never throttled by others"
+        );
+    }
+
+    #[test]
+    fn success_clears_the_counters() {
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        for _ in 0..7 {
+            t.record_failure(ADMIN_PC, "admin", T0);
+        }
+        assert!(t.check(ADMIN_PC, "admin", T0).is_err());
+        t.record_success(ADMIN_PC, "admin", T0.plus(secs(5)));
+        assert!(t.check(ADMIN_PC, "admin", T0.plus(secs(5))).is_ok());
+    }
+
+    #[test]
+    fn memory_is_bounded() {
+        let mut t = LoginThrottle::new(ThrottlePolicy {
+            max_entries: 100,
+            ..ThrottlePolicy::default()
+        });
+        for i in 0..1000u32 {
+            let ip = IpAddr::V4(std::net::Ipv4Addr::from(i));
+            t.record_failure(
+                ip,
+                &format!("u{i}"),
+                T0.plus(Duration::from_secs(u64::from(i) * 1000)),
+            );
+        }
+        assert!(
+            t.by_ip.len() <= 100 && t.by_user.len() <= 100,
+            "{} {}",
+            t.by_ip.len(),
+            t.by_user.len()
+        );
+        t.prune(T0.plus(secs(2_000_000)));
+        assert!(t.by_ip.is_empty() && t.by_user.is_empty());
+    }
+}
