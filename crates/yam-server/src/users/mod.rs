@@ -288,9 +288,13 @@ mod tests {
         let cli = UserStore::open(&path).expect("open");
         server.refresh_if_changed().expect("refresh"); // the second open wrote the schema version
         assert!(!server.refresh_if_changed().expect("refresh"));
+        // A user added elsewhere is found at once: a cache miss re-reads the database.
         let id = cli.add("carol", None, "h", false).expect("add");
-        assert_eq!(server.lookup(id), None);
-        assert!(server.refresh_if_changed().expect("refresh"));
         assert_eq!(server.lookup(id).map(|u| u.username), Some("carol".into()));
+        // A removal elsewhere reaches the cache at the next refresh.
+        cli.remove("carol").expect("remove");
+        assert!(server.lookup(id).is_some(), "cached until the refresh");
+        assert!(server.refresh_if_changed().expect("refresh"));
+        assert_eq!(server.lookup(id), None);
     }
 }
