@@ -5,11 +5,10 @@ use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
-pub const FORCE_SESSION_RESET: &str = "force_session_reset.txt";
-pub const SERVER_SHUTDOWN: &str = "server_shutdown_marker.txt";
-pub const SERVER_STARTUP: &str = "server_startup_marker.txt";
-pub const MULTIPLE_SESSIONS_ALLOWED: &str = "multiple_sessions_allowed.txt";
-pub const SESSION_CONFLICT_RESOLUTION: &str = "session_conflict_resolution.txt";
+pub use yam_sessions::markers::{
+    FORCE_SESSION_RESET, MULTIPLE_SESSIONS_ALLOWED, SERVER_SHUTDOWN, SERVER_STARTUP,
+    SESSION_CONFLICT_RESOLUTION,
+};
 
 #[derive(Clone, Debug)]
 pub struct Markers {

@@ -3,6 +3,7 @@
 
 pub mod id;
 pub mod manager;
+pub mod markers;
 pub mod policy;
 pub mod record;
 pub mod store;

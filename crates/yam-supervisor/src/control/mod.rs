@@ -1,0 +1,67 @@
+//! `yamctl up`'s control API: loopback only, a token (Bearer header or the SameSite=Strict
+//! cookie the dashboard gets for it), Host checked against DNS rebinding, JSON in and out,
+//! Server-Sent Events for status, and the `ui/` files.
+
+mod auth;
+mod routes;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::Router;
+use axum::middleware;
+use axum::routing::{delete, get, post};
+use tower_http::services::ServeDir;
+
+use crate::supervisor::Supervisor;
+
+pub use auth::{COOKIE_NAME, host_is_loopback};
+
+pub struct ControlState {
+    pub supervisor: Supervisor,
+    pub token: String,
+}
+
+pub type SharedControl = Arc<ControlState>;
+
+pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
+    let api = Router::new()
+        .route("/api/status", get(routes::status))
+        .route("/api/sessions", get(routes::sessions))
+        .route("/api/sessions/{key}", delete(routes::revoke))
+        .route("/api/logs", get(routes::logs))
+        .route("/api/events", get(routes::events))
+        .route("/api/start", post(routes::start))
+        .route("/api/stop", post(routes::stop))
+        .route("/api/restart", post(routes::restart))
+        .route("/api/force-logout", post(routes::force_logout))
+        .route("/api/settings", post(routes::settings))
+        .route("/api/multiple-sessions", post(routes::multiple_sessions))
+        .route_layer(middleware::from_fn_with_state(
+            state.clone(),
+            auth::require_token,
+        ));
+    let mut router = Router::new()
+        .route("/api/login", post(routes::login))
+        .merge(api)
+        .fallback(routes::no_ui);
+    if let Some(dir) = ui_dir.filter(|d| d.join("index.html").is_file()) {
+        router = router.fallback_service(ServeDir::new(dir));
+    }
+    router
+        .layer(middleware::from_fn(auth::guard_requests))
+        .with_state(state)
+}
+
+/// Refuses anything but a loopback address: the API can restart the server and log
+/// everyone out.
+pub fn check_listen(addr: &SocketAddr) -> Result<(), String> {
+    if addr.ip().is_loopback() {
+        Ok(())
+    } else {
+        Err(format!(
+            "refusing to listen on {addr}: the control API is for this computer only; use 127.0.0.1 or ::1"
+        ))
+    }
+}

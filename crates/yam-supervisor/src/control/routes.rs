@@ -1,0 +1,205 @@
+//! Control API handlers: thin calls into the supervisor handle.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, Query, State};
+use axum::http::{StatusCode, header};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{Html, IntoResponse, Response};
+use serde::Deserialize;
+use serde_json::{Value, json};
+use tokio_stream::StreamExt as _;
+use tokio_stream::wrappers::WatchStream;
+
+use super::SharedControl;
+use super::auth::{COOKIE_NAME, token_matches};
+use crate::supervisor::ActionError;
+
+fn ok(message: impl Into<String>) -> Response {
+    Json(json!({ "ok": true, "message": message.into() })).into_response()
+}
+
+fn failed(e: &ActionError) -> Response {
+    let status = match e {
+        ActionError::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
+        ActionError::InvalidInput(_) => StatusCode::BAD_REQUEST,
+        ActionError::Failed(_) => StatusCode::BAD_GATEWAY,
+        ActionError::Gone => StatusCode::SERVICE_UNAVAILABLE,
+    };
+    (status, Json(json!({ "ok": false, "error": e }))).into_response()
+}
+
+fn reply(result: Result<String, ActionError>) -> Response {
+    match result {
+        Ok(m) => ok(m),
+        Err(e) => failed(&e),
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ClearBody {
+    clear: bool,
+}
+
+fn clear_of(body: Option<Json<ClearBody>>) -> bool {
+    body.is_some_and(|Json(b)| b.clear)
+}
+
+pub async fn status(State(s): State<SharedControl>) -> Response {
+    Json(s.supervisor.status()).into_response()
+}
+
+pub async fn sessions(State(s): State<SharedControl>) -> Response {
+    match s.supervisor.sessions().await {
+        Ok(list) => Json(list).into_response(),
+        Err(e) => failed(&e),
+    }
+}
+
+pub async fn revoke(State(s): State<SharedControl>, Path(key): Path<String>) -> Response {
+    reply(s.supervisor.revoke(&key).await)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct LogsQuery {
+    since: u64,
+}
+
+pub async fn logs(State(s): State<SharedControl>, Query(q): Query<LogsQuery>) -> Response {
+    Json(json!({ "lines": s.supervisor.log().since(q.since) })).into_response()
+}
+
+/// One `status` event now and one per change.
+pub async fn events(
+    State(s): State<SharedControl>,
+) -> Sse<impl tokio_stream::Stream<Item = Result<Event, Infallible>>> {
+    let stream = WatchStream::new(s.supervisor.subscribe()).map(|status| {
+        Ok(Event::default()
+            .event("status")
+            .json_data(&status)
+            .unwrap_or_else(|_| Event::default().comment("unserialisable status")))
+    });
+    Sse::new(stream).keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+}
+
+pub async fn start(State(s): State<SharedControl>, body: Option<Json<ClearBody>>) -> Response {
+    let clear = clear_of(body);
+    reply(
+        s.supervisor
+            .start(clear)
+            .await
+            .map(|()| "Starting the server…".into()),
+    )
+}
+
+pub async fn stop(State(s): State<SharedControl>) -> Response {
+    reply(
+        s.supervisor
+            .stop()
+            .await
+            .map(|()| "Stopping the server…".into()),
+    )
+}
+
+pub async fn restart(State(s): State<SharedControl>, body: Option<Json<ClearBody>>) -> Response {
+    let clear = clear_of(body);
+    let message = if clear {
+        "Restarting and logging everyone out…"
+    } else {
+        "Restarting the server…"
+    };
+    reply(s.supervisor.restart(clear).await.map(|()| message.into()))
+}
+
+pub async fn force_logout(State(s): State<SharedControl>) -> Response {
+    reply(s.supervisor.force_logout().await)
+}
+
+fn as_text(v: &Value) -> String {
+    match v {
+        Value::String(s) => s.clone(),
+        Value::Null => String::new(),
+        other => other.to_string(),
+    }
+}
+
+/// Body: an object of settings to change, e.g. `{"port": 5001, "debug": true}`.
+pub async fn settings(State(s): State<SharedControl>, Json(body): Json<Value>) -> Response {
+    let Some(changes) = body.as_object() else {
+        return (StatusCode::BAD_REQUEST, Json(json!({ "ok": false, "errors": [{ "field": "body", "message": "send a JSON object of settings" }] }))).into_response();
+    };
+    let current = s.supervisor.status().settings;
+    let next = match current.with_changes(changes.iter().map(|(k, v)| (k.as_str(), as_text(v)))) {
+        Ok(n) => n,
+        Err(errors) => {
+            return (
+                StatusCode::UNPROCESSABLE_ENTITY,
+                Json(json!({ "ok": false, "errors": errors })),
+            )
+                .into_response();
+        }
+    };
+    match s.supervisor.save_settings(next).await {
+        Ok(saved) => {
+            Json(json!({ "ok": true, "message": saved.message, "restarted": saved.restarted }))
+                .into_response()
+        }
+        Err(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "ok": false, "errors": errors })),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct MultipleBody {
+    on: bool,
+}
+
+pub async fn multiple_sessions(
+    State(s): State<SharedControl>,
+    Json(body): Json<MultipleBody>,
+) -> Response {
+    match s.supervisor.set_multiple_sessions(body.on).await {
+        Ok(saved) => {
+            Json(json!({ "ok": true, "message": saved.message, "restarted": saved.restarted }))
+                .into_response()
+        }
+        Err(errors) => (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "ok": false, "errors": errors })),
+        )
+            .into_response(),
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct LoginBody {
+    token: String,
+}
+
+/// Trades the token from the dashboard link's fragment for a SameSite=Strict cookie.
+pub async fn login(State(s): State<SharedControl>, Json(body): Json<LoginBody>) -> Response {
+    if !token_matches(&s.token, body.token.trim()) {
+        return (StatusCode::UNAUTHORIZED, Json(json!({ "ok": false, "error": { "kind": "refused", "message": "Wrong token: open the dashboard with the link `yamctl up` printed." } }))).into_response();
+    }
+    let cookie = format!(
+        "{COOKIE_NAME}={}; HttpOnly; SameSite=Strict; Path=/",
+        s.token
+    );
+    ([(header::SET_COOKIE, cookie)], Json(json!({ "ok": true }))).into_response()
+}
+
+pub async fn no_ui() -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        Html("<!doctype html><title>yamctl</title><p>The dashboard files (ui/) were not found next to yamctl. \
+              The JSON API is at <code>/api/status</code>.</p>"),
+    )
+        .into_response()
+}

@@ -1,0 +1,50 @@
+//! What `yamctl` can do without a running `yamctl up`: force logout on the folder, settings.
+
+use yam_sessions::{FileStore, SessionStore};
+
+use super::CtlPaths;
+use crate::prepare;
+use crate::profile::{Paths, plan};
+use crate::settings::{self, ProfileKind};
+
+pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
+    let loaded = settings::load(&paths.config_dir);
+    let s = loaded.settings;
+    let p = plan(
+        &s,
+        &Paths {
+            data_dir: paths.data_dir.clone(),
+            server_bin: super::server_binary(),
+        },
+        "offline",
+        false,
+        |_| Some("python".into()),
+    )
+    .map_err(|e| anyhow::anyhow!("the settings do not describe a server: {e}"))?;
+    let deleted = match s.profile {
+        ProfileKind::Custom => anyhow::bail!("a custom server has no force logout"),
+        ProfileKind::Embedded => {
+            let mut n = 0;
+            for dir in p.sessions_dirs.iter().filter(|d| d.is_dir()) {
+                n += FileStore::open(dir)?.0.delete_all()?;
+            }
+            n
+        }
+        ProfileKind::Python => prepare::clear_session_files(&p.sessions_dirs)?,
+    };
+    prepare::write_force_reset(&p.markers_dir)?;
+    Ok(format!(
+        "yamctl up is not running: deleted {deleted} session file(s) and wrote force_session_reset.txt in {} \
+         (consumed when the server next starts).",
+        p.markers_dir.display()
+    ))
+}
+
+pub fn set(paths: &CtlPaths, key: &str, value: &str) -> anyhow::Result<String> {
+    let mut s = settings::load(&paths.config_dir).settings;
+    s.set(key, value).map_err(|e| anyhow::anyhow!("{e}"))?;
+    settings::save(&paths.config_dir, &s)?;
+    Ok(format!(
+        "Saved {key} = {value}; it applies when the server next starts."
+    ))
+}

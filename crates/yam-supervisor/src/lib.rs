@@ -1,0 +1,21 @@
+//! The YAM supervisor: launches a server (embedded, Python YAM or custom), health-checks,
+//! restarts, counts live sessions, resets sessions, and serves a loopback control API.
+
+pub mod backoff;
+pub mod control;
+pub mod ctl;
+pub mod lifecycle;
+pub mod lock;
+pub mod logs;
+pub mod port;
+pub mod prepare;
+pub mod process;
+pub mod procs;
+pub mod profile;
+pub mod readers;
+pub mod server_api;
+pub mod settings;
+pub mod status;
+pub mod supervisor;
+pub mod tally;
+pub mod watcher;

@@ -1,0 +1,233 @@
+use std::time::Duration;
+
+use super::*;
+
+fn s(n: u64) -> Duration {
+    Duration::from_secs(n)
+}
+
+fn exit(code: i32) -> ExitInfo {
+    ExitInfo {
+        code: Some(code),
+        signal: None,
+        description: format!("exit code {code}"),
+    }
+}
+
+fn running(m: &mut Lifecycle, now: Duration) {
+    assert_eq!(
+        m.handle(Event::Start { clear: false }, now),
+        vec![Action::Launch { clear: false }]
+    );
+    m.handle(Event::Spawned { pid: 42 }, now);
+    m.handle(Event::HealthOk, now);
+    assert_eq!(m.phase(), &Phase::Running);
+}
+
+#[test]
+fn start_becomes_running_on_the_first_healthy_answer() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    assert_eq!(
+        m.handle(Event::Start { clear: true }, s(0)),
+        vec![Action::Launch { clear: true }]
+    );
+    assert_eq!(m.phase(), &Phase::Starting);
+    m.handle(Event::Spawned { pid: 7 }, s(0));
+    m.handle(Event::HealthFailed, s(1));
+    assert_eq!(
+        m.phase(),
+        &Phase::Starting,
+        "failures while starting are expected"
+    );
+    m.handle(Event::HealthOk, s(2));
+    assert_eq!((m.phase(), m.pid()), (&Phase::Running, Some(7)));
+    assert_eq!(m.uptime(s(12)), Some(s(10)));
+    assert!(
+        m.handle(Event::Start { clear: false }, s(3)).is_empty(),
+        "already running"
+    );
+}
+
+#[test]
+fn crashes_restart_with_growing_delays_never_clearing() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    running(&mut m, s(0));
+    let a = m.handle(Event::Exited(exit(1)), s(10));
+    assert_eq!(a, vec![Action::Notify(Notice::Crashed(exit(1)))]);
+    assert_eq!(m.phase(), &Phase::Crashed { retry_in_ms: 1000 });
+    assert!(m.handle(Event::Tick, s(10)).is_empty());
+    assert_eq!(
+        m.handle(Event::Tick, s(11)),
+        vec![Action::Launch { clear: false }]
+    );
+    assert_eq!(m.restarts(), 1);
+    m.handle(Event::Spawned { pid: 8 }, s(11));
+    m.handle(Event::Exited(exit(1)), s(12));
+    assert_eq!(m.phase(), &Phase::Crashed { retry_in_ms: 2000 });
+    m.handle(Event::Tick, s(14));
+    m.handle(Event::Exited(exit(1)), s(15));
+    assert_eq!(m.phase(), &Phase::Crashed { retry_in_ms: 4000 });
+}
+
+#[test]
+fn a_stable_run_resets_the_backoff() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    running(&mut m, s(0));
+    m.handle(Event::Exited(exit(1)), s(5));
+    m.handle(Event::Tick, s(6));
+    m.handle(Event::HealthOk, s(7));
+    m.handle(Event::Exited(exit(1)), s(8));
+    assert_eq!(m.phase(), &Phase::Crashed { retry_in_ms: 2000 });
+    m.handle(Event::Tick, s(10));
+    m.handle(Event::HealthOk, s(10));
+    // Healthy for more than a minute: forgiven.
+    m.handle(Event::Exited(exit(1)), s(200));
+    assert_eq!(m.phase(), &Phase::Crashed { retry_in_ms: 1000 });
+}
+
+#[test]
+fn too_many_exits_in_the_window_is_a_crash_loop() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    m.handle(Event::Start { clear: false }, s(0));
+    let mut now = s(0);
+    for i in 0..5 {
+        m.handle(Event::Spawned { pid: 100 + i }, now);
+        let actions = m.handle(Event::Exited(exit(3)), now);
+        if i == 4 {
+            assert_eq!(actions, vec![Action::Notify(Notice::CrashLoop(exit(3)))]);
+            break;
+        }
+        now += s(20);
+        assert_eq!(
+            m.handle(Event::Tick, now),
+            vec![Action::Launch { clear: false }]
+        );
+    }
+    assert_eq!(m.phase(), &Phase::CrashLoop);
+    assert!(
+        m.handle(Event::Tick, now + s(600)).is_empty(),
+        "no more automatic restarts"
+    );
+    assert_eq!(m.last_exit(), Some(&exit(3)));
+    // The admin may try again; earlier crashes are forgotten.
+    assert_eq!(
+        m.handle(Event::Start { clear: false }, now + s(601)),
+        vec![Action::Launch { clear: false }]
+    );
+}
+
+#[test]
+fn stop_asks_then_kills_after_the_grace_period() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    running(&mut m, s(0));
+    assert_eq!(m.handle(Event::Stop, s(1)), vec![Action::RequestStop]);
+    assert_eq!(m.phase(), &Phase::Stopping);
+    assert!(m.handle(Event::Tick, s(10)).is_empty());
+    assert_eq!(m.handle(Event::Tick, s(11)), vec![Action::KillTree]);
+    assert!(m.handle(Event::Tick, s(12)).is_empty(), "kill once");
+    assert_eq!(
+        m.handle(Event::Exited(exit(137)), s(12)),
+        vec![Action::Stopped]
+    );
+    assert_eq!((m.phase(), m.pid()), (&Phase::Stopped, None));
+    assert_eq!(m.restarts(), 0, "a stop is not a crash");
+}
+
+#[test]
+fn restart_stops_then_starts_with_the_clear_flag() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    running(&mut m, s(0));
+    assert_eq!(
+        m.handle(Event::Restart { clear: true }, s(1)),
+        vec![Action::RequestStop]
+    );
+    assert_eq!(
+        m.handle(Event::Exited(exit(0)), s(2)),
+        vec![Action::Stopped, Action::Launch { clear: true }]
+    );
+    assert_eq!(m.phase(), &Phase::Starting);
+    // A stop while a restart is pending cancels the start.
+    running(&mut Lifecycle::new(RestartPolicy::default()), s(0));
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    running(&mut m, s(0));
+    m.handle(Event::Restart { clear: false }, s(1));
+    m.handle(Event::Stop, s(1));
+    assert_eq!(
+        m.handle(Event::Exited(exit(0)), s(2)),
+        vec![Action::Stopped]
+    );
+}
+
+#[test]
+fn never_healthy_is_killed_and_counted_as_a_crash() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    m.handle(Event::Start { clear: false }, s(0));
+    m.handle(Event::Spawned { pid: 5 }, s(0));
+    assert!(m.handle(Event::Tick, s(29)).is_empty());
+    assert_eq!(m.handle(Event::Tick, s(30)), vec![Action::KillTree]);
+    let actions = m.handle(Event::Exited(exit(137)), s(31));
+    let Action::Notify(Notice::Crashed(info)) = &actions[0] else {
+        panic!("{actions:?}")
+    };
+    assert!(
+        info.description
+            .contains("did not become healthy within 30 s"),
+        "{info:?}"
+    );
+}
+
+#[test]
+fn unhealthy_after_failed_checks_and_recovers() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    running(&mut m, s(0));
+    m.handle(Event::HealthFailed, s(1));
+    m.handle(Event::HealthFailed, s(2));
+    assert_eq!(m.phase(), &Phase::Running);
+    assert_eq!(
+        m.handle(Event::HealthFailed, s(3)),
+        vec![Action::Notify(Notice::Unhealthy)]
+    );
+    assert_eq!(m.phase(), &Phase::Unhealthy);
+    assert_eq!(
+        m.handle(Event::HealthOk, s(4)),
+        vec![Action::Notify(Notice::Recovered)]
+    );
+    assert_eq!(m.phase(), &Phase::Running);
+}
+
+#[test]
+fn port_busy_and_spawn_failures_do_not_retry() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    m.handle(Event::Start { clear: false }, s(0));
+    let a = m.handle(
+        Event::PortBusy {
+            pid: Some(9),
+            name: "python.exe".into(),
+        },
+        s(0),
+    );
+    assert_eq!(
+        a,
+        vec![Action::Notify(Notice::PortBusy {
+            pid: Some(9),
+            name: "python.exe".into()
+        })]
+    );
+    assert_eq!(m.phase().label(), "Port busy by python.exe (pid 9)");
+    assert!(m.handle(Event::Tick, s(100)).is_empty());
+    m.handle(Event::Start { clear: false }, s(101));
+    m.handle(
+        Event::SpawnFailed {
+            reason: "no such file".into(),
+        },
+        s(101),
+    );
+    assert_eq!(
+        m.phase(),
+        &Phase::Failed {
+            reason: "no such file".into()
+        }
+    );
+    m.handle(Event::Stop, s(102));
+    assert_eq!(m.phase(), &Phase::Stopped);
+}

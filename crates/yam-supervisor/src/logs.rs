@@ -1,0 +1,227 @@
+//! Server output: a ring buffer of recent lines (for status and the UI) and a size-rotated
+//! log file in the data folder.
+
+use std::collections::VecDeque;
+use std::fs::{self, File, OpenOptions};
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use parking_lot::Mutex;
+use serde::Serialize;
+use tokio::sync::watch;
+use yam_sessions::{Clock, SystemClock};
+
+pub const RING_LINES: usize = 2000;
+pub const ROTATE_BYTES: u64 = 5 * 1024 * 1024;
+pub const KEEP_ROTATED: usize = 3;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Stream {
+    Stdout,
+    Stderr,
+    /// Lines written by the supervisor itself ("Starting…", "Exited with code 1").
+    Supervisor,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct LogLine {
+    /// Increases by one per line, so a client can ask for what it has not seen.
+    pub seq: u64,
+    pub at: String,
+    pub stream: Stream,
+    pub text: String,
+}
+
+struct Inner {
+    lines: VecDeque<LogLine>,
+    next_seq: u64,
+    file: Option<RotatingFile>,
+}
+
+/// Cloneable handle to the log of one supervisor.
+#[derive(Clone)]
+pub struct ServerLog {
+    inner: Arc<Mutex<Inner>>,
+    changed: Arc<watch::Sender<u64>>,
+    path: Option<PathBuf>,
+}
+
+impl ServerLog {
+    /// Lines also go to `file` (rotated) when given.
+    pub fn new(file: Option<PathBuf>) -> Self {
+        let rotating = file.as_deref().and_then(|p| match RotatingFile::open(p) {
+            Ok(f) => Some(f),
+            Err(e) => {
+                tracing::warn!(file = %p.display(), "cannot write the server log file: {e}");
+                None
+            }
+        });
+        let (changed, _) = watch::channel(0);
+        Self {
+            inner: Arc::new(Mutex::new(Inner {
+                lines: VecDeque::with_capacity(RING_LINES),
+                next_seq: 1,
+                file: rotating,
+            })),
+            changed: Arc::new(changed),
+            path: file,
+        }
+    }
+
+    pub fn path(&self) -> Option<&Path> {
+        self.path.as_deref()
+    }
+
+    pub fn push(&self, stream: Stream, text: &str) {
+        let text = text.trim_end_matches(['\r', '\n']).to_owned();
+        let at = SystemClock.now();
+        let seq = {
+            let mut inner = self.inner.lock();
+            let seq = inner.next_seq;
+            inner.next_seq += 1;
+            if let Some(file) = inner.file.as_mut() {
+                file.write_line(&format!(
+                    "{} [{}] {}",
+                    at.to_rfc3339(),
+                    stream_tag(stream),
+                    text
+                ));
+            }
+            if inner.lines.len() == RING_LINES {
+                inner.lines.pop_front();
+            }
+            inner.lines.push_back(LogLine {
+                seq,
+                at: at.to_rfc3339(),
+                stream,
+                text,
+            });
+            seq
+        };
+        self.changed.send_replace(seq);
+    }
+
+    pub fn supervisor(&self, text: &str) {
+        tracing::info!("{text}");
+        self.push(Stream::Supervisor, text);
+    }
+
+    /// The last `n` lines.
+    pub fn tail(&self, n: usize) -> Vec<LogLine> {
+        let inner = self.inner.lock();
+        inner
+            .lines
+            .iter()
+            .skip(inner.lines.len().saturating_sub(n))
+            .cloned()
+            .collect()
+    }
+
+    /// Lines after `seq`.
+    pub fn since(&self, seq: u64) -> Vec<LogLine> {
+        self.inner
+            .lock()
+            .lines
+            .iter()
+            .filter(|l| l.seq > seq)
+            .cloned()
+            .collect()
+    }
+
+    /// Changes whenever a line is added (the value is the newest `seq`).
+    pub fn subscribe(&self) -> watch::Receiver<u64> {
+        self.changed.subscribe()
+    }
+}
+
+fn stream_tag(s: Stream) -> &'static str {
+    match s {
+        Stream::Stdout => "out",
+        Stream::Stderr => "err",
+        Stream::Supervisor => "yam",
+    }
+}
+
+struct RotatingFile {
+    path: PathBuf,
+    file: File,
+    written: u64,
+}
+
+impl RotatingFile {
+    fn open(path: &Path) -> std::io::Result<Self> {
+        if let Some(dir) = path.parent() {
+            fs::create_dir_all(dir)?;
+        }
+        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let written = file.metadata()?.len();
+        Ok(Self {
+            path: path.to_path_buf(),
+            file,
+            written,
+        })
+    }
+
+    fn write_line(&mut self, line: &str) {
+        if self.written >= ROTATE_BYTES {
+            if let Err(e) = self.rotate() {
+                tracing::warn!("cannot rotate the server log: {e}");
+            }
+        }
+        if writeln!(self.file, "{line}").is_ok() {
+            self.written += line.len() as u64 + 1;
+        }
+    }
+
+    fn rotate(&mut self) -> std::io::Result<()> {
+        let numbered = |n: usize| PathBuf::from(format!("{}.{n}", self.path.display()));
+        let _ = fs::remove_file(numbered(KEEP_ROTATED));
+        for n in (1..KEEP_ROTATED).rev() {
+            let _ = fs::rename(numbered(n), numbered(n + 1));
+        }
+        fs::rename(&self.path, numbered(1))?;
+        self.file = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path)?;
+        self.written = 0;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ring_keeps_the_newest_lines_in_order() {
+        let log = ServerLog::new(None);
+        for i in 0..(RING_LINES + 5) {
+            log.push(Stream::Stdout, &format!("line {i}\n"));
+        }
+        let tail = log.tail(3);
+        assert_eq!(
+            tail.iter().map(|l| l.text.as_str()).collect::<Vec<_>>(),
+            vec!["line 2002", "line 2003", "line 2004"]
+        );
+        assert_eq!(log.since(tail[1].seq).len(), 1);
+        assert_eq!(*log.subscribe().borrow(), tail[2].seq);
+    }
+
+    #[test]
+    fn the_file_rotates_by_size() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let path = dir.path().join("logs/server.log");
+        let log = ServerLog::new(Some(path.clone()));
+        let line = "x".repeat(1024 * 1024);
+        for _ in 0..12 {
+            log.push(Stream::Stderr, &line);
+        }
+        assert!(path.is_file());
+        assert!(dir.path().join("logs/server.log.1").is_file());
+        assert!(!dir.path().join("logs/server.log.4").exists());
+        assert!(fs::metadata(&path).expect("meta").len() <= ROTATE_BYTES + 2 * 1024 * 1024);
+    }
+}

@@ -1,0 +1,161 @@
+//! Spawning the server as a process tree that dies together: a process group (plus a
+//! parent-death signal on Linux) or a Windows job object with kill-on-close and no console.
+
+use std::io;
+use std::process::{ExitStatus, Stdio};
+use std::sync::mpsc as std_mpsc;
+
+use process_wrap::tokio::{ChildWrapper, CommandWrap};
+use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
+use tokio::sync::oneshot;
+
+use crate::lifecycle::ExitInfo;
+use crate::logs::{ServerLog, Stream};
+use crate::profile::LaunchPlan;
+
+#[cfg(unix)]
+mod unix;
+#[cfg(windows)]
+mod windows;
+
+type SpawnRequest = (
+    CommandWrap,
+    oneshot::Sender<io::Result<Box<dyn ChildWrapper>>>,
+);
+
+/// Spawns children from one long-lived thread: Linux's parent-death signal fires when the
+/// *thread* that forked exits, so a short-lived worker would kill the server early.
+pub struct Spawner {
+    requests: std_mpsc::Sender<SpawnRequest>,
+}
+
+impl Spawner {
+    pub fn new(runtime: tokio::runtime::Handle) -> io::Result<Self> {
+        let (requests, rx) = std_mpsc::channel::<SpawnRequest>();
+        std::thread::Builder::new()
+            .name("yam-spawner".into())
+            .spawn(move || {
+                let _guard = runtime.enter();
+                while let Ok((mut command, reply)) = rx.recv() {
+                    let _ = reply.send(command.spawn());
+                }
+            })?;
+        Ok(Self { requests })
+    }
+
+    pub async fn spawn(&self, plan: &LaunchPlan, log: &ServerLog) -> io::Result<ServerChild> {
+        let command = build_command(plan);
+        let (tx, rx) = oneshot::channel();
+        self.requests
+            .send((command, tx))
+            .map_err(|_| io::Error::other("the spawner thread is gone"))?;
+        let mut child = rx
+            .await
+            .map_err(|_| io::Error::other("the spawner thread is gone"))??;
+        let pid = child
+            .id()
+            .ok_or_else(|| io::Error::other("the server exited at once"))?;
+        if let Some(out) = child.stdout().take() {
+            tokio::spawn(pump(out, log.clone(), Stream::Stdout));
+        }
+        if let Some(err) = child.stderr().take() {
+            tokio::spawn(pump(err, log.clone(), Stream::Stderr));
+        }
+        Ok(ServerChild { child, pid })
+    }
+}
+
+fn build_command(plan: &LaunchPlan) -> CommandWrap {
+    let mut command = CommandWrap::with_new(&plan.program, |c| {
+        c.args(&plan.args)
+            .envs(plan.env.iter().map(|(k, v)| (k, v)))
+            .current_dir(&plan.cwd)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+    });
+    #[cfg(unix)]
+    unix::isolate(&mut command);
+    #[cfg(windows)]
+    windows::isolate(&mut command);
+    command
+}
+
+async fn pump(stream: impl AsyncRead + Unpin, log: ServerLog, kind: Stream) {
+    let mut reader = BufReader::new(stream);
+    let mut line = Vec::new();
+    loop {
+        line.clear();
+        match reader.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => break,
+            Ok(_) => log.push(kind, &String::from_utf8_lossy(&line)),
+        }
+    }
+}
+
+/// The running server process (and its tree).
+pub struct ServerChild {
+    child: Box<dyn ChildWrapper>,
+    pid: u32,
+}
+
+impl ServerChild {
+    pub fn pid(&self) -> u32 {
+        self.pid
+    }
+
+    pub async fn wait(&mut self) -> io::Result<ExitStatus> {
+        self.child.wait().await
+    }
+
+    /// Ctrl-C for the whole tree where the platform has it; otherwise terminate.
+    pub fn interrupt(&mut self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            self.child.signal(libc::SIGINT)
+        }
+        #[cfg(not(unix))]
+        {
+            self.child.start_kill()
+        }
+    }
+
+    pub fn terminate(&mut self) -> io::Result<()> {
+        #[cfg(unix)]
+        {
+            self.child.signal(libc::SIGTERM)
+        }
+        #[cfg(not(unix))]
+        {
+            self.child.start_kill()
+        }
+    }
+
+    /// Kills every process of the tree.
+    pub fn kill_tree(&mut self) -> io::Result<()> {
+        self.child.start_kill()
+    }
+}
+
+pub fn exit_info(status: &ExitStatus) -> ExitInfo {
+    #[cfg(unix)]
+    let signal = std::os::unix::process::ExitStatusExt::signal(status);
+    #[cfg(not(unix))]
+    let signal: Option<i32> = None;
+    let description = match (status.code(), signal) {
+        (Some(0), _) => "exited normally (code 0)".to_owned(),
+        (Some(code), _) => format!("exit code {code}"),
+        (None, Some(sig)) => format!("killed by signal {sig}"),
+        (None, None) => "ended".to_owned(),
+    };
+    ExitInfo {
+        code: status.code(),
+        signal,
+        description,
+    }
+}
+
+/// Kills a process we did not spawn (our orphan from an earlier run) and its descendants.
+pub fn kill_orphan_tree(pid: u32) -> bool {
+    crate::procs::ProcessTable::snapshot().is_some_and(|t| t.kill_tree(pid))
+}

@@ -1,0 +1,463 @@
+//! From settings to a launch plan: the command line, environment, health URL, folders, and what
+//! the profile can and cannot do. Pure, so every profile is unit-tested.
+
+use std::path::{Path, PathBuf};
+
+use serde::Serialize;
+
+use crate::settings::{ProfileKind, Settings};
+
+/// How a server is asked to stop before its tree is killed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StopMethod {
+    /// `POST /api/admin/shutdown` with the control token (embedded).
+    AdminApi,
+    /// SIGINT on Unix, like Ctrl-C in the console (python). On Windows there is no such
+    /// signal for a windowless child: the tree is terminated.
+    Interrupt,
+    /// SIGTERM on Unix / terminate on Windows (custom).
+    Terminate,
+}
+
+/// What the UI may offer for this profile; `why_not` explains what is greyed out.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct Capabilities {
+    pub health: bool,
+    pub live_counts: bool,
+    pub list_sessions: bool,
+    pub revoke_session: bool,
+    pub force_logout: bool,
+    pub toggle_multiple_sessions: bool,
+    pub graceful_stop: StopMethod,
+    pub notes: Vec<String>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LaunchPlan {
+    pub program: PathBuf,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+    pub cwd: PathBuf,
+    /// `http://127.0.0.1:PORT` (or the host when it is a specific address).
+    pub local_url: String,
+    pub health_url: Option<String>,
+    /// Folders whose session files are counted.
+    pub sessions_dirs: Vec<PathBuf>,
+    /// Where YAM's marker files live.
+    pub markers_dir: PathBuf,
+    pub stop: StopMethod,
+    pub capabilities: Capabilities,
+}
+
+/// Where things are on this machine.
+#[derive(Clone, Debug)]
+pub struct Paths {
+    /// The supervisor's data folder (the embedded server's too).
+    pub data_dir: PathBuf,
+    /// The yam-server binary for the embedded profile.
+    pub server_bin: PathBuf,
+}
+
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PlanError {
+    #[error("{0}")]
+    Settings(String),
+    #[error(
+        "no Python found: create a venv in the YAM folder, set `python`, or put python on PATH"
+    )]
+    NoPython,
+}
+
+/// The host part of URLs for talking to the server from this machine.
+pub fn connect_host(host: &str) -> String {
+    match host {
+        "0.0.0.0" | "" => "127.0.0.1".into(),
+        "::" | "[::]" => "[::1]".into(),
+        h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
+        h => h.into(),
+    }
+}
+
+pub fn embedded_sessions_dir(settings: &Settings, paths: &Paths) -> PathBuf {
+    settings
+        .sessions_dir
+        .clone()
+        .unwrap_or_else(|| paths.data_dir.join("sessions"))
+}
+
+/// The session folders of a YAM checkout (Flask-Session's and YAM's own).
+pub fn python_sessions_dirs(yam_dir: &Path) -> Vec<PathBuf> {
+    ["sessions", "app/sessions", "flask_session"]
+        .iter()
+        .map(|d| yam_dir.join(d))
+        .collect()
+}
+
+/// Picks the YAM folder's venv first (on Windows PATH may hold the Store's python stub).
+pub fn find_python(
+    yam_dir: &Path,
+    configured: Option<&Path>,
+    on_path: impl Fn(&str) -> Option<PathBuf>,
+) -> Option<PathBuf> {
+    let venv_bins: &[&str] = if cfg!(windows) {
+        &["Scripts/python.exe"]
+    } else {
+        &["bin/python3", "bin/python"]
+    };
+    for venv in ["venv", ".venv"] {
+        for bin in venv_bins {
+            let candidate = yam_dir.join(venv).join(bin);
+            if candidate.is_file() {
+                return Some(candidate);
+            }
+        }
+    }
+    if let Some(p) = configured {
+        return Some(p.to_path_buf());
+    }
+    on_path("python3").or_else(|| on_path("python"))
+}
+
+fn flag_env(settings: &Settings) -> Vec<(String, String)> {
+    let mut env = Vec::new();
+    if settings.multiple_sessions {
+        env.push(("YAM_ALLOW_MULTIPLE_SESSIONS".into(), "1".into()));
+    }
+    if settings.conflict_resolution_effective() {
+        env.push(("YAM_SESSION_CONFLICT_RESOLUTION".into(), "1".into()));
+    }
+    env
+}
+
+/// Builds the launch plan. `clear` asks the server to end every session at start (only for a
+/// start or restart the admin asked for).
+pub fn plan(
+    settings: &Settings,
+    paths: &Paths,
+    control_token: &str,
+    clear: bool,
+    on_path: impl Fn(&str) -> Option<PathBuf>,
+) -> Result<LaunchPlan, PlanError> {
+    if let Some(e) = settings.validate().into_iter().next() {
+        return Err(PlanError::Settings(e.to_string()));
+    }
+    let port = settings.port.to_string();
+    let local_url = format!("http://{}:{port}", connect_host(&settings.host));
+    let health = Some(format!("{local_url}/api/health"));
+    match settings.profile {
+        ProfileKind::Embedded => {
+            let sessions = embedded_sessions_dir(settings, paths);
+            let mut args = vec![
+                "--host".into(),
+                settings.host.clone(),
+                "--port".into(),
+                port,
+                "--mode".into(),
+                "web".into(),
+                "--data-dir".into(),
+                paths.data_dir.display().to_string(),
+                "--sessions-dir".into(),
+                sessions.display().to_string(),
+                "--on-restart".into(),
+                if clear { "clear" } else { "keep" }.into(),
+            ];
+            if settings.multiple_sessions {
+                args.push("--allow-multiple-sessions".into());
+            }
+            if settings.debug {
+                args.push("--debug".into());
+            }
+            let mut env = flag_env(settings);
+            env.push(("YAM_CONTROL_TOKEN".into(), control_token.into()));
+            Ok(LaunchPlan {
+                program: paths.server_bin.clone(),
+                args,
+                env,
+                cwd: paths.data_dir.clone(),
+                local_url,
+                health_url: health,
+                sessions_dirs: vec![sessions],
+                markers_dir: paths.data_dir.clone(),
+                stop: StopMethod::AdminApi,
+                capabilities: Capabilities {
+                    health: true,
+                    live_counts: true,
+                    list_sessions: true,
+                    revoke_session: true,
+                    force_logout: true,
+                    toggle_multiple_sessions: true,
+                    graceful_stop: StopMethod::AdminApi,
+                    notes: Vec::new(),
+                },
+            })
+        }
+        ProfileKind::Python => {
+            let yam_dir = settings.yam_dir.clone().unwrap_or_default();
+            let python = find_python(&yam_dir, settings.python.as_deref(), on_path)
+                .ok_or(PlanError::NoPython)?;
+            let mut args = vec![
+                "app/server.py".into(),
+                "--host".into(),
+                settings.host.clone(),
+                "--port".into(),
+                port,
+                "--mode".into(),
+                "web".into(),
+                "--no-reloader".into(),
+            ];
+            if settings.debug {
+                args.push("--debug".into());
+            }
+            if settings.multiple_sessions {
+                args.push("--allow-multiple-sessions".into());
+            }
+            let mut env = flag_env(settings);
+            env.push(("PYTHONUNBUFFERED".into(), "1".into()));
+            Ok(LaunchPlan {
+                program: python,
+                args,
+                env,
+                cwd: yam_dir.clone(),
+                local_url,
+                health_url: health,
+                sessions_dirs: python_sessions_dirs(&yam_dir),
+                markers_dir: yam_dir,
+                stop: StopMethod::Interrupt,
+                capabilities: Capabilities {
+                    health: true,
+                    live_counts: true,
+                    list_sessions: true,
+                    revoke_session: true,
+                    force_logout: true,
+                    toggle_multiple_sessions: true,
+                    graceful_stop: StopMethod::Interrupt,
+                    notes: vec![
+                        "Sessions are counted from the YAM folder only when YAM stores them there \
+                         (Flask-Session); YAM's default signed-cookie sessions cannot be seen or revoked."
+                            .into(),
+                        "Force logout clears the session folders, writes force_session_reset.txt and restarts YAM.".into(),
+                    ],
+                },
+            })
+        }
+        ProfileKind::Custom => {
+            let command = settings.custom_command.clone().unwrap_or_default();
+            let mut words = split_command_line(&command).into_iter();
+            let program = PathBuf::from(words.next().unwrap_or_default());
+            let health_url = settings.custom_health_url.clone().filter(|u| !u.is_empty());
+            let sessions_dirs: Vec<PathBuf> = settings.sessions_dir.iter().cloned().collect();
+            let mut notes = vec![
+                "A custom server is started and stopped as given; YAM's admin actions are not available.".to_owned(),
+            ];
+            if health_url.is_none() {
+                notes.push(
+                    "No health URL is set: the server counts as running while its process lives."
+                        .into(),
+                );
+            }
+            if sessions_dirs.is_empty() {
+                notes.push("No sessions folder is set: sessions cannot be counted.".into());
+            }
+            Ok(LaunchPlan {
+                program,
+                args: words.collect(),
+                env: flag_env(settings),
+                cwd: paths.data_dir.clone(),
+                local_url,
+                health_url: health_url.clone(),
+                capabilities: Capabilities {
+                    health: health_url.is_some(),
+                    live_counts: !sessions_dirs.is_empty(),
+                    list_sessions: !sessions_dirs.is_empty(),
+                    revoke_session: false,
+                    force_logout: false,
+                    toggle_multiple_sessions: false,
+                    graceful_stop: StopMethod::Terminate,
+                    notes,
+                },
+                sessions_dirs,
+                markers_dir: paths.data_dir.clone(),
+                stop: StopMethod::Terminate,
+            })
+        }
+    }
+}
+
+/// Splits a command line into words: whitespace separates, double or single quotes group.
+pub fn split_command_line(line: &str) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut current = String::new();
+    let mut quote: Option<char> = None;
+    let mut in_word = false;
+    for c in line.chars() {
+        match (quote, c) {
+            (Some(q), c) if c == q => quote = None,
+            (Some(_), c) => current.push(c),
+            (None, '"' | '\'') => {
+                quote = Some(c);
+                in_word = true;
+            }
+            (None, c) if c.is_whitespace() => {
+                if in_word {
+                    words.push(std::mem::take(&mut current));
+                    in_word = false;
+                }
+            }
+            (None, c) => {
+                current.push(c);
+                in_word = true;
+            }
+        }
+    }
+    if in_word {
+        words.push(current);
+    }
+    words
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn paths() -> Paths {
+        Paths {
+            data_dir: PathBuf::from("/data"),
+            server_bin: PathBuf::from("/app/yam-server"),
+        }
+    }
+
+    fn no_path(_: &str) -> Option<PathBuf> {
+        None
+    }
+
+    #[test]
+    fn embedded_plan_passes_flags_token_and_clear() {
+        let s = Settings::default();
+        let p = plan(&s, &paths(), "tok", true, no_path).expect("plan");
+        assert_eq!(p.program, PathBuf::from("/app/yam-server"));
+        let args = p.args.join(" ");
+        assert!(
+            args.contains("--host 0.0.0.0 --port 5000 --mode web --data-dir /data"),
+            "{args}"
+        );
+        assert!(args.contains("--on-restart clear"));
+        assert!(args.contains("--allow-multiple-sessions"));
+        assert!(p.env.contains(&("YAM_CONTROL_TOKEN".into(), "tok".into())));
+        assert!(
+            p.env
+                .contains(&("YAM_ALLOW_MULTIPLE_SESSIONS".into(), "1".into()))
+        );
+        assert!(
+            p.env
+                .contains(&("YAM_SESSION_CONFLICT_RESOLUTION".into(), "1".into()))
+        );
+        assert_eq!(
+            p.health_url.as_deref(),
+            Some("http://127.0.0.1:5000/api/health")
+        );
+        assert_eq!(p.sessions_dirs, vec![PathBuf::from("/data/sessions")]);
+        assert_eq!(p.stop, StopMethod::AdminApi);
+
+        let mut single = Settings::default();
+        single.multiple_sessions = false;
+        single.host = "127.0.0.1".into();
+        let p = plan(&single, &paths(), "tok", false, no_path).expect("plan");
+        assert!(p.args.join(" ").contains("--on-restart keep"));
+        assert!(!p.args.iter().any(|a| a == "--allow-multiple-sessions"));
+        assert!(!p.env.iter().any(|(k, _)| k.starts_with("YAM_ALLOW")));
+    }
+
+    #[test]
+    fn python_plan_prefers_the_venv_and_adds_no_reloader() {
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+        std::fs::write(dir.path().join("app/server.py"), "").expect("w");
+        let mut s = Settings::default();
+        s.profile = ProfileKind::Python;
+        s.yam_dir = Some(dir.path().to_path_buf());
+        s.debug = true;
+        let on_path = |name: &str| Some(PathBuf::from(format!("/usr/bin/{name}")));
+        let p = plan(&s, &paths(), "tok", false, on_path).expect("plan");
+        assert_eq!(p.program, PathBuf::from("/usr/bin/python3"));
+        assert_eq!(
+            p.args.join(" "),
+            "app/server.py --host 0.0.0.0 --port 5000 --mode web --no-reloader --debug --allow-multiple-sessions"
+        );
+        assert!(p.env.contains(&("PYTHONUNBUFFERED".into(), "1".into())));
+        assert!(
+            !p.env.iter().any(|(k, _)| k == "YAM_CONTROL_TOKEN"),
+            "YAM does not know the token"
+        );
+        assert_eq!(p.cwd, dir.path());
+        assert_eq!(p.markers_dir, dir.path());
+        assert_eq!(p.sessions_dirs.len(), 3);
+
+        let venv_bin = if cfg!(windows) {
+            "venv/Scripts/python.exe"
+        } else {
+            "venv/bin/python3"
+        };
+        std::fs::create_dir_all(dir.path().join(venv_bin).parent().expect("parent"))
+            .expect("mkdir");
+        std::fs::write(dir.path().join(venv_bin), "").expect("w");
+        let p = plan(&s, &paths(), "tok", false, on_path).expect("plan");
+        assert_eq!(p.program, dir.path().join(venv_bin));
+        assert_eq!(
+            plan(&s, &paths(), "t", false, no_path).map(|p| p.program),
+            Ok(dir.path().join(venv_bin))
+        );
+        std::fs::remove_file(dir.path().join(venv_bin)).expect("rm");
+        assert_eq!(
+            plan(&s, &paths(), "t", false, no_path),
+            Err(PlanError::NoPython)
+        );
+    }
+
+    #[test]
+    fn custom_plan_and_its_limits() {
+        let mut s = Settings::default();
+        s.profile = ProfileKind::Custom;
+        s.custom_command = Some(r#"/opt/my server --flag "two words""#.into());
+        let p = plan(&s, &paths(), "tok", false, no_path).expect("plan");
+        assert_eq!(p.program, PathBuf::from("/opt/my"));
+        assert_eq!(p.args, vec!["server", "--flag", "two words"]);
+        assert_eq!(p.health_url, None);
+        assert!(
+            !p.capabilities.force_logout && !p.capabilities.live_counts && !p.capabilities.health
+        );
+        assert!(
+            p.capabilities
+                .notes
+                .iter()
+                .any(|n| n.contains("No health URL"))
+        );
+    }
+
+    #[test]
+    fn invalid_settings_are_refused() {
+        let mut s = Settings::default();
+        s.port = 0;
+        assert!(matches!(
+            plan(&s, &paths(), "t", false, no_path),
+            Err(PlanError::Settings(_))
+        ));
+    }
+
+    #[test]
+    fn hosts_for_connecting() {
+        assert_eq!(connect_host("0.0.0.0"), "127.0.0.1");
+        assert_eq!(connect_host("192.168.1.5"), "192.168.1.5");
+        assert_eq!(connect_host("::1"), "[::1]");
+    }
+
+    #[test]
+    fn command_lines() {
+        assert_eq!(
+            split_command_line("  a  'b c' \"d\"e "),
+            vec!["a", "b c", "de"]
+        );
+        assert_eq!(split_command_line("x ''"), vec!["x", ""]);
+        assert!(split_command_line("   ").is_empty());
+    }
+}

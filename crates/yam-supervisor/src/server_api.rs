@@ -1,0 +1,112 @@
+//! Talking to a running server over HTTP: health for every profile, admin calls (with the
+//! control token) for the embedded one.
+
+use std::time::Duration;
+
+use serde_json::Value;
+
+pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
+const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
+
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    #[error("the server did not answer: {0}")]
+    Unreachable(String),
+    #[error("the server refused ({status}): {message}")]
+    Refused { status: u16, message: String },
+}
+
+#[derive(Clone)]
+pub struct ServerApi {
+    http: reqwest::Client,
+    base: String,
+    token: String,
+}
+
+impl ServerApi {
+    pub fn new(base: &str, token: &str) -> Self {
+        let http = reqwest::Client::builder()
+            .timeout(ADMIN_TIMEOUT)
+            .no_proxy()
+            .build()
+            .unwrap_or_default();
+        Self {
+            http,
+            base: base.trim_end_matches('/').to_owned(),
+            token: token.to_owned(),
+        }
+    }
+
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Value, ApiError> {
+        let resp = req
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .map_err(|e| ApiError::Unreachable(e.to_string()))?;
+        let status = resp.status().as_u16();
+        let body: Value = resp.json().await.unwrap_or(Value::Null);
+        if (200..300).contains(&status) {
+            Ok(body)
+        } else {
+            Err(ApiError::Refused {
+                status,
+                message: body["message"].as_str().unwrap_or("no message").to_owned(),
+            })
+        }
+    }
+
+    pub async fn shutdown(&self) -> Result<(), ApiError> {
+        self.send(self.http.post(format!("{}/api/admin/shutdown", self.base)))
+            .await
+            .map(|_| ())
+    }
+
+    pub async fn clear_sessions(&self) -> Result<u64, ApiError> {
+        let body = self
+            .send(
+                self.http
+                    .post(format!("{}/admin/clear-sessions", self.base)),
+            )
+            .await?;
+        Ok(body["sessions_ended"].as_u64().unwrap_or(0))
+    }
+
+    /// `Ok(false)` when the session had already ended.
+    pub async fn revoke(&self, key: &str) -> Result<bool, ApiError> {
+        match self
+            .send(
+                self.http
+                    .delete(format!("{}/api/admin/sessions/{key}", self.base)),
+            )
+            .await
+        {
+            Ok(_) => Ok(true),
+            Err(ApiError::Refused { status: 404, .. }) => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
+    pub async fn sessions(&self, page: usize, per_page: usize) -> Result<Value, ApiError> {
+        self.send(self.http.get(format!(
+            "{}/api/admin/sessions?page={page}&per_page={per_page}",
+            self.base
+        )))
+        .await
+    }
+}
+
+/// True when `url` answers 200 within the health timeout.
+pub async fn healthy(http: &reqwest::Client, url: &str) -> bool {
+    matches!(
+        tokio::time::timeout(HEALTH_TIMEOUT, http.get(url).send()).await,
+        Ok(Ok(resp)) if resp.status().as_u16() == 200
+    )
+}
+
+pub fn health_client() -> reqwest::Client {
+    reqwest::Client::builder()
+        .timeout(HEALTH_TIMEOUT)
+        .no_proxy()
+        .build()
+        .unwrap_or_default()
+}

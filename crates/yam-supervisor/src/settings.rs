@@ -1,0 +1,407 @@
+//! Supervisor settings: a versioned TOML file in the config folder. A corrupt or newer file
+//! is backed up and replaced by defaults with a warning, never a crash.
+
+use std::fs;
+use std::net::IpAddr;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+pub const SETTINGS_VERSION: u32 = 1;
+pub const SETTINGS_FILE: &str = "settings.toml";
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum ProfileKind {
+    /// The yam-server binary shipped beside the app.
+    Embedded,
+    /// The original Python YAM (`python app/server.py …` in a YAM folder).
+    Python,
+    /// Any command line.
+    Custom,
+}
+
+impl ProfileKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProfileKind::Embedded => "embedded",
+            ProfileKind::Python => "python",
+            ProfileKind::Custom => "custom",
+        }
+    }
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Settings {
+    pub version: u32,
+    pub profile: ProfileKind,
+    /// Python profile: the YAM folder (holding `app/server.py`).
+    pub yam_dir: Option<PathBuf>,
+    /// Python profile: interpreter when the YAM folder has no venv.
+    pub python: Option<PathBuf>,
+    /// Custom profile: the command line.
+    pub custom_command: Option<String>,
+    /// Custom profile: URL that answers 200 when the server is healthy.
+    pub custom_health_url: Option<String>,
+    /// `0.0.0.0` (as server.bat) serves the LAN; `127.0.0.1` is "only this computer".
+    pub host: String,
+    pub port: u16,
+    /// Also turns conflict resolution on, as YAM's flag does.
+    pub multiple_sessions: bool,
+    /// Advanced: conflict resolution on its own.
+    pub conflict_resolution: bool,
+    pub debug: bool,
+    /// server.bat parity: log everyone out whenever the admin starts or restarts the server.
+    pub clear_sessions_on_restart: bool,
+    /// Where sessions live; default: the data folder's `sessions` (embedded).
+    pub sessions_dir: Option<PathBuf>,
+    /// Start the server when the app or `yamctl up` starts.
+    pub start_on_launch: bool,
+    /// Start the app at login (tray only).
+    pub autostart: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Self {
+            version: SETTINGS_VERSION,
+            profile: ProfileKind::Embedded,
+            yam_dir: None,
+            python: None,
+            custom_command: None,
+            custom_health_url: None,
+            host: "0.0.0.0".into(),
+            port: 5000,
+            multiple_sessions: true,
+            conflict_resolution: false,
+            debug: false,
+            clear_sessions_on_restart: false,
+            sessions_dir: None,
+            start_on_launch: true,
+            autostart: false,
+        }
+    }
+}
+
+/// A setting that cannot be used, with the field it belongs to.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
+#[error("{field}: {message}")]
+pub struct SettingError {
+    pub field: String,
+    pub message: String,
+}
+
+fn err(field: &str, message: impl Into<String>) -> SettingError {
+    SettingError {
+        field: field.into(),
+        message: message.into(),
+    }
+}
+
+impl Settings {
+    pub fn conflict_resolution_effective(&self) -> bool {
+        self.multiple_sessions || self.conflict_resolution
+    }
+
+    /// Every problem, so a form can show each next to its field.
+    pub fn validate(&self) -> Vec<SettingError> {
+        let mut errors = Vec::new();
+        if self.host != "localhost" && self.host.parse::<IpAddr>().is_err() {
+            errors.push(err(
+                "host",
+                "use an IP address such as 0.0.0.0 (LAN) or 127.0.0.1 (only this computer)",
+            ));
+        }
+        if self.port == 0 {
+            errors.push(err("port", "choose a port between 1 and 65535"));
+        }
+        match self.profile {
+            ProfileKind::Embedded => {}
+            ProfileKind::Python => match &self.yam_dir {
+                None => errors.push(err(
+                    "yam_dir",
+                    "choose the YAM folder (the one holding app/server.py)",
+                )),
+                Some(dir) if !dir.join("app").join("server.py").is_file() => errors.push(err(
+                    "yam_dir",
+                    format!("{} has no app/server.py", dir.display()),
+                )),
+                Some(_) => {}
+            },
+            ProfileKind::Custom => {
+                if self
+                    .custom_command
+                    .as_deref()
+                    .is_none_or(|c| c.trim().is_empty())
+                {
+                    errors.push(err(
+                        "custom_command",
+                        "enter the command that starts the server",
+                    ));
+                }
+                if let Some(url) = &self.custom_health_url {
+                    if !url.is_empty()
+                        && !url.starts_with("http://")
+                        && !url.starts_with("https://")
+                    {
+                        errors.push(err("custom_health_url", "use an http:// URL"));
+                    }
+                }
+            }
+        }
+        errors
+    }
+
+    /// Applies one `key = value` change from text (`yamctl set`, the settings form).
+    /// Nothing changes when the value is refused.
+    pub fn set(&mut self, key: &str, value: &str) -> Result<(), SettingError> {
+        let mut next = self.clone();
+        next.apply(key, value)?;
+        if let Some(e) = next.validate().into_iter().find(|e| e.field == key) {
+            return Err(e);
+        }
+        *self = next;
+        Ok(())
+    }
+
+    fn apply(&mut self, key: &str, value: &str) -> Result<(), SettingError> {
+        let v = value.trim();
+        let path = |v: &str| (!v.is_empty()).then(|| PathBuf::from(v));
+        let text = |v: &str| (!v.is_empty()).then(|| v.to_owned());
+        match key {
+            "profile" => {
+                self.profile = match v {
+                    "embedded" => ProfileKind::Embedded,
+                    "python" => ProfileKind::Python,
+                    "custom" => ProfileKind::Custom,
+                    _ => return Err(err(key, "use embedded, python or custom")),
+                }
+            }
+            "yam_dir" => self.yam_dir = path(v),
+            "python" => self.python = path(v),
+            "custom_command" => self.custom_command = text(v),
+            "custom_health_url" => self.custom_health_url = text(v),
+            "host" => self.host = v.to_owned(),
+            "port" => {
+                self.port = v
+                    .parse()
+                    .map_err(|_| err(key, "use a number between 1 and 65535"))?
+            }
+            "multiple_sessions" => self.multiple_sessions = parse_bool(key, v)?,
+            "conflict_resolution" => self.conflict_resolution = parse_bool(key, v)?,
+            "debug" => self.debug = parse_bool(key, v)?,
+            "clear_sessions_on_restart" => self.clear_sessions_on_restart = parse_bool(key, v)?,
+            "sessions_dir" => self.sessions_dir = path(v),
+            "start_on_launch" => self.start_on_launch = parse_bool(key, v)?,
+            "autostart" => self.autostart = parse_bool(key, v)?,
+            _ => return Err(err(key, "unknown setting")),
+        }
+        Ok(())
+    }
+
+    /// Applies several changes (from a form or JSON object); all problems are reported and
+    /// nothing changes unless every value is accepted.
+    pub fn with_changes<'a>(
+        &self,
+        changes: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> Result<Settings, Vec<SettingError>> {
+        let mut next = self.clone();
+        let mut errors = Vec::new();
+        for (key, value) in changes {
+            if key == "version" {
+                continue;
+            }
+            if let Err(e) = next.apply(key, &value) {
+                errors.push(e);
+            }
+        }
+        for e in next.validate() {
+            if !errors.iter().any(|x| x.field == e.field) {
+                errors.push(e);
+            }
+        }
+        if errors.is_empty() {
+            Ok(next)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// Whether a change needs a server restart to take effect.
+    pub fn needs_restart(&self, before: &Settings) -> bool {
+        let mut a = self.clone();
+        let mut b = before.clone();
+        for s in [&mut a, &mut b] {
+            s.start_on_launch = false;
+            s.autostart = false;
+            s.clear_sessions_on_restart = false;
+        }
+        a != b
+    }
+}
+
+fn parse_bool(key: &str, v: &str) -> Result<bool, SettingError> {
+    match v.to_ascii_lowercase().as_str() {
+        "1" | "true" | "yes" | "on" => Ok(true),
+        "0" | "false" | "no" | "off" => Ok(false),
+        _ => Err(err(key, "use true or false")),
+    }
+}
+
+/// Settings as loaded, with a warning when the file could not be used.
+#[derive(Clone, Debug)]
+pub struct Loaded {
+    pub settings: Settings,
+    pub warning: Option<String>,
+}
+
+pub fn load(dir: &Path) -> Loaded {
+    let path = dir.join(SETTINGS_FILE);
+    let text = match fs::read_to_string(&path) {
+        Ok(t) => t,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Loaded {
+                settings: Settings::default(),
+                warning: None,
+            };
+        }
+        Err(e) => return backed_up(&path, &format!("could not be read ({e})")),
+    };
+    match toml::from_str::<Settings>(&text) {
+        Ok(s) if s.version > SETTINGS_VERSION => backed_up(
+            &path,
+            &format!("was written by a newer version (format {})", s.version),
+        ),
+        Ok(s) => Loaded {
+            settings: s,
+            warning: None,
+        },
+        Err(e) => backed_up(&path, &format!("is not valid ({})", e.message())),
+    }
+}
+
+fn backed_up(path: &Path, why: &str) -> Loaded {
+    let stamp = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs());
+    let backup = path.with_extension(format!("toml.bad-{stamp}"));
+    let kept = fs::rename(path, &backup).is_ok();
+    let warning = format!(
+        "The settings file {} {why}; defaults are in use{}.",
+        path.display(),
+        if kept {
+            format!(" and the old file was kept as {}", backup.display())
+        } else {
+            String::new()
+        }
+    );
+    tracing::warn!("{warning}");
+    Loaded {
+        settings: Settings::default(),
+        warning: Some(warning),
+    }
+}
+
+pub fn save(dir: &Path, settings: &Settings) -> std::io::Result<()> {
+    fs::create_dir_all(dir)?;
+    let text = toml::to_string_pretty(settings).map_err(std::io::Error::other)?;
+    let tmp = dir.join(format!(".{SETTINGS_FILE}.tmp"));
+    fs::write(&tmp, text)?;
+    fs::rename(&tmp, dir.join(SETTINGS_FILE))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_follow_server_bat() {
+        let s = Settings::default();
+        assert_eq!((s.host.as_str(), s.port), ("0.0.0.0", 5000));
+        assert!(s.multiple_sessions && s.conflict_resolution_effective());
+        assert!(!s.clear_sessions_on_restart);
+        assert!(s.validate().is_empty());
+    }
+
+    #[test]
+    fn round_trip_and_corrupt_files() {
+        let dir = tempfile::tempdir().expect("tmp");
+        assert_eq!(load(dir.path()).settings, Settings::default());
+        let mut s = Settings::default();
+        s.set("port", "5050").expect("port");
+        s.set("multiple_sessions", "off").expect("bool");
+        save(dir.path(), &s).expect("save");
+        let loaded = load(dir.path());
+        assert_eq!((loaded.settings, loaded.warning), (s, None));
+
+        fs::write(dir.path().join(SETTINGS_FILE), "port = [nonsense").expect("w");
+        let loaded = load(dir.path());
+        assert_eq!(loaded.settings, Settings::default());
+        assert!(loaded.warning.expect("warning").contains("is not valid"));
+        let backups = fs::read_dir(dir.path()).expect("ls").filter(|e| {
+            e.as_ref()
+                .is_ok_and(|e| e.file_name().to_string_lossy().contains(".bad-"))
+        });
+        assert_eq!(backups.count(), 1);
+
+        fs::write(dir.path().join(SETTINGS_FILE), "version = 99\n").expect("w");
+        assert!(
+            load(dir.path())
+                .warning
+                .expect("w")
+                .contains("newer version")
+        );
+    }
+
+    #[test]
+    fn set_validates_each_field() {
+        let mut s = Settings::default();
+        assert_eq!(s.set("port", "0").expect_err("0").field, "port");
+        assert!(s.set("port", "70000").is_err());
+        assert!(s.set("host", "not an ip").is_err());
+        assert!(s.set("multiple_sessions", "maybe").is_err());
+        assert!(s.set("colour", "blue").is_err());
+        assert_eq!(s, Settings::default(), "refused values change nothing");
+        let e = s.set("profile", "python");
+        assert!(e.is_ok(), "the profile itself is valid: {e:?}");
+        assert_eq!(s.validate()[0].field, "yam_dir");
+        let dir = tempfile::tempdir().expect("tmp");
+        assert!(
+            s.set("yam_dir", &dir.path().display().to_string()).is_err(),
+            "no app/server.py"
+        );
+        fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+        fs::write(dir.path().join("app/server.py"), "").expect("w");
+        s.set("yam_dir", &dir.path().display().to_string())
+            .expect("valid folder");
+    }
+
+    #[test]
+    fn several_changes_at_once_are_all_or_nothing() {
+        let s = Settings::default();
+        let next = s
+            .with_changes([("port", "5001".to_owned()), ("debug", "true".to_owned())])
+            .expect("valid");
+        assert_eq!((next.port, next.debug), (5001, true));
+        let errors = s
+            .with_changes([
+                ("port", "x".to_owned()),
+                ("host", "nowhere".to_owned()),
+                ("debug", "true".to_owned()),
+            ])
+            .expect_err("invalid");
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, vec!["port", "host"]);
+    }
+
+    #[test]
+    fn which_changes_restart_the_server() {
+        let a = Settings::default();
+        let mut b = a.clone();
+        b.autostart = true;
+        assert!(!b.needs_restart(&a));
+        b.multiple_sessions = false;
+        assert!(b.needs_restart(&a));
+    }
+}

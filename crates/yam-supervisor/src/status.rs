@@ -1,0 +1,110 @@
+//! The supervisor's status, published on a watch channel and sent to UIs as JSON.
+
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use crate::lifecycle::{ExitInfo, Phase};
+use crate::logs::LogLine;
+use crate::procs::Usage;
+use crate::profile::Capabilities;
+use crate::settings::{ProfileKind, Settings};
+use crate::tally::Counts;
+
+/// Colour family of a phase, for the tray icon and the status card.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Tone {
+    /// Running.
+    Ok,
+    /// Starting, stopping, waiting to restart.
+    Busy,
+    /// Unhealthy, port busy.
+    Warn,
+    /// Crash loop, failed.
+    Bad,
+    /// Stopped.
+    Off,
+}
+
+pub fn tone(phase: &Phase) -> Tone {
+    match phase {
+        Phase::Running => Tone::Ok,
+        Phase::Starting | Phase::Stopping | Phase::Crashed { .. } => Tone::Busy,
+        Phase::Unhealthy | Phase::PortBusy { .. } => Tone::Warn,
+        Phase::CrashLoop | Phase::Failed { .. } => Tone::Bad,
+        Phase::Stopped => Tone::Off,
+    }
+}
+
+/// Something the admin should hear about (the tray shows it as a notification).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct NoticeView {
+    pub seq: u64,
+    pub kind: String,
+    pub message: String,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct ModeView {
+    pub multiple_sessions: bool,
+    pub conflict_resolution: bool,
+    pub lifetime_hours: u32,
+}
+
+#[derive(Clone, Debug, PartialEq, Serialize)]
+pub struct Status {
+    pub phase: Phase,
+    pub phase_label: String,
+    pub tone: Tone,
+    pub pid: Option<u32>,
+    pub uptime_seconds: Option<u64>,
+    pub restarts: u32,
+    pub last_exit: Option<ExitInfo>,
+    pub url: String,
+    pub lan_url: Option<String>,
+    pub healthy: Option<bool>,
+    pub health_failures: u32,
+    pub usage: Option<Usage>,
+    pub sessions: Counts,
+    pub sessions_dirs: Vec<PathBuf>,
+    pub profile: ProfileKind,
+    pub capabilities: Option<Capabilities>,
+    pub mode: ModeView,
+    pub settings: Settings,
+    pub warnings: Vec<String>,
+    pub data_dir: PathBuf,
+    pub config_dir: PathBuf,
+    pub log_file: Option<PathBuf>,
+    pub first_run_password_file: Option<PathBuf>,
+    pub notice: Option<NoticeView>,
+    pub busy: Option<String>,
+    pub log_tail: Vec<LogLine>,
+    pub supervisor_pid: u32,
+    pub supervisor_name: String,
+    pub version: String,
+}
+
+/// One session as the UI lists it, from the server's admin API or from the folder.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionRow {
+    pub key: String,
+    pub user_id: Option<String>,
+    pub username: Option<String>,
+    pub created_at: Option<String>,
+    pub last_activity: Option<String>,
+    pub expires_at: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    pub damaged: bool,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+pub struct SessionList {
+    /// `server` (admin API), `folder` (files), or `none`.
+    pub source: String,
+    pub total: usize,
+    pub sessions: Vec<SessionRow>,
+    /// Why the list may be incomplete or empty.
+    pub note: Option<String>,
+}

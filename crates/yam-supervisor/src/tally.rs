@@ -1,0 +1,149 @@
+//! Live session counts from what the readers found, kept per file so a watcher event
+//! updates one entry instead of rescanning. Pure apart from the map.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::Serialize;
+use yam_sessions::Timestamp;
+
+use crate::readers::FileInfo;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct UserCount {
+    pub user_id: String,
+    pub username: Option<String>,
+    pub sessions: usize,
+}
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+pub struct Counts {
+    /// Unexpired sessions, anonymous ones included.
+    pub live: usize,
+    pub authenticated: usize,
+    pub anonymous: usize,
+    /// Distinct users with a live session.
+    pub users: usize,
+    pub per_user: Vec<UserCount>,
+    pub expiring_soon: usize,
+    pub damaged: usize,
+}
+
+#[derive(Debug, Default)]
+pub struct Tally {
+    files: HashMap<PathBuf, FileInfo>,
+}
+
+impl Tally {
+    pub fn upsert(&mut self, path: PathBuf, info: FileInfo) {
+        self.files.insert(path, info);
+    }
+
+    pub fn remove(&mut self, path: &Path) {
+        self.files.remove(path);
+    }
+
+    /// Replaces everything under `dir` (after a rescan).
+    pub fn replace_dir(&mut self, dir: &Path, found: Vec<(PathBuf, FileInfo)>) {
+        self.files.retain(|p, _| !p.starts_with(dir));
+        self.files.extend(found);
+    }
+
+    pub fn len(&self) -> usize {
+        self.files.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.files.is_empty()
+    }
+
+    pub fn files(&self) -> impl Iterator<Item = (&PathBuf, &FileInfo)> {
+        self.files.iter()
+    }
+
+    pub fn counts(&self, now: Timestamp, soon: Duration) -> Counts {
+        let soon_limit = now.plus(soon);
+        let mut counts = Counts::default();
+        let mut per_user: BTreeMap<&str, (Option<&str>, usize)> = BTreeMap::new();
+        for info in self.files.values() {
+            if info.damaged {
+                counts.damaged += 1;
+                continue;
+            }
+            if info.expires.is_some_and(|e| e <= now) {
+                continue;
+            }
+            counts.live += 1;
+            if info.expires.is_some_and(|e| e <= soon_limit) {
+                counts.expiring_soon += 1;
+            }
+            match &info.user_id {
+                Some(id) => {
+                    counts.authenticated += 1;
+                    let entry = per_user.entry(id.as_str()).or_insert((None, 0));
+                    entry.1 += 1;
+                    if entry.0.is_none() {
+                        entry.0 = info.username.as_deref();
+                    }
+                }
+                None => counts.anonymous += 1,
+            }
+        }
+        counts.users = per_user.len();
+        counts.per_user = per_user
+            .into_iter()
+            .map(|(id, (name, n))| UserCount {
+                user_id: id.to_owned(),
+                username: name.map(str::to_owned),
+                sessions: n,
+            })
+            .collect();
+        counts
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn info(user: Option<&str>, expires: Option<i64>) -> FileInfo {
+        FileInfo {
+            user_id: user.map(str::to_owned),
+            username: user.map(|u| format!("user{u}")),
+            expires: expires.map(Timestamp::from_secs),
+            damaged: false,
+        }
+    }
+
+    #[test]
+    fn counts_live_users_and_damage() {
+        let mut t = Tally::default();
+        t.upsert("/s/a".into(), info(Some("1"), Some(2000)));
+        t.upsert("/s/b".into(), info(Some("2"), Some(1500)));
+        t.upsert("/s/c".into(), info(Some("2"), None));
+        t.upsert("/s/d".into(), info(None, Some(5000)));
+        t.upsert("/s/e".into(), info(Some("3"), Some(900)));
+        t.upsert("/s/f".into(), FileInfo::damaged());
+        let c = t.counts(Timestamp::from_secs(1000), Duration::from_secs(600));
+        assert_eq!(
+            (c.live, c.authenticated, c.anonymous, c.users, c.damaged),
+            (4, 3, 1, 2, 1)
+        );
+        assert_eq!(c.expiring_soon, 1);
+        assert_eq!(
+            c.per_user[1],
+            UserCount {
+                user_id: "2".into(),
+                username: Some("user2".into()),
+                sessions: 2
+            }
+        );
+        t.remove(Path::new("/s/c"));
+        t.replace_dir(
+            Path::new("/s"),
+            vec![("/s/z".into(), info(Some("9"), None))],
+        );
+        assert_eq!(t.counts(Timestamp::from_secs(1000), Duration::ZERO).live, 1);
+    }
+}
