@@ -2,9 +2,11 @@
 //! talk to it with a cookie-keeping client, poll for conditions instead of sleeping.
 
 mod client;
+mod python;
 mod server;
 
 pub use client::{Client, Reply, raw_request};
+pub use python::{ensure_venv, fixture, flask_python, requirements_file};
 pub use server::{ServerBuilder, ServerProcess, binary};
 
 use std::time::{Duration, Instant};

@@ -22,7 +22,7 @@ pub fn binary(name: &str) -> PathBuf {
         .join("debug")
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX));
     let status = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
-        .args(["build", "--quiet", "--bin", name])
+        .args(["build", "--quiet", "--workspace", "--bin", name])
         .current_dir(&root)
         .status()
         .expect("run cargo build");

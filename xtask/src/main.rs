@@ -1,6 +1,7 @@
 //! `cargo xtask run` starts YAM; `cargo xtask test` installs what the tests need and runs them.
 
 mod packages;
+mod python;
 mod stages;
 
 use std::path::{Path, PathBuf};
@@ -122,24 +123,35 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
     stages.run("build binaries", || {
         exec(cargo().args(["build", "--workspace", "--bins", "--quiet"]))
     })?;
+    let python = stages.run_with(
+        "python venv (Flask, Flask-Session, gunicorn from PyPI)",
+        python::test_venv,
+    )?;
     stages.run("tests (unit, contract, end-to-end)", || {
         exec(
             cargo()
                 .args(["test", "--workspace", "--quiet"])
-                .env("YAM_SERVER_BIN", bin_path("yam-server")),
+                .env("YAM_SERVER_BIN", bin_path("yam-server"))
+                .env("YAM_TEST_SERVER_BIN", bin_path("yam-test-server"))
+                .env("YAM_TEST_PYTHON", &python),
         )
     })?;
     if !quick {
-        stages.run("windows build (x86_64-pc-windows-gnu): yam-server", || {
-            exec(cargo().args([
-                "build",
-                "--quiet",
-                "--target",
-                packages::WINDOWS_TARGET,
-                "-p",
-                "yam-server",
-            ]))
-        })?;
+        stages.run(
+            "windows build (x86_64-pc-windows-gnu): yam-server, yamctl",
+            || {
+                exec(cargo().args([
+                    "build",
+                    "--quiet",
+                    "--target",
+                    packages::WINDOWS_TARGET,
+                    "-p",
+                    "yam-server",
+                    "-p",
+                    "yam-supervisor",
+                ]))
+            },
+        )?;
     }
     Ok(())
 }

@@ -9,6 +9,15 @@ pub struct Stages {
 
 impl Stages {
     pub fn run(&mut self, name: &str, stage: impl FnOnce() -> crate::Result) -> crate::Result {
+        self.run_with(name, stage)
+    }
+
+    /// Runs a stage that produces a value.
+    pub fn run_with<T>(
+        &mut self,
+        name: &str,
+        stage: impl FnOnce() -> crate::Result<T>,
+    ) -> crate::Result<T> {
         println!("\n==> {name}");
         let started = Instant::now();
         let result = stage();

@@ -45,15 +45,17 @@ pub fn listeners_on(port: u16) -> Vec<u32> {
 
 pub fn check(host: &str, port: u16, orphan: Option<Orphan>) -> PortCheck {
     let table = ProcessTable::snapshot();
-    for pid in listeners_on(port) {
-        if orphan.is_some_and(|o| {
-            o.pid == pid
-                && table
-                    .as_ref()
-                    .is_some_and(|t| t.is_same_process(o.pid, o.started))
-        }) {
-            return PortCheck::OurOrphan { pid };
-        }
+    let pids = listeners_on(port);
+    let ours = orphan.filter(|o| {
+        pids.contains(&o.pid)
+            && table
+                .as_ref()
+                .is_some_and(|t| t.is_same_process(o.pid, o.started))
+    });
+    if let Some(o) = ours {
+        return PortCheck::OurOrphan { pid: o.pid };
+    }
+    if let Some(&pid) = pids.first() {
         let name = table
             .as_ref()
             .and_then(|t| t.name(pid))

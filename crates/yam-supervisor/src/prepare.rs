@@ -113,9 +113,11 @@ mod tests {
         ] {
             fs::write(d.join(name), "x").expect("w");
         }
-        let mut s = Settings::default();
-        s.multiple_sessions = false;
-        s.profile = ProfileKind::Custom;
+        let mut s = Settings {
+            multiple_sessions: false,
+            profile: ProfileKind::Custom,
+            ..Settings::default()
+        };
         markers_before_start(d, &s).expect("prepare");
         assert!(!d.join(SERVER_SHUTDOWN).exists() && !d.join(SESSION_CONFLICT).exists());
         assert!(

@@ -359,9 +359,11 @@ mod tests {
         assert_eq!(p.sessions_dirs, vec![PathBuf::from("/data/sessions")]);
         assert_eq!(p.stop, StopMethod::AdminApi);
 
-        let mut single = Settings::default();
-        single.multiple_sessions = false;
-        single.host = "127.0.0.1".into();
+        let single = Settings {
+            multiple_sessions: false,
+            host: "127.0.0.1".into(),
+            ..Settings::default()
+        };
         let p = plan(&single, &paths(), "tok", false, no_path).expect("plan");
         assert!(p.args.join(" ").contains("--on-restart keep"));
         assert!(!p.args.iter().any(|a| a == "--allow-multiple-sessions"));
@@ -373,10 +375,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
         std::fs::write(dir.path().join("app/server.py"), "").expect("w");
-        let mut s = Settings::default();
-        s.profile = ProfileKind::Python;
-        s.yam_dir = Some(dir.path().to_path_buf());
-        s.debug = true;
+        let s = Settings {
+            profile: ProfileKind::Python,
+            yam_dir: Some(dir.path().to_path_buf()),
+            debug: true,
+            ..Settings::default()
+        };
         let on_path = |name: &str| Some(PathBuf::from(format!("/usr/bin/{name}")));
         let p = plan(&s, &paths(), "tok", false, on_path).expect("plan");
         assert_eq!(p.program, PathBuf::from("/usr/bin/python3"));
@@ -416,9 +420,11 @@ mod tests {
 
     #[test]
     fn custom_plan_and_its_limits() {
-        let mut s = Settings::default();
-        s.profile = ProfileKind::Custom;
-        s.custom_command = Some(r#"/opt/my server --flag "two words""#.into());
+        let s = Settings {
+            profile: ProfileKind::Custom,
+            custom_command: Some(r#"/opt/my server --flag "two words""#.into()),
+            ..Settings::default()
+        };
         let p = plan(&s, &paths(), "tok", false, no_path).expect("plan");
         assert_eq!(p.program, PathBuf::from("/opt/my"));
         assert_eq!(p.args, vec!["server", "--flag", "two words"]);
@@ -436,8 +442,10 @@ mod tests {
 
     #[test]
     fn invalid_settings_are_refused() {
-        let mut s = Settings::default();
-        s.port = 0;
+        let s = Settings {
+            port: 0,
+            ..Settings::default()
+        };
         assert!(matches!(
             plan(&s, &paths(), "t", false, no_path),
             Err(PlanError::Settings(_))

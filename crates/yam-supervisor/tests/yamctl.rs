@@ -1,0 +1,390 @@
+//! `yamctl up` and the commands that talk to it, as real processes.
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use common::{free_port, process_alive};
+use serde_json::Value;
+use yam_testkit::wait_until;
+
+const YAMCTL: &str = env!("CARGO_BIN_EXE_yamctl");
+
+struct Up {
+    child: Child,
+    dashboard: String,
+    base: String,
+    token: String,
+    config: std::path::PathBuf,
+    output: Arc<Mutex<String>>,
+}
+
+impl Drop for Up {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn yamctl(config: &Path, args: &[&str]) -> (i32, String) {
+    let out = Command::new(YAMCTL)
+        .arg("--config")
+        .arg(config)
+        .args(args)
+        .output()
+        .expect("yamctl");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (out.status.code().unwrap_or(-1), text)
+}
+
+fn up(config: &Path) -> Up {
+    std::fs::create_dir_all(config).expect("mkdir");
+    let port = free_port();
+    std::fs::write(
+        config.join("settings.toml"),
+        format!("host = \"127.0.0.1\"\nport = {port}\n"),
+    )
+    .expect("settings");
+    let mut child = Command::new(YAMCTL)
+        .arg("--config")
+        .arg(config)
+        .args(["up", "--listen", "127.0.0.1:0"])
+        .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("yamctl up");
+    let output = Arc::new(Mutex::new(String::new()));
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let output = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut o = output.lock().expect("lock");
+                o.push_str(&line);
+                o.push('\n');
+            }
+        });
+    }
+    let mut dashboard = String::new();
+    assert!(
+        wait_until(Duration::from_secs(30), || {
+            dashboard = output
+                .lock()
+                .expect("lock")
+                .lines()
+                .find_map(|l| l.strip_prefix("Dashboard: ").map(str::to_owned))
+                .unwrap_or_default();
+            !dashboard.is_empty()
+        }),
+        "no dashboard line:\n{}",
+        output.lock().expect("lock")
+    );
+    let (base, token) = dashboard
+        .split_once("/#token=")
+        .map(|(b, t)| (b.to_owned(), t.to_owned()))
+        .expect("token in URL");
+    Up {
+        child,
+        dashboard,
+        base,
+        token,
+        config: config.to_path_buf(),
+        output,
+    }
+}
+
+fn status(u: &Up) -> Value {
+    let (code, out) = yamctl(&u.config, &["status", "--json"]);
+    assert_eq!(code, 0, "{out}");
+    serde_json::from_str(&out).expect("json")
+}
+
+fn wait_running(u: &Up) -> Value {
+    let mut last = Value::Null;
+    let ok = wait_until(Duration::from_secs(30), || {
+        last = status(u);
+        last["phase"]["phase"] == "running"
+    });
+    assert!(
+        ok,
+        "not running: {last}\n{}",
+        u.output.lock().expect("lock")
+    );
+    last
+}
+
+fn http() -> reqwest::blocking::Client {
+    reqwest::blocking::Client::builder()
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .expect("client")
+}
+
+#[test]
+fn up_supervises_and_the_cli_talks_to_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let u = up(&dir.path().join("cfg"));
+    assert!(u.dashboard.contains("#token="));
+    let s = wait_running(&u);
+    let (code, text) = yamctl(&u.config, &["status"]);
+    assert_eq!(code, 0);
+    assert!(
+        text.contains("YAM — Running") && text.contains("multiple sessions (4 h sessions)"),
+        "{text}"
+    );
+    assert!(s["capabilities"]["force_logout"] == true);
+
+    let (code, text) = yamctl(&u.config, &["sessions"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.starts_with("0 session(s), from the server"), "{text}");
+    let (code, text) = yamctl(&u.config, &["set", "port", "0"]);
+    assert_ne!(code, 0);
+    assert!(text.contains("port"), "{text}");
+    let (code, text) = yamctl(&u.config, &["restart"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("Restarted; running at"));
+    let (code, text) = yamctl(&u.config, &["force-logout"]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = yamctl(&u.config, &["stop"]);
+    assert_eq!((code, text.trim()), (0, "Stopped."));
+    let (code, text) = yamctl(&u.config, &["start"]);
+    assert_eq!(code, 0, "{text}");
+}
+
+#[test]
+fn the_control_api_checks_token_host_origin_and_body() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let u = up(&dir.path().join("cfg"));
+    wait_running(&u);
+    let c = http();
+    let status = format!("{}/api/status", u.base);
+    assert_eq!(c.get(&status).send().expect("get").status(), 401);
+    assert_eq!(
+        c.get(&status)
+            .bearer_auth("wrong")
+            .send()
+            .expect("get")
+            .status(),
+        401
+    );
+    assert_eq!(
+        c.get(&status)
+            .bearer_auth(&u.token)
+            .send()
+            .expect("get")
+            .status(),
+        200
+    );
+    let rebinding = c
+        .get(&status)
+        .bearer_auth(&u.token)
+        .header("Host", "evil.example:7878")
+        .send()
+        .expect("get");
+    assert_eq!(rebinding.status(), 403);
+
+    let login = c
+        .post(format!("{}/api/login", u.base))
+        .json(&serde_json::json!({ "token": u.token }))
+        .send()
+        .expect("login");
+    assert_eq!(login.status(), 200);
+    let cookie = login.headers()["set-cookie"]
+        .to_str()
+        .expect("cookie")
+        .to_owned();
+    assert!(
+        cookie.contains("SameSite=Strict") && cookie.contains("HttpOnly"),
+        "{cookie}"
+    );
+    let pair = cookie.split(';').next().expect("pair").to_owned();
+    assert_eq!(
+        c.get(&status)
+            .header("Cookie", &pair)
+            .send()
+            .expect("get")
+            .status(),
+        200
+    );
+    let bad = c
+        .post(format!("{}/api/login", u.base))
+        .json(&serde_json::json!({ "token": "nope" }))
+        .send()
+        .expect("login");
+    assert_eq!(bad.status(), 401);
+
+    let foreign = c
+        .post(format!("{}/api/stop", u.base))
+        .bearer_auth(&u.token)
+        .header("Origin", "http://evil.example")
+        .json(&serde_json::json!({}))
+        .send()
+        .expect("post");
+    assert_eq!(foreign.status(), 403);
+    let form = c
+        .post(format!("{}/api/stop", u.base))
+        .bearer_auth(&u.token)
+        .header("Content-Type", "text/plain")
+        .body("x")
+        .send()
+        .expect("post");
+    assert_eq!(form.status(), 415);
+    assert_eq!(
+        status_of(&u)["phase"]["phase"],
+        "running",
+        "a refused request stopped the server"
+    );
+
+    let bad = c
+        .post(format!("{}/api/settings", u.base))
+        .bearer_auth(&u.token)
+        .json(&serde_json::json!({ "port": 0, "host": "nowhere" }))
+        .send()
+        .expect("post");
+    assert_eq!(bad.status(), 422);
+    let body: Value = bad.json().expect("json");
+    let fields: Vec<&str> = body["errors"]
+        .as_array()
+        .expect("errors")
+        .iter()
+        .filter_map(|e| e["field"].as_str())
+        .collect();
+    assert_eq!(fields, vec!["host", "port"]);
+
+    let mut events = c
+        .get(format!("{}/api/events", u.base))
+        .bearer_auth(&u.token)
+        .send()
+        .expect("sse");
+    assert!(
+        events.headers()["content-type"]
+            .to_str()
+            .expect("ct")
+            .starts_with("text/event-stream")
+    );
+    let mut first = [0u8; 200];
+    let n = std::io::Read::read(&mut events, &mut first).expect("read");
+    assert!(String::from_utf8_lossy(&first[..n]).contains("event: status"));
+}
+
+fn status_of(u: &Up) -> Value {
+    http()
+        .get(format!("{}/api/status", u.base))
+        .bearer_auth(&u.token)
+        .send()
+        .expect("get")
+        .json()
+        .expect("json")
+}
+
+#[test]
+fn kill_9_of_yamctl_up_takes_the_server_with_it() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut u = up(&dir.path().join("cfg"));
+    let pid = wait_running(&u)["pid"].as_u64().expect("pid") as u32;
+    assert!(process_alive(pid));
+    u.child.kill().expect("kill -9");
+    u.child.wait().expect("wait");
+    assert!(
+        wait_until(Duration::from_secs(10), || !process_alive(pid)),
+        "the server outlived yamctl up"
+    );
+}
+
+#[test]
+fn sigterm_stops_the_server_gracefully() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut u = up(&dir.path().join("cfg"));
+    let pid = wait_running(&u)["pid"].as_u64().expect("pid") as u32;
+    Command::new("kill")
+        .args(["-TERM", &u.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(
+        wait_until(Duration::from_secs(20), || u
+            .child
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
+        "yamctl up did not exit"
+    );
+    assert!(!process_alive(pid));
+    assert!(
+        dir.path()
+            .join("cfg/data/server_shutdown_marker.txt")
+            .is_file()
+    );
+    assert!(
+        !u.config.join("yamctl-up.json").exists(),
+        "state file left behind"
+    );
+    assert!(
+        u.output
+            .lock()
+            .expect("lock")
+            .contains("Asking the server to shut down gracefully")
+    );
+}
+
+#[test]
+fn without_up_the_cli_says_so_and_force_logout_works_on_the_folder() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("cfg");
+    let (code, text) = yamctl(&config, &["status"]);
+    assert_eq!(code, 3);
+    assert!(text.contains("yamctl up is not running"), "{text}");
+    let sessions = config.join("data/sessions");
+    std::fs::create_dir_all(&sessions).expect("mkdir");
+    let record = yam_sessions::SessionPolicy::new(yam_sessions::SessionMode::Multiple).new_record(
+        1,
+        "admin",
+        Default::default(),
+        yam_sessions::Timestamp(0),
+        "e",
+    );
+    std::fs::write(
+        sessions.join(format!("{}.json", "a".repeat(64))),
+        record.to_json(),
+    )
+    .expect("w");
+    let (code, text) = yamctl(&config, &["force-logout"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(text.contains("deleted 1 session file(s)"), "{text}");
+    assert!(config.join("data/force_session_reset.txt").is_file());
+    let (code, text) = yamctl(&config, &["set", "multiple_sessions", "false"]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        std::fs::read_to_string(config.join("settings.toml"))
+            .expect("s")
+            .contains("multiple_sessions = false")
+    );
+}
+
+#[test]
+fn a_non_loopback_listen_address_is_refused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let (code, text) = yamctl(&dir.path().join("cfg"), &["up", "--listen", "0.0.0.0:0"]);
+    assert_ne!(code, 0);
+    assert!(text.contains("for this computer only"), "{text}");
+}
