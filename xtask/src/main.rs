@@ -100,6 +100,7 @@ fn test(flags: &[String]) -> Result {
 fn test_stages(stages: &mut Stages, quick: bool) -> Result {
     stages.run("system packages", || {
         packages::ensure(&packages::BUILD)?;
+        packages::ensure(&packages::UI_TESTS)?;
         if !quick {
             packages::ensure(&packages::WINDOWS_CROSS)?;
             packages::ensure_rust_target(packages::WINDOWS_TARGET)?;

@@ -22,6 +22,13 @@ pub const BUILD: [Need; 2] = [
     },
 ];
 
+/// Real Chromium for the UI tests (playwright-core drives it; nothing is downloaded).
+pub const UI_TESTS: [Need; 3] = [
+    Need { command: "chromium", package: "chromium" },
+    Need { command: "node", package: "nodejs" },
+    Need { command: "npm", package: "npm" },
+];
+
 pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
 pub const WINDOWS_CROSS: [Need; 1] = [Need {
     command: "x86_64-w64-mingw32-gcc",

@@ -38,6 +38,8 @@ pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/force-logout", post(routes::force_logout))
         .route("/api/settings", post(routes::settings))
         .route("/api/multiple-sessions", post(routes::multiple_sessions))
+        .route("/api/first-run-password", get(routes::first_run_password))
+        .route("/api/first-run-password/seen", post(routes::dismiss_first_run_password))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -203,3 +203,23 @@ pub async fn no_ui() -> Response {
     )
         .into_response()
 }
+
+/// The first-run admin password, until the admin confirms they saved it.
+pub async fn first_run_password(State(s): State<SharedControl>) -> Response {
+    let data_dir = s.supervisor.status().data_dir;
+    match crate::first_run::read(&data_dir) {
+        Some(password) => Json(json!({ "ok": true, "username": "admin", "password": password })).into_response(),
+        None => (StatusCode::NOT_FOUND, Json(json!({ "ok": false, "error": { "kind": "not_found", "message": "There is no first-run password to show." } }))).into_response(),
+    }
+}
+
+pub async fn dismiss_first_run_password(State(s): State<SharedControl>) -> Response {
+    let data_dir = s.supervisor.status().data_dir;
+    match crate::first_run::dismiss(&data_dir) {
+        Ok(()) => {
+            s.supervisor.refresh().await;
+            ok("The first-run password will not be shown again.")
+        }
+        Err(e) => failed(&ActionError::Failed(format!("cannot record it: {e}"))),
+    }
+}

@@ -12,8 +12,31 @@ use crate::server_api::ServerApi;
 use crate::settings::{self, ProfileKind, SettingError, Settings};
 use crate::status::{SessionList, SessionRow};
 
-/// Rows asked from the server's admin API at once.
-const LIST_LIMIT: usize = 1000;
+/// Rows asked from the server's admin API per request, and how many requests at most.
+const PAGE_SIZE: usize = 1000;
+const MAX_PAGES: usize = 20;
+
+fn rows_of(body: &serde_json::Value) -> Vec<SessionRow> {
+    let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
+    body["sessions"]
+        .as_array()
+        .map(|list| {
+            list.iter()
+                .map(|s| SessionRow {
+                    key: text(&s["key"]).unwrap_or_default(),
+                    user_id: s["user_id"].as_i64().map(|n| n.to_string()),
+                    username: text(&s["username"]),
+                    created_at: text(&s["created_at"]),
+                    last_activity: text(&s["last_activity"]),
+                    expires_at: text(&s["expires_at"]),
+                    ip: text(&s["ip"]),
+                    user_agent: text(&s["user_agent"]),
+                    damaged: false,
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
 
 fn valid_key(key: &str) -> bool {
     (key.len() == 32 || key.len() == 64)
@@ -147,35 +170,21 @@ impl Driver {
 
     pub(super) async fn sessions(&mut self) -> Result<SessionList, ActionError> {
         if let Some(api) = self.api() {
-            let body = api
-                .sessions(1, LIST_LIMIT)
-                .await
-                .map_err(|e| ActionError::Failed(e.to_string()))?;
-            let text = |v: &serde_json::Value| v.as_str().map(str::to_owned);
-            let rows: Vec<SessionRow> = body["sessions"]
-                .as_array()
-                .map(|list| {
-                    list.iter()
-                        .map(|s| SessionRow {
-                            key: text(&s["key"]).unwrap_or_default(),
-                            user_id: s["user_id"].as_i64().map(|n| n.to_string()),
-                            username: text(&s["username"]),
-                            created_at: text(&s["created_at"]),
-                            last_activity: text(&s["last_activity"]),
-                            expires_at: text(&s["expires_at"]),
-                            ip: text(&s["ip"]),
-                            user_agent: text(&s["user_agent"]),
-                            damaged: false,
-                        })
-                        .collect()
-                })
-                .unwrap_or_default();
-            let total = body["total"].as_u64().map_or(rows.len(), |n| n as usize);
+            let mut rows = Vec::new();
+            let mut total = 0;
+            for page in 1..=MAX_PAGES {
+                let body = api
+                    .sessions(page, PAGE_SIZE)
+                    .await
+                    .map_err(|e| ActionError::Failed(e.to_string()))?;
+                total = body["total"].as_u64().map_or(0, |n| n as usize);
+                rows.extend(rows_of(&body));
+                if body["pages"].as_u64().is_none_or(|pages| page as u64 >= pages) {
+                    break;
+                }
+            }
             let note = (total > rows.len()).then(|| {
-                format!(
-                    "Showing the {} most recently active of {total} sessions.",
-                    rows.len()
-                )
+                format!("Showing the {} most recently active of {total} sessions.", rows.len())
             });
             return Ok(SessionList {
                 source: "server".into(),

@@ -242,6 +242,10 @@ impl Driver {
                 let _ = reply.send(r);
             }
             Request::Shutdown { reply } => self.begin_shutdown(Some(reply)).await,
+            Request::Refresh { reply } => {
+                self.publish();
+                let _ = reply.send(());
+            }
         }
         self.publish();
     }
@@ -494,7 +498,6 @@ impl Driver {
             ("0.0.0.0" | "::", Some(ip)) => Some(format!("http://{ip}:{port}")),
             _ => None,
         };
-        let password_file = self.opts.data_dir.join("initial-admin-password.txt");
         let multiple = self.settings.multiple_sessions;
         Status {
             phase_label: phase.label(),
@@ -525,9 +528,8 @@ impl Driver {
             data_dir: self.opts.data_dir.clone(),
             config_dir: self.opts.config_dir.clone(),
             log_file: self.log.path().map(PathBuf::from),
-            first_run_password_file: (self.settings.profile == ProfileKind::Embedded
-                && password_file.is_file())
-            .then_some(password_file),
+            first_run_password_file: crate::first_run::pending_file(&self.opts.data_dir)
+                .filter(|_| self.settings.profile == ProfileKind::Embedded),
             notice: self.notice.clone(),
             busy: None,
             log_tail: self.log.tail(LOG_TAIL),

@@ -103,6 +103,9 @@ pub(crate) enum Request {
         settings: Box<Settings>,
         reply: Reply<Result<SettingsSaved, Vec<SettingError>>>,
     },
+    Refresh {
+        reply: Reply<()>,
+    },
     Shutdown {
         reply: Reply<()>,
     },
@@ -214,6 +217,11 @@ impl Supervisor {
         let mut settings = self.status().settings;
         settings.multiple_sessions = on;
         self.save_settings(settings).await
+    }
+
+    /// Re-publishes the status (after a change outside the supervisor, e.g. a marker file).
+    pub async fn refresh(&self) {
+        let _ = self.ask(|reply| Request::Refresh { reply }).await;
     }
 
     /// Stops the server gracefully and ends the supervisor.

@@ -1,0 +1,87 @@
+// Starts `yamctl up` (real supervisor, real yam-server) in a temp folder and Debian's
+// Chromium through playwright-core.
+
+import { spawn } from 'node:child_process';
+import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = dirname(fileURLToPath(import.meta.url));
+export const repo = resolve(here, '../..');
+export const artifacts = resolve(repo, 'artifacts/ui');
+const BIN_ENV = { 'yam-server': 'YAM_SERVER_BIN', yamctl: 'YAM_YAMCTL_BIN' };
+const bin = (name) => process.env[BIN_ENV[name]] || join(repo, 'target/debug', name);
+
+export async function freePort() {
+  return new Promise((ok, fail) => {
+    const s = createServer();
+    s.listen(0, '127.0.0.1', () => { const { port } = s.address(); s.close(() => ok(port)); });
+    s.on('error', fail);
+  });
+}
+
+export async function startYamctl() {
+  const dir = mkdtempSync(join(tmpdir(), 'yam-ui-'));
+  const config = join(dir, 'config');
+  mkdirSync(config, { recursive: true });
+  const port = await freePort();
+  writeFileSync(join(config, 'settings.toml'), `host = "127.0.0.1"\nport = ${port}\n`);
+  const child = spawn(bin('yamctl'), ['--config', config, 'up', '--listen', '127.0.0.1:0', '--ui', join(repo, 'ui')], {
+    env: { ...process.env, YAM_SERVER_BIN: bin('yam-server') },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let output = '';
+  child.stdout.on('data', (d) => { output += d; });
+  child.stderr.on('data', (d) => { output += d; });
+  const dashboard = await new Promise((ok, fail) => {
+    const timer = setTimeout(() => fail(new Error(`yamctl up printed no dashboard URL:\n${output}`)), 30000);
+    const check = () => {
+      const m = output.match(/Dashboard: (\S+)/);
+      if (m) { clearTimeout(timer); ok(m[1]); }
+    };
+    child.stdout.on('data', check);
+    child.on('exit', (code) => fail(new Error(`yamctl up exited (${code}):\n${output}`)));
+  });
+  const base = dashboard.split('/#token=')[0];
+  return {
+    dashboard,
+    base,
+    serverUrl: `http://127.0.0.1:${port}`,
+    dataDir: join(config, 'data'),
+    output: () => output,
+    password: () => readFileSync(join(config, 'data', 'initial-admin-password.txt'), 'utf8').trim(),
+    async stop() {
+      child.kill('SIGTERM');
+      await new Promise((ok) => { child.on('exit', ok); setTimeout(ok, 20000); });
+    },
+  };
+}
+
+export async function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM || '/usr/bin/chromium',
+    args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+      '--disable-sync', '--no-first-run', '--disable-quic'],
+  });
+}
+
+/** Logs in to the YAM server over HTTP as a browser would; returns the session cookie. */
+export async function login(serverUrl, password, user = 'admin') {
+  const r = await fetch(`${serverUrl}/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json', 'User-Agent': 'Mozilla/5.0 (Windows NT 10.0) Chrome/120.0 Safari/537.36' },
+    body: JSON.stringify({ login_id: user, password }),
+  });
+  if (r.status !== 200) throw new Error(`login failed: ${r.status} ${await r.text()}`);
+  return r.headers.get('set-cookie').split(';')[0];
+}
+
+export async function shot(page, name) {
+  mkdirSync(artifacts, { recursive: true });
+  const path = join(artifacts, `${name}.png`);
+  await page.screenshot({ path, fullPage: true });
+  return path;
+}

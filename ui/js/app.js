@@ -1,0 +1,68 @@
+// Entry point: connect, show the right screen, route status to the views, tabs.
+
+import { connect, RefusedError } from './transport.js';
+import { Overview } from './overview.js';
+import { SessionsView } from './sessions.js';
+import { LogsView } from './logs.js';
+import { SettingsView } from './settings.js';
+import { toast } from './toast.js';
+
+const $ = (id) => document.getElementById(id);
+
+function setupTabs() {
+  const tabs = [...document.querySelectorAll('[role=tab]')];
+  const select = (tab) => {
+    for (const t of tabs) {
+      const on = t === tab;
+      t.setAttribute('aria-selected', String(on));
+      t.tabIndex = on ? 0 : -1;
+      $(t.getAttribute('aria-controls')).hidden = !on;
+    }
+    tab.focus();
+  };
+  tabs.forEach((tab, i) => {
+    tab.addEventListener('click', () => select(tab));
+    tab.addEventListener('keydown', (e) => {
+      if (e.key === 'ArrowRight') select(tabs[(i + 1) % tabs.length]);
+      if (e.key === 'ArrowLeft') select(tabs[(i - 1 + tabs.length) % tabs.length]);
+    });
+  });
+}
+
+async function main() {
+  let transport;
+  try {
+    transport = await connect();
+  } catch (e) {
+    $('refused').hidden = false;
+    $('refused-reason').textContent = e instanceof RefusedError ? e.message : `The supervisor could not be reached: ${e.message}`;
+    document.body.dataset.ready = 'refused';
+    return;
+  }
+  $('app').hidden = false;
+  setupTabs();
+  const overview = new Overview(transport);
+  const sessions = new SessionsView(transport);
+  const logs = new LogsView(transport);
+  const settings = new SettingsView(transport);
+  let lastNotice = null;
+  const apply = (status) => {
+    $('top-phase').textContent = status.phase_label;
+    document.querySelector('.brand').dataset.tone = status.tone;
+    document.title = `YAM — ${status.phase_label}`;
+    overview.render(status);
+    sessions.onStatus(status);
+    logs.onStatus(status);
+    settings.onStatus(status);
+    if (status.notice && lastNotice !== null && status.notice.seq !== lastNotice && status.notice.kind !== 'force_logout') {
+      toast(status.notice.message, { error: ['crashed', 'crash_loop', 'port_busy', 'failed', 'unhealthy'].includes(status.notice.kind) });
+    }
+    lastNotice = status.notice ? status.notice.seq : 0;
+  };
+  apply(await transport.status());
+  transport.onStatus(apply);
+  document.body.dataset.ready = 'true';
+  transport.uiReady().catch(() => {});
+}
+
+main();

@@ -1,0 +1,119 @@
+// The one place that knows how the UI reaches the supervisor: Tauri IPC inside the desktop
+// app, HTTP + Server-Sent Events in a browser (`yamctl up`). Both give the same JSON shapes.
+
+export class RefusedError extends Error {}
+
+export class ActionError extends Error {
+  constructor(message, errors = []) {
+    super(message);
+    this.errors = errors; // [{field, message}] for settings
+  }
+}
+
+export async function connect() {
+  if (window.__TAURI__ && window.__TAURI__.core) return tauriTransport(window.__TAURI__);
+  return httpTransport();
+}
+
+function errorFrom(body, fallback) {
+  if (body && Array.isArray(body.errors)) {
+    const text = body.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
+    return new ActionError(text || fallback, body.errors);
+  }
+  const message = body && body.error && body.error.message;
+  return new ActionError(message || (body && body.message) || fallback);
+}
+
+async function httpTransport() {
+  const match = location.hash.match(/token=([^&]+)/);
+  if (match) {
+    const token = decodeURIComponent(match[1]);
+    history.replaceState(null, '', location.pathname + location.search);
+    const r = await fetch('/api/login', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: JSON.stringify({ token }),
+    });
+    if (!r.ok) throw new RefusedError('The token in this link is wrong or out of date: open the newest link that `yamctl up` printed.');
+  }
+  const probe = await fetch('/api/status');
+  if (probe.status === 401 || probe.status === 403) {
+    throw new RefusedError('Open the dashboard with the link that `yamctl up` printed: it ends with #token=….');
+  }
+
+  async function call(method, path, body) {
+    const init = { method, headers: {} };
+    if (body !== undefined) {
+      init.headers['Content-Type'] = 'application/json';
+      init.body = JSON.stringify(body);
+    }
+    let response;
+    try {
+      response = await fetch(path, init);
+    } catch {
+      throw new ActionError('The supervisor did not answer. Is `yamctl up` still running?');
+    }
+    let json = null;
+    try { json = await response.json(); } catch { /* not JSON */ }
+    if (!response.ok) throw errorFrom(json, `The request failed (HTTP ${response.status}).`);
+    return json;
+  }
+
+  return {
+    kind: 'http',
+    status: () => call('GET', '/api/status'),
+    sessions: () => call('GET', '/api/sessions'),
+    start: (clear = false) => call('POST', '/api/start', { clear }),
+    stop: () => call('POST', '/api/stop', {}),
+    restart: (clear = false) => call('POST', '/api/restart', { clear }),
+    forceLogout: () => call('POST', '/api/force-logout', {}),
+    revoke: (key) => call('DELETE', `/api/sessions/${encodeURIComponent(key)}`),
+    saveSettings: (changes) => call('POST', '/api/settings', changes),
+    setMultipleSessions: (on) => call('POST', '/api/multiple-sessions', { on }),
+    logs: (since) => call('GET', `/api/logs?since=${since}`),
+    firstRunPassword: () => call('GET', '/api/first-run-password'),
+    dismissFirstRunPassword: () => call('POST', '/api/first-run-password/seen', {}),
+    onStatus(callback) {
+      const events = new EventSource('/api/events');
+      events.addEventListener('status', (e) => callback(JSON.parse(e.data)));
+      return () => events.close();
+    },
+    openUrl: (url) => window.open(url, '_blank', 'noopener'),
+    openLogFile: null,
+    openSessionsFolder: null,
+    uiReady: () => Promise.resolve(),
+  };
+}
+
+function tauriTransport(tauri) {
+  async function invoke(command, args) {
+    try {
+      return await tauri.core.invoke(command, args);
+    } catch (e) {
+      throw errorFrom(typeof e === 'object' ? e : { message: String(e) }, String(e));
+    }
+  }
+  return {
+    kind: 'tauri',
+    status: () => invoke('status'),
+    sessions: () => invoke('sessions'),
+    start: (clear = false) => invoke('start', { clear }),
+    stop: () => invoke('stop'),
+    restart: (clear = false) => invoke('restart', { clear }),
+    forceLogout: () => invoke('force_logout'),
+    revoke: (key) => invoke('revoke_session', { key }),
+    saveSettings: (changes) => invoke('save_settings', { changes }),
+    setMultipleSessions: (on) => invoke('set_multiple_sessions', { on }),
+    logs: (since) => invoke('logs', { since }),
+    firstRunPassword: () => invoke('first_run_password'),
+    dismissFirstRunPassword: () => invoke('dismiss_first_run_password'),
+    onStatus(callback) {
+      const unlisten = tauri.event.listen('status', (e) => callback(e.payload));
+      return () => unlisten.then((f) => f());
+    },
+    openUrl: (url) => invoke('open_url', { url }),
+    openLogFile: () => invoke('open_logs'),
+    openSessionsFolder: () => invoke('open_sessions_folder'),
+    uiReady: () => invoke('ui_ready'),
+  };
+}
