@@ -8,10 +8,12 @@ use std::time::Duration;
 
 use crate::wait_until;
 
-/// Path of a workspace binary: `$YAM_<NAME>_BIN` (exported by `cargo xtask test`), else
+/// Path of a workspace binary: `$YAM_<NAME>_BIN` (`yam-server` → `YAM_SERVER_BIN`, exported by
+/// `cargo xtask test`), else
 /// `target/debug/<name>`, built on demand.
 pub fn binary(name: &str) -> PathBuf {
-    let var = format!("YAM_{}_BIN", name.to_uppercase().replace('-', "_"));
+    let short = name.strip_prefix("yam-").unwrap_or(name);
+    let var = format!("YAM_{}_BIN", short.to_uppercase().replace('-', "_"));
     if let Ok(path) = std::env::var(&var) {
         return PathBuf::from(path);
     }

@@ -61,6 +61,12 @@ async function main() {
   };
   apply(await transport.status());
   transport.onStatus(apply);
+  transport.onUiAction((action) => {
+    if (action === 'force-logout') {
+      $('tab-overview').click();
+      $('btn-force-logout').click();
+    }
+  });
   document.body.dataset.ready = 'true';
   transport.uiReady().catch(() => {});
 }

@@ -16,7 +16,7 @@ export async function connect() {
 }
 
 function errorFrom(body, fallback) {
-  if (body && Array.isArray(body.errors)) {
+  if (body && Array.isArray(body.errors) && body.errors.length) {
     const text = body.errors.map((e) => `${e.field}: ${e.message}`).join('; ');
     return new ActionError(text || fallback, body.errors);
   }
@@ -78,6 +78,7 @@ async function httpTransport() {
       events.addEventListener('status', (e) => callback(JSON.parse(e.data)));
       return () => events.close();
     },
+    onUiAction: () => () => {},
     openUrl: (url) => window.open(url, '_blank', 'noopener'),
     openLogFile: null,
     openSessionsFolder: null,
@@ -109,6 +110,11 @@ function tauriTransport(tauri) {
     dismissFirstRunPassword: () => invoke('dismiss_first_run_password'),
     onStatus(callback) {
       const unlisten = tauri.event.listen('status', (e) => callback(e.payload));
+      return () => unlisten.then((f) => f());
+    },
+    // Actions the tray menu asks the window to carry out (with the window's confirmation).
+    onUiAction(callback) {
+      const unlisten = tauri.event.listen('ui-action', (e) => callback(e.payload));
       return () => unlisten.then((f) => f());
     },
     openUrl: (url) => invoke('open_url', { url }),

@@ -12,13 +12,16 @@ use stages::Stages;
 const USAGE: &str = "usage:
   cargo xtask run [-- <yam-server flags>]   start yam-server on http://127.0.0.1:5000 (sessions in ./sessions)
   cargo xtask test [--quick]                install what is missing, then check, build and run every test
-                                            (--quick: skip the windows cross-build)";
+                                            (--quick: skip the windows cross-build)
+  cargo xtask bench [--smoke]               measure against the peers (release build) and write BENCHMARKS.md
+                                            (--smoke: a seconds-long run of every step on debug builds)";
 
 fn main() -> ExitCode {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let result = match args.first().map(String::as_str) {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
+        Some("bench") => bench(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -89,6 +92,47 @@ fn run(extra: &[String]) -> Result {
     exec(&mut cmd)
 }
 
+fn bench(flags: &[String]) -> Result {
+    let smoke = flags.iter().any(|f| f == "--smoke");
+    packages::ensure(&packages::BUILD)?;
+    packages::ensure(&packages::BENCH)?;
+    let python = python::test_venv()?;
+    bench_run(smoke, &python)
+}
+
+fn bench_run(smoke: bool, python: &Path) -> Result {
+    let profile = if smoke { "debug" } else { "release" };
+    let mut build = cargo();
+    build.args([
+        "build",
+        "--quiet",
+        "-p",
+        "yam-server",
+        "-p",
+        "yam-supervisor",
+        "-p",
+        "yam-bench",
+        "--bins",
+    ]);
+    if !smoke {
+        build.arg("--release");
+    }
+    exec(&mut build)?;
+    let dir = target_dir().join(profile);
+    let mut run = Command::new(dir.join(format!("yam-bench{}", std::env::consts::EXE_SUFFIX)));
+    run.current_dir(root())
+        .arg("--bin-dir")
+        .arg(&dir)
+        .arg("--python")
+        .arg(python);
+    if smoke {
+        run.arg("--smoke");
+    } else {
+        run.args(["--out", "BENCHMARKS.md"]);
+    }
+    exec(&mut run)
+}
+
 fn test(flags: &[String]) -> Result {
     let quick = flags.iter().any(|f| f == "--quick");
     let mut stages = Stages::default();
@@ -101,6 +145,8 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
     stages.run("system packages", || {
         packages::ensure(&packages::BUILD)?;
         packages::ensure(&packages::UI_TESTS)?;
+        packages::ensure_libraries(&packages::TRAY_LIBS)?;
+        packages::ensure(&packages::TRAY_TOOLS)?;
         if !quick {
             packages::ensure(&packages::WINDOWS_CROSS)?;
             packages::ensure_rust_target(packages::WINDOWS_TARGET)?;
@@ -121,8 +167,9 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
             "warnings",
         ]))
     })?;
-    stages.run("build binaries", || {
-        exec(cargo().args(["build", "--workspace", "--bins", "--quiet"]))
+    // One build of everything the tests need (binaries included, Tauri once).
+    stages.run("build (all binaries and tests, Tauri included)", || {
+        exec(cargo().args(["test", "--workspace", "--no-run", "--quiet"]))
     })?;
     let python = stages.run_with(
         "python venv (Flask, Flask-Session, gunicorn from PyPI)",
@@ -134,7 +181,8 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
                 .args(["test", "--workspace", "--quiet"])
                 .env("YAM_SERVER_BIN", bin_path("yam-server"))
                 .env("YAM_TEST_SERVER_BIN", bin_path("yam-test-server"))
-                .env("YAM_TEST_PYTHON", &python),
+                .env("YAM_TEST_PYTHON", &python)
+                .env("YAM_TRAY_BIN", bin_path("yam-tray")),
         )
     })?;
     if !quick {

@@ -24,10 +24,74 @@ pub const BUILD: [Need; 2] = [
 
 /// Real Chromium for the UI tests (playwright-core drives it; nothing is downloaded).
 pub const UI_TESTS: [Need; 3] = [
-    Need { command: "chromium", package: "chromium" },
-    Need { command: "node", package: "nodejs" },
-    Need { command: "npm", package: "npm" },
+    Need {
+        command: "chromium",
+        package: "chromium",
+    },
+    Need {
+        command: "node",
+        package: "nodejs",
+    },
+    Need {
+        command: "npm",
+        package: "npm",
+    },
 ];
+
+/// Tauri v2 on Linux, plus a real X server, screenshots and a session bus for the desktop test.
+pub const TRAY_LIBS: [&str; 6] = [
+    "libwebkit2gtk-4.1-dev",
+    "libgtk-3-dev",
+    "libayatana-appindicator3-dev",
+    "librsvg2-dev",
+    "libsoup-3.0-dev",
+    "pkg-config",
+];
+pub const TRAY_TOOLS: [Need; 4] = [
+    Need {
+        command: "Xvfb",
+        package: "xvfb",
+    },
+    Need {
+        command: "xauth",
+        package: "xauth",
+    },
+    Need {
+        command: "import",
+        package: "imagemagick",
+    },
+    Need {
+        command: "dbus-daemon",
+        package: "dbus",
+    },
+];
+
+/// Installs Debian packages that provide libraries rather than commands (checked with dpkg).
+pub fn ensure_libraries(packages: &[&str]) -> Result {
+    if cfg!(windows) || !has_command("dpkg-query") {
+        return Ok(());
+    }
+    let missing: Vec<&str> = packages
+        .iter()
+        .copied()
+        .filter(|p| {
+            !Command::new("dpkg-query")
+                .args(["-W", "-f=${Status}", p])
+                .output()
+                .is_ok_and(|o| String::from_utf8_lossy(&o.stdout).contains("install ok installed"))
+        })
+        .collect();
+    if missing.is_empty() {
+        return Ok(());
+    }
+    install(&missing)
+}
+
+/// Load generator for `cargo xtask bench`.
+pub const BENCH: [Need; 1] = [Need {
+    command: "wrk",
+    package: "wrk",
+}];
 
 pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
 pub const WINDOWS_CROSS: [Need; 1] = [Need {

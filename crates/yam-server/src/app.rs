@@ -4,9 +4,9 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::Router;
-use axum::extract::{DefaultBodyLimit, Request};
+use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
-use axum::middleware::{self, Next};
+use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use serde_json::json;
@@ -32,16 +32,25 @@ pub fn app(state: SharedState) -> Router {
         .route("/api/admin/sessions/{key}", delete(admin::revoke_session))
         .route("/api/admin/shutdown", post(admin::shutdown))
         .route_layer(middleware::from_fn(csrf::require_json_body));
-
-    let mut router = Router::new()
-        .route("/", get(home::home))
+    // Everything that reads a body or changes state: cross-site checks and a time limit.
+    // The read-only probes skip both, which keeps the hottest path short.
+    let guarded = Router::new()
         .route("/login", get(login::login_page).post(login::login_submit))
-        .route("/logout", get(login::logout_page))
-        .route("/session-status", get(session_api::session_status))
         .route(
             "/force-logout",
             get(force_logout::confirm_page).post(force_logout::submit),
         )
+        .merge(json_actions)
+        .route_layer(middleware::from_fn(csrf::reject_cross_site))
+        .route_layer(TimeoutLayer::with_status_code(
+            StatusCode::REQUEST_TIMEOUT,
+            REQUEST_TIMEOUT,
+        ));
+
+    let mut router = Router::new()
+        .route("/", get(home::home))
+        .route("/logout", get(login::logout_page))
+        .route("/session-status", get(session_api::session_status))
         .route("/api/health", get(info::health))
         .route("/api/server-info", get(info::server_info))
         .route(
@@ -50,7 +59,7 @@ pub fn app(state: SharedState) -> Router {
         )
         .route("/api/admin/sessions", get(admin::list_sessions))
         .route("/api/admin/stats", get(admin::stats))
-        .merge(json_actions);
+        .merge(guarded);
     if state.facts.debug {
         router = router.route("/debug/session", get(debug::session));
     }
@@ -58,13 +67,38 @@ pub fn app(state: SharedState) -> Router {
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(RequestBodyLimitLayer::new(MAX_BODY_BYTES))
-        .layer(middleware::from_fn(csrf::reject_cross_site))
-        .layer(middleware::from_fn(security_headers))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::REQUEST_TIMEOUT,
-            REQUEST_TIMEOUT,
-        ))
+        .layer(middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Every answer is per-user and dynamic: never cached, never sniffed; pages also never
+/// framed and locked down by a CSP (JSON answers skip the page-only headers: fewer bytes on
+/// the hottest path).
+async fn security_headers(mut response: Response) -> Response {
+    let is_page = response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .is_some_and(|v| v.as_bytes().starts_with(b"text/html"));
+    let h = response.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    if is_page {
+        h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+        h.insert(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("same-origin"),
+        );
+        h.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static(
+                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+            ),
+        );
+    }
+    response
 }
 
 async fn not_found(uri: Uri) -> Response {
@@ -84,27 +118,4 @@ async fn not_found(uri: Uri) -> Response {
         )
             .into_response()
     }
-}
-
-/// Every answer is per-user and dynamic: never cached, never framed, never sniffed.
-async fn security_headers(request: Request, next: Next) -> Response {
-    let mut response = next.run(request).await;
-    let h = response.headers_mut();
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
-    h.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("same-origin"),
-    );
-    h.insert(
-        header::CONTENT_SECURITY_POLICY,
-        HeaderValue::from_static(
-            "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
-        ),
-    );
-    response
 }

@@ -352,4 +352,9 @@ fn home_page_shows_who_you_are() {
     assert!(r.body.contains("multiple sessions mode"));
     assert!(r.body.contains("/logout"));
     assert_eq!(r.header("cache-control"), Some("no-store"));
+    assert!(
+        r.header("content-security-policy")
+            .is_some_and(|c| c.contains("frame-ancestors"))
+    );
+    assert_eq!(r.header("x-frame-options"), Some("DENY"));
 }

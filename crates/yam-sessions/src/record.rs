@@ -79,9 +79,10 @@ impl SessionRecord {
         self.expires_at <= now
     }
 
+    /// Compact JSON: smaller files read and parsed faster by scans of 100,000 sessions.
     pub fn to_json(&self) -> Vec<u8> {
         // A struct of strings, numbers and a Value map cannot fail to serialise.
-        serde_json::to_vec_pretty(self).unwrap_or_default()
+        serde_json::to_vec(self).unwrap_or_default()
     }
 
     /// Parses a session file. Every way a file can be wrong is a [`Damage`], never a panic.

@@ -14,7 +14,9 @@ pub fn pending_file(data_dir: &Path) -> Option<PathBuf> {
 
 pub fn read(data_dir: &Path) -> Option<String> {
     let file = pending_file(data_dir)?;
-    std::fs::read_to_string(file).ok().map(|p| p.trim().to_owned())
+    std::fs::read_to_string(file)
+        .ok()
+        .map(|p| p.trim().to_owned())
 }
 
 pub fn dismiss(data_dir: &Path) -> std::io::Result<()> {

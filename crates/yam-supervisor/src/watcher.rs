@@ -14,8 +14,9 @@ use yam_sessions::{Clock, SystemClock};
 use crate::readers::{self, FileInfo};
 use crate::tally::{Counts, Tally};
 
-/// Events within this window are handled as one batch.
-pub const DEBOUNCE: Duration = Duration::from_millis(40);
+/// Events within this window are handled as one batch; the debouncer looks at its queue this
+/// often (each look wakes a thread, so not more often: idle CPU matters for a tray app).
+pub const DEBOUNCE: Duration = Duration::from_millis(50);
 pub const RESCAN_EVERY: Duration = Duration::from_secs(30);
 /// How often missing folders are looked for (and counts re-published for expiry).
 pub const CHECK_EVERY: Duration = Duration::from_secs(2);
@@ -27,6 +28,7 @@ type FsDebouncer = Debouncer<notify::RecommendedWatcher, RecommendedCache>;
 struct Shared {
     dirs: Vec<PathBuf>,
     tally: Mutex<Tally>,
+    scanner: Mutex<Scanner>,
     counts: watch::Sender<Counts>,
 }
 
@@ -77,7 +79,7 @@ impl Shared {
         let started = Instant::now();
         let mut files = 0;
         for dir in &self.dirs {
-            let found = scan_dir(dir);
+            let (found, _read) = self.scanner.lock().scan(dir);
             files += found.len();
             self.tally.lock().replace_dir(dir, found);
         }
@@ -95,35 +97,38 @@ pub struct ScanStats {
     pub elapsed: Duration,
 }
 
-/// Reads every session file of one folder, on two threads when there are many.
+/// Reads every session file of one folder, on several threads when there are many.
 pub fn scan_dir(dir: &Path) -> Vec<(PathBuf, FileInfo)> {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return Vec::new();
     };
-    let paths: Vec<PathBuf> = entries
+    let names: Vec<std::ffi::OsString> = entries
         .flatten()
         .filter(|e| {
-            e.file_name()
-                .to_str()
-                .is_some_and(|n| readers::classify(n) != readers::FileKind::Ignore)
+            // The entry's type comes with the listing on most file systems: no extra stat.
+            !e.file_type().is_ok_and(|t| t.is_dir())
+                && e.file_name()
+                    .to_str()
+                    .is_some_and(|n| readers::classify(n) != readers::FileKind::Ignore)
         })
-        .map(|e| e.path())
+        .map(|e| e.file_name())
         .collect();
-    let read_all = |chunk: &[PathBuf]| -> Vec<(PathBuf, FileInfo)> {
+    let read_all = |chunk: &[std::ffi::OsString]| -> Vec<(PathBuf, FileInfo)> {
+        let mut reader = readers::DirReader::new(dir);
         chunk
             .iter()
-            .filter_map(|p| readers::read(p).map(|info| (p.clone(), info)))
+            .filter_map(|name| reader.read(name).map(|info| (dir.join(name), info)))
             .collect()
     };
-    if paths.len() < 2000 {
-        return read_all(&paths);
+    if names.len() < 2000 {
+        return read_all(&names);
     }
     let threads = std::thread::available_parallelism()
         .map_or(2, |n| n.get())
         .clamp(2, 8);
-    let chunk = paths.len().div_ceil(threads);
+    let chunk = names.len().div_ceil(threads);
     std::thread::scope(|scope| {
-        let handles: Vec<_> = paths
+        let handles: Vec<_> = names
             .chunks(chunk)
             .map(|c| scope.spawn(move || read_all(c)))
             .collect();
@@ -132,6 +137,75 @@ pub fn scan_dir(dir: &Path) -> Vec<(PathBuf, FileInfo)> {
             .flat_map(|h| h.join().unwrap_or_default())
             .collect()
     })
+}
+
+/// What a file looked like when it was last read.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct Seen {
+    ino: u64,
+    modified: Option<std::time::SystemTime>,
+    len: u64,
+}
+
+fn seen(meta: &std::fs::Metadata) -> Seen {
+    #[cfg(unix)]
+    let ino = std::os::unix::fs::MetadataExt::ino(meta);
+    #[cfg(not(unix))]
+    let ino = 0;
+    Seen {
+        ino,
+        modified: meta.modified().ok(),
+        len: meta.len(),
+    }
+}
+
+/// Rescans that read only what changed: a file whose inode, size and modification time are
+/// unchanged since it was read is not opened again (one `stat` instead of open, read, parse).
+/// Writers replace session files by renaming a new file over them, which gives a new inode.
+#[derive(Debug, Default)]
+pub struct Scanner {
+    known: std::collections::HashMap<PathBuf, (Seen, FileInfo)>,
+}
+
+impl Scanner {
+    /// Returns the folder's sessions and how many files had to be read.
+    pub fn scan(&mut self, dir: &Path) -> (Vec<(PathBuf, FileInfo)>, usize) {
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            self.known.retain(|p, _| !p.starts_with(dir));
+            return (Vec::new(), 0);
+        };
+        let mut reader = readers::DirReader::new(dir);
+        let mut found = Vec::new();
+        let mut read = 0;
+        let mut next = std::collections::HashMap::new();
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            if entry.file_type().is_ok_and(|t| t.is_dir())
+                || name
+                    .to_str()
+                    .is_none_or(|n| readers::classify(n) == readers::FileKind::Ignore)
+            {
+                continue;
+            }
+            let path = entry.path();
+            let Ok(meta) = entry.metadata() else { continue };
+            let now = seen(&meta);
+            let info = match self.known.remove(&path) {
+                Some((before, info)) if before == now && now.ino != 0 => Some(info),
+                _ => {
+                    read += 1;
+                    reader.read(&name)
+                }
+            };
+            if let Some(info) = info {
+                found.push((path.clone(), info.clone()));
+                next.insert(path, (now, info));
+            }
+        }
+        self.known.retain(|p, _| !p.starts_with(dir));
+        self.known.extend(next);
+        (found, read)
+    }
 }
 
 /// A running watcher. Dropping it stops watching.
@@ -148,6 +222,7 @@ impl SessionsWatcher {
         let shared = Arc::new(Shared {
             dirs,
             tally: Mutex::new(Tally::default()),
+            scanner: Mutex::new(Scanner::default()),
             counts,
         });
         shared.rescan();
@@ -199,15 +274,18 @@ impl Drop for SessionsWatcher {
 /// Watches the folders that exist now; `None` when none can be watched.
 fn arm(shared: &Arc<Shared>) -> Option<FsDebouncer> {
     let handler_state = Arc::clone(shared);
-    let mut debouncer = match new_debouncer(DEBOUNCE, None, move |r: DebounceEventResult| {
-        handler_state.on_events(r)
-    }) {
-        Ok(d) => d,
-        Err(e) => {
-            tracing::warn!("cannot watch the sessions folders ({e}); counting by periodic rescans");
-            return None;
-        }
-    };
+    let mut debouncer =
+        match new_debouncer(DEBOUNCE, Some(DEBOUNCE), move |r: DebounceEventResult| {
+            handler_state.on_events(r)
+        }) {
+            Ok(d) => d,
+            Err(e) => {
+                tracing::warn!(
+                    "cannot watch the sessions folders ({e}); counting by periodic rescans"
+                );
+                return None;
+            }
+        };
     for dir in shared.dirs.iter().filter(|d| d.is_dir()) {
         if let Err(e) = debouncer.watch(dir, RecursiveMode::NonRecursive) {
             tracing::warn!(folder = %dir.display(), "cannot watch: {e}");
@@ -244,5 +322,47 @@ async fn upkeep(shared: Arc<Shared>, debouncer: Arc<Mutex<Option<FsDebouncer>>>)
         } else {
             shared.publish();
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use yam_sessions::{ClientInfo, SessionMode, SessionPolicy, Timestamp};
+
+    fn write(dir: &Path, name: &str, user: i64) {
+        let r = SessionPolicy::new(SessionMode::Multiple).new_record(
+            user,
+            "u",
+            ClientInfo::default(),
+            Timestamp(0),
+            "e",
+        );
+        let tmp = dir.join(".tmp");
+        std::fs::write(&tmp, r.to_json()).expect("w");
+        std::fs::rename(&tmp, dir.join(name)).expect("mv");
+    }
+
+    #[test]
+    fn rescans_read_only_what_changed() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let a = format!("{}.json", "a".repeat(64));
+        let b = format!("{}.json", "b".repeat(64));
+        write(dir.path(), &a, 1);
+        write(dir.path(), &b, 2);
+        let mut s = Scanner::default();
+        let (found, read) = s.scan(dir.path());
+        assert_eq!((found.len(), read), (2, 2));
+        let (found, read) = s.scan(dir.path());
+        assert_eq!((found.len(), read), (2, 0), "nothing changed, nothing read");
+        write(dir.path(), &b, 3);
+        std::fs::remove_file(dir.path().join(&a)).expect("rm");
+        let (found, read) = s.scan(dir.path());
+        assert_eq!((found.len(), read), (1, 1));
+        assert_eq!(found[0].1.user_id.as_deref(), Some("3"));
+        // In place (same inode): the size or time differs, so it is read again.
+        std::fs::write(dir.path().join(&b), b"garbage").expect("w");
+        let (found, _) = s.scan(dir.path());
+        assert!(found[0].1.damaged);
     }
 }

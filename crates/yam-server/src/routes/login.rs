@@ -1,6 +1,7 @@
 //! `GET/POST /login` (form or JSON) and `GET /logout`.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::body::Bytes;
@@ -16,6 +17,7 @@ use crate::auth::{self, Check};
 use crate::error::AppError;
 use crate::html;
 use crate::state::SharedState;
+use crate::users::passwords;
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(default)]
@@ -240,8 +242,21 @@ async fn verify(state: &SharedState, login: &str, password: String) -> Result<Ve
     let login = login.to_owned();
     let row = tokio::task::spawn_blocking(move || users.find_by_login(&login)).await??;
     let hash = row.as_ref().map(|r| r.password_hash.clone());
-    if !state.passwords.verify(password, hash).await {
+    if !state.passwords.verify(password.clone(), hash).await {
         return Ok(Verdict::Wrong);
+    }
+    if let Some(r) = row
+        .as_ref()
+        .filter(|r| passwords::needs_rehash(&r.password_hash))
+    {
+        // Upgrade the stored hash in the background; the login does not wait for it.
+        let (state, id) = (Arc::clone(state), r.info.id);
+        tokio::spawn(async move {
+            if let Some(new_hash) = state.passwords.hash(password).await {
+                let users = Arc::clone(&state.users);
+                let _ = tokio::task::spawn_blocking(move || users.set_hash(id, &new_hash)).await;
+            }
+        });
     }
     Ok(match row {
         Some(r) if r.info.is_active => Verdict::Ok(r.info),

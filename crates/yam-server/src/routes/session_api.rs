@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use yam_sessions::{Access, EndReason};
 
-use super::ok_with_session;
+use super::{SessionView, ok_with_session};
 use crate::auth::{self, Check};
 use crate::error::AppError;
 use crate::state::SharedState;
@@ -19,9 +19,7 @@ pub async fn time_remaining(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     Ok(match auth::check(&state, &headers, Access::Probe)? {
-        Check::Valid(a) => {
-            Json(ok_with_session(&state.sessions, &a.record, json!({}))).into_response()
-        }
+        Check::Valid(a) => Json(SessionView::new(&state.sessions, &a.record)).into_response(),
         other => auth::api_unauthorized(&other),
     })
 }

@@ -174,6 +174,18 @@ impl UserStore {
         Ok(user.info.id)
     }
 
+    /// Replaces a user's hash (after a rehash with newer parameters).
+    pub fn set_hash(&self, id: UserId, password_hash: &str) -> Result<(), UserError> {
+        self.conn
+            .lock()
+            .execute(
+                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
+                params![password_hash, id],
+            )
+            .map_err(|e| self.db_err(e))?;
+        Ok(())
+    }
+
     pub fn remove(&self, username: &str) -> Result<UserId, UserError> {
         let user = self
             .find_by_login(username)?

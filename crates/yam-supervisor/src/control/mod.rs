@@ -17,6 +17,7 @@ use tower_http::services::ServeDir;
 use crate::supervisor::Supervisor;
 
 pub use auth::{COOKIE_NAME, host_is_loopback};
+pub use routes::changes_of;
 
 pub struct ControlState {
     pub supervisor: Supervisor,
@@ -39,7 +40,10 @@ pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/settings", post(routes::settings))
         .route("/api/multiple-sessions", post(routes::multiple_sessions))
         .route("/api/first-run-password", get(routes::first_run_password))
-        .route("/api/first-run-password/seen", post(routes::dismiss_first_run_password))
+        .route(
+            "/api/first-run-password/seen",
+            post(routes::dismiss_first_run_password),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_token,

@@ -127,23 +127,22 @@ fn as_text(v: &Value) -> String {
     }
 }
 
+/// A JSON object's values as the text `Settings::set` takes.
+pub fn changes_of(body: &Value) -> Option<Vec<(String, String)>> {
+    Some(
+        body.as_object()?
+            .iter()
+            .map(|(k, v)| (k.clone(), as_text(v)))
+            .collect(),
+    )
+}
+
 /// Body: an object of settings to change, e.g. `{"port": 5001, "debug": true}`.
 pub async fn settings(State(s): State<SharedControl>, Json(body): Json<Value>) -> Response {
-    let Some(changes) = body.as_object() else {
+    let Some(changes) = changes_of(&body) else {
         return (StatusCode::BAD_REQUEST, Json(json!({ "ok": false, "errors": [{ "field": "body", "message": "send a JSON object of settings" }] }))).into_response();
     };
-    let current = s.supervisor.status().settings;
-    let next = match current.with_changes(changes.iter().map(|(k, v)| (k.as_str(), as_text(v)))) {
-        Ok(n) => n,
-        Err(errors) => {
-            return (
-                StatusCode::UNPROCESSABLE_ENTITY,
-                Json(json!({ "ok": false, "errors": errors })),
-            )
-                .into_response();
-        }
-    };
-    match s.supervisor.save_settings(next).await {
+    match s.supervisor.save_changes(changes).await {
         Ok(saved) => {
             Json(json!({ "ok": true, "message": saved.message, "restarted": saved.restarted }))
                 .into_response()

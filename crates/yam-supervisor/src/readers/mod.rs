@@ -63,21 +63,123 @@ pub fn classify(name: &str) -> FileKind {
     FileKind::Ignore
 }
 
+/// Largest file read as a session; anything bigger is damaged.
+const MAX_BYTES: usize = 256 * 1024;
+
+/// Reads a small file with open + read + close only (no size query), into `buf`. A short
+/// read of a regular file means its end, so one `read` is enough for a session file.
+fn read_small(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    let file = std::fs::File::open(path)?;
+    read_open(file, buf)
+}
+
+fn read_open(mut file: std::fs::File, buf: &mut Vec<u8>) -> std::io::Result<()> {
+    use std::io::Read;
+    buf.clear();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = file.read(&mut chunk)?;
+        buf.extend_from_slice(&chunk[..n]);
+        if n < chunk.len() {
+            return Ok(());
+        }
+        if buf.len() > MAX_BYTES {
+            return Err(std::io::Error::other("too large"));
+        }
+    }
+}
+
+/// Reads the files of one folder relative to an open handle of it: each open resolves one
+/// name instead of the whole path (scans open 100,000 files).
+pub struct DirReader {
+    dir: std::path::PathBuf,
+    #[cfg(unix)]
+    handle: Option<std::fs::File>,
+    buf: Vec<u8>,
+}
+
+impl DirReader {
+    pub fn new(dir: &Path) -> Self {
+        Self {
+            dir: dir.to_path_buf(),
+            #[cfg(unix)]
+            handle: std::fs::File::open(dir).ok(),
+            buf: Vec::with_capacity(8192),
+        }
+    }
+
+    #[cfg(unix)]
+    fn open(&self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+        use std::os::fd::{AsRawFd, FromRawFd};
+        use std::os::unix::ffi::OsStrExt;
+        let Some(handle) = &self.handle else {
+            return std::fs::File::open(self.dir.join(name));
+        };
+        let cname = std::ffi::CString::new(name.as_bytes()).map_err(std::io::Error::other)?;
+        #[allow(unsafe_code)]
+        // SAFETY: `handle` is an open directory for the duration of the call, `cname` is a
+        // NUL-terminated name, and a non-negative result is a new descriptor we own.
+        unsafe {
+            let fd = libc::openat(
+                handle.as_raw_fd(),
+                cname.as_ptr(),
+                libc::O_RDONLY | libc::O_CLOEXEC,
+            );
+            if fd < 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(std::fs::File::from_raw_fd(fd))
+        }
+    }
+
+    #[cfg(not(unix))]
+    fn open(&self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
+        std::fs::File::open(self.dir.join(name))
+    }
+
+    /// Reads the entry `name` of this folder. `None`: not a session.
+    pub fn read(&mut self, name: &std::ffi::OsStr) -> Option<FileInfo> {
+        let kind = classify(name.to_str()?);
+        if kind == FileKind::Ignore {
+            return None;
+        }
+        let mut buf = std::mem::take(&mut self.buf);
+        let read = self.open(name).and_then(|f| read_open(f, &mut buf));
+        let info = match read {
+            Ok(()) => match kind {
+                FileKind::Yam => Some(yam::parse(&buf)),
+                FileKind::Flask => flask::parse(&buf),
+                FileKind::Ignore => None,
+            },
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
+            Err(_) if self.dir.join(name).is_dir() => None,
+            Err(_) => Some(FileInfo::damaged()),
+        };
+        self.buf = buf;
+        info
+    }
+}
+
 /// Reads one file. `None`: not a session (ignored kind, bookkeeping, vanished meanwhile).
 pub fn read(path: &Path) -> Option<FileInfo> {
+    read_with(path, &mut Vec::new())
+}
+
+/// As [`read`], reusing `buf` (scans read thousands of files).
+pub fn read_with(path: &Path, buf: &mut Vec<u8>) -> Option<FileInfo> {
     let kind = classify(path.file_name()?.to_str()?);
     if kind == FileKind::Ignore {
         return None;
     }
-    let bytes = match std::fs::read(path) {
-        Ok(b) => b,
+    match read_small(path, buf) {
+        Ok(()) => {}
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
         Err(_) if path.is_dir() => return None,
         Err(_) => return Some(FileInfo::damaged()),
-    };
+    }
     match kind {
-        FileKind::Yam => Some(yam::parse(&bytes)),
-        FileKind::Flask => flask::parse(&bytes),
+        FileKind::Yam => Some(yam::parse(buf)),
+        FileKind::Flask => flask::parse(buf),
         FileKind::Ignore => None,
     }
 }

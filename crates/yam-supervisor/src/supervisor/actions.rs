@@ -179,12 +179,18 @@ impl Driver {
                     .map_err(|e| ActionError::Failed(e.to_string()))?;
                 total = body["total"].as_u64().map_or(0, |n| n as usize);
                 rows.extend(rows_of(&body));
-                if body["pages"].as_u64().is_none_or(|pages| page as u64 >= pages) {
+                if body["pages"]
+                    .as_u64()
+                    .is_none_or(|pages| page as u64 >= pages)
+                {
                     break;
                 }
             }
             let note = (total > rows.len()).then(|| {
-                format!("Showing the {} most recently active of {total} sessions.", rows.len())
+                format!(
+                    "Showing the {} most recently active of {total} sessions.",
+                    rows.len()
+                )
             });
             return Ok(SessionList {
                 source: "server".into(),

@@ -20,9 +20,9 @@ use crate::settings::{Loaded, ProfileKind, Settings};
 use crate::status::{ModeView, NoticeView, Status, tone};
 use crate::watcher::SessionsWatcher;
 
-const TICK: Duration = Duration::from_millis(200);
+const TICK: Duration = Duration::from_millis(250);
 const HEALTH_WHILE_STARTING: Duration = Duration::from_millis(200);
-const USAGE_EVERY: Duration = Duration::from_secs(2);
+const USAGE_EVERY: Duration = Duration::from_secs(5);
 const LOG_TAIL: usize = 30;
 
 pub(super) enum Internal {
@@ -194,7 +194,8 @@ impl Driver {
                     self.feed(Event::Tick).await;
                     self.poll_health();
                     self.sample_usage();
-                    if self.dirty {
+                    let uptime = self.machine.uptime(self.now()).map(|d| d.as_secs());
+                    if self.dirty || uptime != self.status_tx.borrow().uptime_seconds {
                         self.publish();
                     }
                 }
@@ -286,14 +287,21 @@ impl Driver {
 
     /// Runs an event and every event its actions lead to.
     pub(super) async fn feed(&mut self, first: Event) {
+        let tick = first == Event::Tick;
+        let before = self.machine.phase().clone();
+        let mut acted = false;
         let mut queue = VecDeque::from([first]);
         while let Some(event) = queue.pop_front() {
             let actions = self.machine.handle(event, self.now());
+            acted |= !actions.is_empty();
             for action in actions {
                 queue.extend(self.act(action).await);
             }
         }
-        self.publish();
+        // A quiet tick changes nothing worth publishing (uptime is published once a second).
+        if !tick || acted || *self.machine.phase() != before {
+            self.publish();
+        }
     }
 
     async fn act(&mut self, action: Action) -> Vec<Event> {

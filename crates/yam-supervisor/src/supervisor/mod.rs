@@ -209,6 +209,17 @@ impl Supervisor {
             })
     }
 
+    /// Applies `key = value` changes (from a form or a JSON object) on top of the current
+    /// settings, then saves them; all problems come back together.
+    pub async fn save_changes(
+        &self,
+        changes: Vec<(String, String)>,
+    ) -> Result<SettingsSaved, Vec<SettingError>> {
+        let current = self.status().settings;
+        let next = current.with_changes(changes.iter().map(|(k, v)| (k.as_str(), v.clone())))?;
+        self.save_settings(next).await
+    }
+
     /// Turns multiple sessions on or off (persisted; the server restarts; sessions stay).
     pub async fn set_multiple_sessions(
         &self,

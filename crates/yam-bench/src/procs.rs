@@ -1,0 +1,151 @@
+//! The servers under test, started and stopped by the bench itself.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use yam_testkit::{Client, ServerBuilder, ServerProcess};
+
+pub struct Bins {
+    pub dir: PathBuf,
+    pub python: PathBuf,
+}
+
+impl Bins {
+    pub fn path(&self, name: &str) -> PathBuf {
+        self.dir
+            .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
+    }
+}
+
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map_or(0, |a| a.port())
+}
+
+/// Polls `url` until it answers 200; returns how long that took.
+pub fn wait_healthy(url: &str, started: Instant, deadline: Duration) -> anyhow::Result<Duration> {
+    let http = reqwest::blocking::Client::builder()
+        .timeout(Duration::from_secs(2))
+        .build()?;
+    while started.elapsed() < deadline {
+        if http
+            .get(url)
+            .send()
+            .is_ok_and(|r| r.status().as_u16() == 200)
+        {
+            return Ok(started.elapsed());
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+    anyhow::bail!("{url} did not become healthy within {deadline:?}")
+}
+
+/// A peer process that is killed when dropped.
+pub struct Peer {
+    child: Child,
+    pub url: String,
+}
+
+impl Drop for Peer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_peer(mut cmd: Command, port: u16) -> anyhow::Result<Peer> {
+    let child = cmd.stdout(Stdio::null()).stderr(Stdio::null()).spawn()?;
+    let url = format!("http://127.0.0.1:{port}");
+    let peer = Peer { child, url };
+    wait_healthy(
+        &format!("{}/api/health", peer.url),
+        Instant::now(),
+        Duration::from_secs(30),
+    )?;
+    Ok(peer)
+}
+
+pub fn bare_axum(bins: &Bins) -> anyhow::Result<Peer> {
+    let port = free_port();
+    let mut cmd = Command::new(bins.path("yam-bench-axum"));
+    cmd.arg(port.to_string());
+    spawn_peer(cmd, port)
+}
+
+/// Flask + Flask-Session under gunicorn with 2 sync workers.
+pub fn gunicorn(bins: &Bins, sessions: &Path) -> anyhow::Result<Peer> {
+    let port = free_port();
+    let mut cmd = Command::new(&bins.python);
+    cmd.args([
+        "-m",
+        "gunicorn",
+        "-w",
+        "2",
+        "-b",
+        &format!("127.0.0.1:{port}"),
+        "bench_app:app",
+    ])
+    .current_dir(yam_testkit::fixture("flask_app"))
+    .env("SESSION_FILE_DIR", sessions);
+    spawn_peer(cmd, port)
+}
+
+/// Flask's development server, as YAM's server.py runs it.
+pub fn flask_dev(bins: &Bins, sessions: &Path) -> anyhow::Result<Peer> {
+    let port = free_port();
+    let mut cmd = Command::new(&bins.python);
+    cmd.arg("bench_app.py")
+        .arg(port.to_string())
+        .current_dir(yam_testkit::fixture("flask_app"))
+        .env("SESSION_FILE_DIR", sessions);
+    spawn_peer(cmd, port)
+}
+
+pub fn flask_login(url: &str) -> anyhow::Result<String> {
+    let resp = reqwest::blocking::Client::new()
+        .post(format!("{url}/login"))
+        .json(&serde_json::json!({ "login_id": "admin", "password": "bench-password" }))
+        .send()?;
+    let cookie = resp
+        .headers()
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find_map(|v| v.strip_prefix("yam_session="))
+        .and_then(|v| v.split(';').next())
+        .map(str::to_owned);
+    cookie.ok_or_else(|| anyhow::anyhow!("the Flask peer set no session cookie"))
+}
+
+/// Our server in multiple-sessions mode in `data`.
+pub fn yam_server(bins: &Bins, data: &Path) -> anyhow::Result<ServerProcess> {
+    ServerBuilder::new(bins.path("yam-server"), data)
+        .arg("--allow-multiple-sessions")
+        .env("YAM_LOG", "warn")
+        .try_spawn()
+        .map_err(|out| anyhow::anyhow!("yam-server did not start:\n{out}"))
+}
+
+pub fn yam_login(server: &ServerProcess) -> String {
+    let mut c = Client::new(&server.url);
+    c.login("admin", &server.admin_password());
+    c.cookie.unwrap_or_default()
+}
+
+/// Resident memory of a process, from /proc (Linux).
+pub fn rss_bytes(pid: u32) -> Option<u64> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmRSS:"))?;
+    let kb: u64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb * 1024)
+}
+
+/// CPU time (user + system) of a process in clock ticks, from /proc (Linux).
+pub fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let rest = &stat[stat.rfind(')')? + 2..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
+}

@@ -1,0 +1,136 @@
+//! Building the app: commands, managed state, the supervisor, the tray, window behaviour.
+//! Generic over the runtime so tests can use `tauri::test::mock_builder()`.
+
+use std::path::PathBuf;
+use std::sync::atomic::Ordering;
+
+use tauri::{App, AppHandle, Builder, Context, Manager, Runtime, WindowEvent};
+use yam_supervisor::ctl::CtlPaths;
+use yam_supervisor::supervisor::{Options, Supervisor};
+
+use crate::state::TrayState;
+use crate::{commands, events};
+
+pub struct AppOptions {
+    pub paths: CtlPaths,
+    pub server_bin: PathBuf,
+    /// Tray, notifications and autostart (not in tests).
+    pub desktop: bool,
+}
+
+pub fn build_app<R: Runtime>(
+    builder: Builder<R>,
+    context: Context<R>,
+    options: AppOptions,
+) -> tauri::Result<App<R>> {
+    let AppOptions {
+        paths,
+        server_bin,
+        desktop,
+    } = options;
+    // Built first: plugins initialise here, so a second launch hands over to the first
+    // (single-instance) before it could touch the supervisor's lock.
+    let app = builder
+        .invoke_handler(tauri::generate_handler![
+            commands::status,
+            commands::sessions,
+            commands::start,
+            commands::stop,
+            commands::restart,
+            commands::force_logout,
+            commands::revoke_session,
+            commands::save_settings,
+            commands::set_multiple_sessions,
+            commands::logs,
+            commands::first_run_password,
+            commands::dismiss_first_run_password,
+            commands::open_url,
+            commands::open_logs,
+            commands::open_sessions_folder,
+            commands::ui_ready,
+        ])
+        .setup(move |app| {
+            // Desktop parts need the running event loop.
+            if desktop {
+                if let Err(e) = crate::tray::create(app.handle()) {
+                    // No tray host (some Linux desktops): the window is the way in.
+                    tracing::warn!("no tray icon: {e}");
+                }
+                let autostart = app
+                    .state::<TrayState>()
+                    .supervisor
+                    .status()
+                    .settings
+                    .autostart;
+                crate::autostart::apply(app.handle(), autostart);
+                quit_on_terminate(app.handle().clone());
+            }
+            Ok(())
+        })
+        .on_window_event(|window, event| {
+            if let WindowEvent::CloseRequested { api, .. } = event {
+                let quitting = window
+                    .app_handle()
+                    .try_state::<TrayState>()
+                    .is_some_and(|s| s.is_quitting());
+                if !quitting {
+                    // Closing the window keeps the app (and the server) running in the tray.
+                    api.prevent_close();
+                    let _ = window.hide();
+                }
+            }
+        })
+        .build(context)?;
+    let supervisor_options = Options::new(
+        paths.config_dir.clone(),
+        paths.data_dir.clone(),
+        server_bin,
+        "yam-tray",
+    );
+    // The supervisor lives on Tauri's Tokio runtime and starts before the window loads, so
+    // the first status the window asks for is real.
+    let (supervisor, _driver) =
+        tauri::async_runtime::block_on(async { Supervisor::launch(supervisor_options) })
+            .map_err(|e| tauri::Error::Anyhow(e.into()))?;
+    app.manage(TrayState::new(supervisor.clone(), paths));
+    events::forward(app.handle().clone(), supervisor, desktop);
+    Ok(app)
+}
+
+/// Quit: stop the server gracefully, then exit. The server never outlives the app.
+pub fn quit<R: Runtime>(app: &AppHandle<R>) {
+    let Some(state) = app.try_state::<TrayState>() else {
+        app.exit(0);
+        return;
+    };
+    if state.quitting.swap(true, Ordering::SeqCst) {
+        return;
+    }
+    let supervisor = state.supervisor.clone();
+    let app = app.clone();
+    tauri::async_runtime::spawn(async move {
+        tracing::info!("Quit: stopping the server");
+        supervisor.shutdown().await;
+        app.exit(0);
+    });
+}
+
+/// SIGTERM (a logout, `kill`) quits the same way as the menu.
+fn quit_on_terminate<R: Runtime>(app: AppHandle<R>) {
+    #[cfg(unix)]
+    tauri::async_runtime::spawn(async move {
+        if let Ok(mut term) =
+            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        {
+            term.recv().await;
+            quit(&app);
+        }
+    });
+    #[cfg(not(unix))]
+    let _ = app;
+}
+
+/// Whether the app may exit now (Quit was chosen), or keeps running in the tray.
+pub fn may_exit<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<TrayState>().is_none_or(|s| s.is_quitting())
+}

@@ -1,0 +1,149 @@
+//! The commands through Tauri's IPC with the mock runtime (no display), against a real
+//! supervisor running the real yam-server.
+
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tauri::Manager;
+use tauri::ipc::{CallbackFn, InvokeBody};
+use tauri::test::{INVOKE_KEY, MockRuntime, get_ipc_response, mock_builder};
+use tauri::webview::InvokeRequest;
+use yam_supervisor::ctl::CtlPaths;
+use yam_tray::app::{AppOptions, build_app};
+use yam_tray::state::TrayState;
+
+fn invoke(
+    webview: &tauri::WebviewWindow<MockRuntime>,
+    cmd: &str,
+    args: Value,
+) -> Result<Value, Value> {
+    get_ipc_response(
+        webview,
+        InvokeRequest {
+            cmd: cmd.into(),
+            callback: CallbackFn(0),
+            error: CallbackFn(1),
+            // The app's own origin (Linux and macOS; Windows uses http://tauri.localhost).
+            url: "tauri://localhost".parse().expect("url"),
+            body: InvokeBody::Json(args),
+            headers: Default::default(),
+            invoke_key: INVOKE_KEY.to_string(),
+        },
+    )
+    .map(|body| body.deserialize::<Value>().expect("json reply"))
+}
+
+fn wait_for(
+    webview: &tauri::WebviewWindow<MockRuntime>,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let start = Instant::now();
+    loop {
+        let status = invoke(webview, "status", json!({})).expect("status");
+        if done(&status) {
+            return status;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(60),
+            "timed out waiting for {what}: {status}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn commands_drive_the_supervisor() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    std::fs::write(
+        config.join("settings.toml"),
+        format!("host = \"127.0.0.1\"\nport = {port}\n"),
+    )
+    .expect("settings");
+    let paths = CtlPaths {
+        config_dir: config,
+        data_dir: dir.path().join("data"),
+    };
+    let options = AppOptions {
+        paths,
+        server_bin: yam_testkit::binary("yam-server"),
+        desktop: false,
+    };
+    let app = build_app(mock_builder(), yam_tray::context(), options).expect("app");
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .expect("window");
+
+    let running = wait_for(&webview, "running", |s| s["phase"]["phase"] == "running");
+    assert_eq!(running["profile"], "embedded");
+    assert!(running["capabilities"]["force_logout"] == true);
+
+    let password = invoke(&webview, "first_run_password", json!({})).expect("password");
+    assert_eq!(password["username"], "admin");
+    let mut browser = yam_testkit::Client::new(&format!("http://127.0.0.1:{port}"));
+    browser.login("admin", password["password"].as_str().expect("password"));
+    wait_for(&webview, "one session", |s| s["sessions"]["live"] == 1);
+    let list = invoke(&webview, "sessions", json!({})).expect("sessions");
+    assert_eq!(
+        (list["source"].clone(), list["total"].clone()),
+        (json!("server"), json!(1))
+    );
+
+    let bad = invoke(
+        &webview,
+        "save_settings",
+        json!({ "changes": { "port": "x" } }),
+    )
+    .expect_err("invalid");
+    assert_eq!(bad["kind"], "settings");
+    assert_eq!(bad["errors"][0]["field"], "port");
+    let bad =
+        invoke(&webview, "revoke_session", json!({ "key": "../../etc" })).expect_err("invalid key");
+    assert!(
+        bad["message"]
+            .as_str()
+            .expect("message")
+            .contains("hexadecimal")
+    );
+
+    let saved = invoke(&webview, "set_multiple_sessions", json!({ "on": false })).expect("toggle");
+    assert_eq!(saved["restarted"], true);
+    wait_for(&webview, "single mode running", |s| {
+        s["phase"]["phase"] == "running" && s["mode"]["multiple_sessions"] == false
+    });
+    assert_eq!(
+        browser.get("/api/session/time-remaining").status,
+        200,
+        "sessions survive a mode toggle"
+    );
+
+    let ended = invoke(&webview, "force_logout", json!({})).expect("force logout");
+    assert!(
+        ended["message"]
+            .as_str()
+            .expect("message")
+            .contains("Ended 1 session(s)")
+    );
+    invoke(&webview, "stop", json!({})).expect("stop");
+    wait_for(&webview, "stopped", |s| s["phase"]["phase"] == "stopped");
+    let logs = invoke(&webview, "logs", json!({ "since": 0 })).expect("logs");
+    assert!(
+        logs["lines"]
+            .as_array()
+            .expect("lines")
+            .iter()
+            .any(|l| l["text"] == "Server stopped")
+    );
+    invoke(&webview, "ui_ready", json!({})).expect("ui_ready");
+
+    let state = app.state::<TrayState>();
+    assert!(state.ui_ready.load(std::sync::atomic::Ordering::SeqCst));
+    tauri::async_runtime::block_on(state.supervisor.shutdown());
+}

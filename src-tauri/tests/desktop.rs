@@ -1,0 +1,285 @@
+//! The real yam-tray under Xvfb: the embedded server becomes healthy, the window's UI reports
+//! ready, a screenshot is not blank, a second launch hands over to the first, and neither
+//! SIGTERM nor kill -9 leaves a server behind.
+
+use std::io::{BufRead, BufReader};
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use yam_testkit::wait_until;
+
+struct Display {
+    xvfb: Child,
+    dbus: Option<Child>,
+    env: Vec<(String, String)>,
+}
+
+impl Drop for Display {
+    fn drop(&mut self) {
+        let _ = self.xvfb.kill();
+        let _ = self.xvfb.wait();
+        if let Some(d) = self.dbus.as_mut() {
+            let _ = d.kill();
+            let _ = d.wait();
+        }
+    }
+}
+
+/// A private X server (and session bus, which single-instance needs on Linux).
+fn display() -> Display {
+    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
+    // A number no other X server (or parallel test) uses.
+    let number = (0..200)
+        .map(|_| {
+            100 + (std::process::id() % 400) * 8
+                + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 8
+        })
+        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+        .expect("a free display number");
+    let xvfb = Command::new("Xvfb")
+        .args([
+            &format!(":{number}"),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("Xvfb (apt-get install xvfb)");
+    let socket = format!("/tmp/.X11-unix/X{number}");
+    assert!(
+        wait_until(Duration::from_secs(10), || Path::new(&socket).exists()),
+        "Xvfb did not start"
+    );
+    let mut env = vec![("DISPLAY".to_owned(), format!(":{number}"))];
+    let mut dbus = Command::new("dbus-daemon")
+        .args(["--session", "--nofork", "--print-address"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok();
+    if let Some(d) = dbus.as_mut() {
+        let mut line = String::new();
+        if let Some(out) = d.stdout.take() {
+            let _ = BufReader::new(out).read_line(&mut line);
+        }
+        env.push(("DBUS_SESSION_BUS_ADDRESS".into(), line.trim().to_owned()));
+    }
+    Display { xvfb, dbus, env }
+}
+
+struct Tray {
+    child: Child,
+    output: Arc<Mutex<String>>,
+}
+
+impl Tray {
+    fn output(&self) -> String {
+        self.output.lock().expect("lock").clone()
+    }
+}
+
+impl Drop for Tray {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn tray_bin() -> PathBuf {
+    yam_testkit::binary("yam-tray")
+}
+
+fn launch(display: &Display, config: &Path) -> Tray {
+    let mut child = Command::new(tray_bin())
+        .arg("--config")
+        .arg(config)
+        .envs(display.env.iter().map(|(k, v)| (k, v)))
+        .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("yam-tray");
+    let output = Arc::new(Mutex::new(String::new()));
+    for stream in [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
+    ]
+    .into_iter()
+    .flatten()
+    {
+        let output = output.clone();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut o = output.lock().expect("lock");
+                o.push_str(&line);
+                o.push('\n');
+            }
+        });
+    }
+    Tray { child, output }
+}
+
+fn server_pid(data: &Path) -> Option<u32> {
+    let lock: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(data.join("supervisor.lock")).ok()?).ok()?;
+    lock["server_pid"].as_u64().map(|p| p as u32)
+}
+
+fn alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+fn healthy(port: u16) -> bool {
+    reqwest::blocking::get(format!("http://127.0.0.1:{port}/api/health"))
+        .is_ok_and(|r| r.status().as_u16() == 200)
+}
+
+fn setup(dir: &Path) -> (PathBuf, u16) {
+    let config = dir.join("config");
+    std::fs::create_dir_all(&config).expect("mkdir");
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("bind")
+        .local_addr()
+        .expect("addr")
+        .port();
+    std::fs::write(
+        config.join("settings.toml"),
+        format!("host = \"127.0.0.1\"\nport = {port}\n"),
+    )
+    .expect("settings");
+    (config, port)
+}
+
+/// Colours in a screenshot (a blank or black window has one or two).
+fn colours(png: &Path) -> usize {
+    let out = Command::new("/usr/bin/convert")
+        .arg(png)
+        .args(["-format", "%k", "info:"])
+        .output()
+        .expect("convert");
+    String::from_utf8_lossy(&out.stdout)
+        .trim()
+        .parse()
+        .unwrap_or(0)
+}
+
+#[test]
+fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
+    let display = display();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (config, port) = setup(dir.path());
+    let started = std::time::Instant::now();
+    let mut first = launch(&display, &config);
+    assert!(
+        wait_until(Duration::from_secs(60), || healthy(port)),
+        "server not healthy:\n{}",
+        first.output()
+    );
+    println!("server healthy after {:?}", started.elapsed());
+    assert!(
+        wait_until(Duration::from_secs(60), || first
+            .output()
+            .contains("UI ready")),
+        "the UI never reported ready:\n{}",
+        first.output()
+    );
+    println!("UI ready after {:?}", started.elapsed());
+    std::thread::sleep(Duration::from_secs(1));
+
+    let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/tray");
+    std::fs::create_dir_all(&artifacts).expect("mkdir");
+    let shot = artifacts.join("window.png");
+    let status = Command::new("import")
+        .args(["-window", "root"])
+        .arg(&shot)
+        .envs(display.env.iter().map(|(k, v)| (k, v)))
+        .status()
+        .expect("import (imagemagick)");
+    assert!(status.success());
+    let n = colours(&shot);
+    assert!(
+        n > 50,
+        "the screenshot looks blank ({n} colours): {}",
+        shot.display()
+    );
+    println!("screenshot: {} ({n} colours)", shot.display());
+
+    // A second launch hands over to the first and exits.
+    let mut second = launch(&display, &config);
+    assert!(
+        wait_until(Duration::from_secs(30), || second
+            .child
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
+        "the second launch kept running"
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || first
+            .output()
+            .contains("Another launch: showing the window")),
+        "{}",
+        first.output()
+    );
+    assert!(
+        first.child.try_wait().expect("wait").is_none(),
+        "the first instance exited"
+    );
+
+    // SIGTERM quits gracefully: the server is stopped first.
+    let server = server_pid(&dir.path().join("config/data")).expect("server pid in the lock file");
+    assert!(alive(server));
+    Command::new("kill")
+        .args(["-TERM", &first.child.id().to_string()])
+        .status()
+        .expect("kill");
+    assert!(
+        wait_until(Duration::from_secs(30), || first
+            .child
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
+        "yam-tray did not exit:\n{}",
+        first.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || !alive(server)),
+        "the server outlived the app"
+    );
+    assert!(first.output().contains("Quit: stopping the server"));
+    drop(second);
+}
+
+#[test]
+fn kill_9_of_the_tray_app_takes_the_server_with_it() {
+    let display = display();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (config, port) = setup(dir.path());
+    let mut tray = launch(&display, &config);
+    assert!(
+        wait_until(Duration::from_secs(60), || healthy(port)),
+        "server not healthy:\n{}",
+        tray.output()
+    );
+    let server = server_pid(&dir.path().join("config/data")).expect("server pid");
+    tray.child.kill().expect("kill -9");
+    tray.child.wait().expect("wait");
+    assert!(
+        wait_until(Duration::from_secs(10), || !alive(server)),
+        "the server outlived a killed app"
+    );
+}
