@@ -10,7 +10,8 @@ use std::process::{Command, ExitCode};
 use stages::Stages;
 
 const USAGE: &str = "usage:
-  cargo xtask run [-- <yam-server flags>]   start yam-server on http://127.0.0.1:5000 (sessions in ./sessions)
+  cargo xtask run [-- <yam-tray flags>]     the tray app supervising yam-server on port 5000 (sessions in ./sessions;
+                                            without a display: the dashboard, as `yamctl up`)
   cargo xtask test [--quick]                install what is missing, then check, build and run every test
                                             (--quick: skip the windows cross-build)
   cargo xtask bench [--smoke]               measure against the peers (release build) and write BENCHMARKS.md
@@ -73,23 +74,40 @@ fn bin_path(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
+/// The tray app supervising the embedded server, with settings and data in `.yam-tray/` and
+/// sessions in `./sessions`. Without a display it serves the dashboard instead.
 fn run(extra: &[String]) -> Result {
     packages::ensure(&packages::BUILD)?;
-    exec(cargo().args(["build", "--quiet", "--bin", "yam-server"]))?;
-    let extra: Vec<&String> = extra.iter().skip_while(|a| *a == "--").collect();
+    packages::ensure_libraries(&packages::TRAY_LIBS)?;
+    exec(cargo().args([
+        "build",
+        "--quiet",
+        "--bin",
+        "yam-server",
+        "--bin",
+        "yam-tray",
+    ]))?;
     let root = root();
-    let mut cmd = Command::new(bin_path("yam-server"));
-    cmd.current_dir(&root)
-        .arg("--port")
-        .arg("5000")
-        .arg("--sessions-dir")
-        .arg(root.join("sessions"))
-        .arg("--data-dir")
-        .arg(root.join(".yam-data"))
-        .arg("--allow-multiple-sessions")
-        .args(extra);
-    println!("Starting yam-server (Ctrl-C stops it)…");
-    exec(&mut cmd)
+    let config = root.join(".yam-tray");
+    std::fs::create_dir_all(&config).map_err(|e| format!("{}: {e}", config.display()))?;
+    let settings = config.join("settings.toml");
+    if !settings.exists() {
+        let sessions = root.join("sessions");
+        let text = format!("sessions_dir = {:?}\n", sessions.display().to_string());
+        std::fs::write(&settings, text).map_err(|e| format!("{}: {e}", settings.display()))?;
+    }
+    let extra: Vec<&String> = extra.iter().skip_while(|a| *a == "--").collect();
+    println!(
+        "Starting yam-tray (settings and data in {}, sessions in ./sessions); Quit from the tray or Ctrl-C stops it.",
+        config.display()
+    );
+    exec(
+        Command::new(bin_path("yam-tray"))
+            .current_dir(&root)
+            .arg("--config")
+            .arg(&config)
+            .args(extra),
+    )
 }
 
 fn bench(flags: &[String]) -> Result {
