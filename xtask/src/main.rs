@@ -203,6 +203,25 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
                 .env("YAM_TRAY_BIN", bin_path("yam-tray")),
         )
     })?;
+    stages.run("UI end-to-end (playwright-core + Debian Chromium)", || {
+        let ui = root().join("tests/ui");
+        exec(
+            Command::new("npm")
+                .args(["ci", "--no-audit", "--no-fund", "--silent"])
+                .current_dir(&ui),
+        )?;
+        exec(
+            Command::new("node")
+                .args(["--test", "--test-concurrency=1", "."])
+                .current_dir(&ui)
+                .env("YAM_SERVER_BIN", bin_path("yam-server"))
+                .env("YAM_YAMCTL_BIN", bin_path("yamctl")),
+        )
+    })?;
+    stages.run("bench smoke (every benchmark step, seconds long)", || {
+        packages::ensure(&packages::BENCH)?;
+        bench_run(true, &python)
+    })?;
     if !quick {
         stages.run(
             "windows build (x86_64-pc-windows-gnu): yam-server, yamctl",
@@ -219,6 +238,16 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
                 ]))
             },
         )?;
+        stages.run("windows check (x86_64-pc-windows-gnu): yam-tray", || {
+            exec(cargo().args([
+                "check",
+                "--quiet",
+                "--target",
+                packages::WINDOWS_TARGET,
+                "-p",
+                "yam-tray",
+            ]))
+        })?;
     }
     Ok(())
 }
