@@ -105,29 +105,7 @@ fn launch(display: &Display, config: &Path) -> Tray {
         .stderr(Stdio::piped())
         .spawn()
         .expect("yam-tray");
-    let output = Arc::new(Mutex::new(String::new()));
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let output = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let mut o = output.lock().expect("lock");
-                o.push_str(&line);
-                o.push('\n');
-            }
-        });
-    }
+    let output = yam_testkit::capture_output(&mut child);
     Tray { child, output }
 }
 

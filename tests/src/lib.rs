@@ -9,7 +9,36 @@ pub use client::{Client, Reply, raw_request};
 pub use python::{ensure_venv, fixture, flask_python, requirements_file};
 pub use server::{ServerBuilder, ServerProcess, binary};
 
+use std::io::{BufRead, BufReader, Read};
+use std::process::Child;
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+
+/// Collects a child's stdout and stderr (piped) line by line into one shared string.
+pub fn capture_output(child: &mut Child) -> Arc<Mutex<String>> {
+    let output = Arc::new(Mutex::new(String::new()));
+    let streams = [
+        child
+            .stdout
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        child
+            .stderr
+            .take()
+            .map(|s| Box::new(s) as Box<dyn Read + Send>),
+    ];
+    for stream in streams.into_iter().flatten() {
+        let output = Arc::clone(&output);
+        std::thread::spawn(move || {
+            for line in BufReader::new(stream).lines().map_while(Result::ok) {
+                let mut out = output.lock().unwrap_or_else(|e| e.into_inner());
+                out.push_str(&line);
+                out.push('\n');
+            }
+        });
+    }
+    output
+}
 
 /// Polls `condition` every 50 ms until it holds or `deadline` passes.
 pub fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {

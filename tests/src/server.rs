@@ -1,6 +1,5 @@
 //! A real `yam-server` process.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -105,29 +104,7 @@ impl ServerBuilder {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn yam-server");
-        let output = Arc::new(Mutex::new(String::new()));
-        for stream in [
-            child
-                .stdout
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-            child
-                .stderr
-                .take()
-                .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        ]
-        .into_iter()
-        .flatten()
-        {
-            let output = Arc::clone(&output);
-            std::thread::spawn(move || {
-                for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                    let mut out = output.lock().expect("log lock");
-                    out.push_str(&line);
-                    out.push('\n');
-                }
-            });
-        }
+        let output = crate::capture_output(&mut child);
         let mut url = None;
         let started = wait_until(Duration::from_secs(30), || {
             url = find_url(&output.lock().expect("log lock"));

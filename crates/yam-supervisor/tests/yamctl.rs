@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
@@ -62,29 +61,7 @@ fn up(config: &Path) -> Up {
         .stderr(Stdio::piped())
         .spawn()
         .expect("yamctl up");
-    let output = Arc::new(Mutex::new(String::new()));
-    for stream in [
-        child
-            .stdout
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-        child
-            .stderr
-            .take()
-            .map(|s| Box::new(s) as Box<dyn std::io::Read + Send>),
-    ]
-    .into_iter()
-    .flatten()
-    {
-        let output = output.clone();
-        std::thread::spawn(move || {
-            for line in BufReader::new(stream).lines().map_while(Result::ok) {
-                let mut o = output.lock().expect("lock");
-                o.push_str(&line);
-                o.push('\n');
-            }
-        });
-    }
+    let output = yam_testkit::capture_output(&mut child);
     let mut dashboard = String::new();
     assert!(
         wait_until(Duration::from_secs(30), || {
