@@ -16,6 +16,8 @@ pub struct AppOptions {
     pub server_bin: PathBuf,
     /// Tray, notifications and autostart (not in tests).
     pub desktop: bool,
+    /// Start with the window hidden (in the tray only).
+    pub hidden: bool,
 }
 
 pub fn build_app<R: Runtime>(
@@ -27,6 +29,7 @@ pub fn build_app<R: Runtime>(
         paths,
         server_bin,
         desktop,
+        hidden,
     } = options;
     // Built first: plugins initialise here, so a second launch hands over to the first
     // (single-instance) before it could touch the supervisor's lock.
@@ -64,6 +67,11 @@ pub fn build_app<R: Runtime>(
                     .autostart;
                 crate::autostart::apply(app.handle(), autostart);
                 quit_on_terminate(app.handle().clone());
+                if hidden {
+                    if let Some(window) = app.get_webview_window(crate::shell::MAIN_WINDOW) {
+                        let _ = window.hide();
+                    }
+                }
             }
             Ok(())
         })

@@ -32,6 +32,9 @@ pub struct Args {
     /// Folder for settings and data (tests, portable use).
     #[arg(long, value_name = "DIR")]
     pub config: Option<PathBuf>,
+    /// Start in the tray with the window hidden (how "Start at login" launches it).
+    #[arg(long)]
+    pub hidden: bool,
     /// Dashboard address in headless mode.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: String,
@@ -80,7 +83,7 @@ pub fn main_entry() -> ExitCode {
                 .build()?;
             runtime.block_on(yam_supervisor::ctl::up::run(paths, &args.listen, None))
         } else {
-            run_desktop(paths)
+            run_desktop(paths, args.hidden)
         }
     });
     match result {
@@ -97,7 +100,7 @@ pub fn context<R: tauri::Runtime>() -> tauri::Context<R> {
     tauri::generate_context!()
 }
 
-fn run_desktop(paths: CtlPaths) -> anyhow::Result<()> {
+fn run_desktop(paths: CtlPaths, hidden: bool) -> anyhow::Result<()> {
     let builder = tauri::Builder::default()
         // First: a second launch only shows the running app's window.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -114,6 +117,7 @@ fn run_desktop(paths: CtlPaths) -> anyhow::Result<()> {
         paths,
         server_bin: yam_supervisor::ctl::server_binary(),
         desktop: true,
+        hidden,
     };
     let app = app::build_app(builder, context(), options)?;
     app.run(|handle, event| {

@@ -75,6 +75,7 @@ fn commands_drive_the_supervisor() {
         paths,
         server_bin: yam_testkit::binary("yam-server"),
         desktop: false,
+        hidden: false,
     };
     let app = build_app(mock_builder(), yam_tray::context(), options).expect("app");
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())

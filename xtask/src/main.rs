@@ -130,6 +130,8 @@ fn bench_run(smoke: bool, python: &Path) -> Result {
         "yam-supervisor",
         "-p",
         "yam-bench",
+        "-p",
+        "yam-tray",
         "--bins",
     ]);
     if !smoke {

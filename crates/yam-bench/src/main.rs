@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     let plan = if smoke { Plan::smoke() } else { Plan::full() };
     let mut rows: Vec<Row> = Vec::new();
     type Step = fn(&Bins, Plan, &mut Vec<Row>) -> anyhow::Result<()>;
-    let steps: [(&str, Step); 7] = [
+    let steps: [(&str, Step); 8] = [
         ("throughput against the peers", measure::http::throughput),
         (
             "login latency and latency under login load",
@@ -58,6 +58,7 @@ fn main() -> anyhow::Result<()> {
         ("rescans", measure::scan::rescans),
         ("start-up and memory", measure::server::startup_and_memory),
         ("yamctl up idle", measure::supervisor::yamctl_idle),
+        ("yam-tray idle", measure::tray::idle),
         ("throughput as sessions grow", measure::http::growth),
     ];
     let only = arg(&args, "--only");
@@ -75,12 +76,17 @@ fn main() -> anyhow::Result<()> {
         let date = yam_sessions::Timestamp::to_rfc3339(yam_sessions::Clock::now(
             &yam_sessions::SystemClock,
         ));
-        let text = format!(
-            "{}\n\nMeasured {} on this machine: {cores} cores.\n\n{table}",
-            std::fs::read_to_string("BENCHMARKS.head.md")
+        let read = |f: &str| {
+            std::fs::read_to_string(f)
                 .unwrap_or_default()
-                .trim_end(),
-            &date[..10]
+                .trim_end()
+                .to_owned()
+        };
+        let text = format!(
+            "{}\n\nMeasured {} on this machine: {cores} cores.\n\n{table}\n{}\n",
+            read("BENCHMARKS.head.md"),
+            &date[..10],
+            read("BENCHMARKS.notes.md"),
         );
         std::fs::write(&out, text)?;
         eprintln!("bench: wrote {out}");

@@ -4,6 +4,7 @@ pub mod http;
 pub mod scan;
 pub mod server;
 pub mod supervisor;
+pub mod tray;
 
 use std::time::Duration;
 

@@ -1,0 +1,142 @@
+//! yam-tray idle under Xvfb: CPU and RSS of our process, window open and closed (hidden), with
+//! its WebKit helper processes listed apart.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use super::Plan;
+use crate::procs::{self, Bins};
+use crate::report::Row;
+
+struct Xvfb(Child, String);
+
+impl Drop for Xvfb {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn xvfb() -> Option<Xvfb> {
+    let n = (150..250).find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())?;
+    let child = Command::new("Xvfb")
+        .args([
+            &format!(":{n}"),
+            "-screen",
+            "0",
+            "1280x800x24",
+            "-nolisten",
+            "tcp",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .ok()?;
+    let socket = format!("/tmp/.X11-unix/X{n}");
+    let start = Instant::now();
+    while !Path::new(&socket).exists() && start.elapsed() < Duration::from_secs(10) {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Some(Xvfb(child, format!(":{n}")))
+}
+
+/// Processes whose parent is `pid`.
+fn children(pid: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let name = stat[stat.find('(')? + 1..stat.rfind(')')?].to_owned();
+            let ppid: u32 = stat[stat.rfind(')')? + 2..]
+                .split_whitespace()
+                .nth(1)?
+                .parse()
+                .ok()?;
+            (ppid == pid).then_some((p, name))
+        })
+        .collect()
+}
+
+fn measure(
+    bins: &Bins,
+    display: &str,
+    hidden: bool,
+    idle: Duration,
+) -> anyhow::Result<(f64, f64, String)> {
+    let dir = tempfile::tempdir()?;
+    let config = dir.path().join("config");
+    std::fs::create_dir_all(&config)?;
+    std::fs::write(
+        config.join("settings.toml"),
+        format!("host = \"127.0.0.1\"\nport = {}\n", procs::free_port()),
+    )?;
+    let mut cmd = Command::new(bins.path("yam-tray"));
+    cmd.arg("--config")
+        .arg(&config)
+        .env("DISPLAY", display)
+        .env("YAM_LOG", "warn")
+        .env("YAM_SERVER_BIN", bins.path("yam-server"))
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    if hidden {
+        cmd.arg("--hidden");
+    }
+    let mut child = cmd.spawn()?;
+    let pid = child.id();
+    std::thread::sleep(Duration::from_secs(8));
+    if let Some(status) = child.try_wait()? {
+        anyhow::bail!("yam-tray exited during the idle measurement ({status})");
+    }
+    let t0 = procs::cpu_ticks(pid).unwrap_or(0);
+    let started = Instant::now();
+    std::thread::sleep(idle);
+    let t1 = procs::cpu_ticks(pid).unwrap_or(0);
+    let cpu = (t1 - t0) as f64 / 100.0 / started.elapsed().as_secs_f64() * 100.0;
+    let rss = procs::rss_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
+    let helpers: Vec<String> = children(pid)
+        .into_iter()
+        .filter(|(_, name)| name.starts_with("WebKit"))
+        .map(|(p, name)| {
+            format!(
+                "{name} {:.0} MB",
+                procs::rss_bytes(p).unwrap_or(0) as f64 / 1_048_576.0
+            )
+        })
+        .collect();
+    let _ = Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status();
+    let _ = child.wait();
+    Ok((cpu, rss, helpers.join(", ")))
+}
+
+pub fn idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
+    let Some(display) = xvfb() else {
+        rows.push(Row::info(
+            "`yam-tray` idle",
+            "not measured: Xvfb is not installed".into(),
+        ));
+        return Ok(());
+    };
+    let idle = plan.idle.max(Duration::from_secs(1));
+    let (cpu_open, rss_open, helpers_open) = measure(bins, &display.1, false, idle)?;
+    let (cpu, rss, helpers) = measure(bins, &display.1, true, idle)?;
+    rows.push(Row::new(
+        "`yam-tray` idle, window closed: CPU / RSS of our process",
+        format!("{cpu:.2}% / {rss:.0} MB"),
+        format!("webview processes apart: {helpers}"),
+        "—".into(),
+        "≤ 0.5% / ≤ 60 MB",
+        Some(cpu <= 0.5 && rss <= 60.0),
+    ));
+    rows.push(Row::info(
+        "`yam-tray` idle, window open: CPU / RSS of our process",
+        format!("{cpu_open:.2}% / {rss_open:.0} MB (webview processes apart: {helpers_open})"),
+    ));
+    Ok(())
+}
