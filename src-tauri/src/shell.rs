@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-use tauri::{AppHandle, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::error::TrayError;
@@ -15,6 +15,10 @@ pub fn show_window<R: Runtime>(app: &AppHandle<R>) {
         let _ = window.show();
         let _ = window.unminimize();
         let _ = window.set_focus();
+    }
+    // Hidden windows get no status events; bring this one up to date.
+    if let Some(state) = app.try_state::<crate::state::TrayState>() {
+        let _ = app.emit("status", &state.supervisor.status());
     }
 }
 

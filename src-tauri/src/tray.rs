@@ -77,8 +77,22 @@ impl MenuId {
     }
 }
 
+/// What the tray shows; compared so the tray is touched only when something changed
+/// (uptime ticks every second, the tray need not).
+#[derive(Clone, Debug, PartialEq)]
+struct TrayView {
+    tone: yam_supervisor::status::Tone,
+    tooltip: String,
+    running: bool,
+    multiple: bool,
+    can_toggle: bool,
+    can_force_logout: bool,
+    autostart: bool,
+}
+
 /// The items whose state follows the server's.
 pub struct TrayMenu<R: Runtime> {
+    shown: std::sync::Mutex<Option<TrayView>>,
     start: MenuItem<R>,
     stop: MenuItem<R>,
     restart: MenuItem<R>,
@@ -158,6 +172,7 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
         })
         .build(app)?;
     app.manage(TrayMenu {
+        shown: std::sync::Mutex::new(None),
         start,
         stop,
         restart,
@@ -170,27 +185,37 @@ pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
 
 /// Follows the status: icon colour, tooltip, which items make sense now.
 pub fn update<R: Runtime>(app: &AppHandle<R>, status: &Status) {
-    if let Some(tray) = app.tray_by_id(TRAY_ID) {
-        let _ = tray.set_icon(Some(icons::image(status.tone)));
-        let _ = tray.set_tooltip(Some(tooltip(status)));
-    }
+    let caps = status.capabilities.as_ref();
+    let view = TrayView {
+        tone: status.tone,
+        tooltip: tooltip(status),
+        running: status.phase.has_process(),
+        multiple: status.mode.multiple_sessions,
+        can_toggle: caps.is_some_and(|c| c.toggle_multiple_sessions),
+        can_force_logout: caps.is_some_and(|c| c.force_logout),
+        autostart: status.settings.autostart,
+    };
     let Some(menu) = app.try_state::<TrayMenu<R>>() else {
         return;
     };
-    let phase = &status.phase;
-    let running = phase.has_process();
-    let caps = status.capabilities.as_ref();
-    let _ = menu.start.set_enabled(!running);
-    let _ = menu.stop.set_enabled(running);
+    {
+        let mut shown = menu.shown.lock().unwrap_or_else(|e| e.into_inner());
+        if shown.as_ref() == Some(&view) {
+            return;
+        }
+        *shown = Some(view.clone());
+    }
+    if let Some(tray) = app.tray_by_id(TRAY_ID) {
+        let _ = tray.set_icon(Some(icons::image(view.tone)));
+        let _ = tray.set_tooltip(Some(&view.tooltip));
+    }
+    let _ = menu.start.set_enabled(!view.running);
+    let _ = menu.stop.set_enabled(view.running);
     let _ = menu.restart.set_enabled(true);
-    let _ = menu.multiple.set_checked(status.mode.multiple_sessions);
-    let _ = menu
-        .multiple
-        .set_enabled(caps.is_some_and(|c| c.toggle_multiple_sessions));
-    let _ = menu
-        .force_logout
-        .set_enabled(caps.is_some_and(|c| c.force_logout));
-    let _ = menu.start_at_login.set_checked(status.settings.autostart);
+    let _ = menu.multiple.set_checked(view.multiple);
+    let _ = menu.multiple.set_enabled(view.can_toggle);
+    let _ = menu.force_logout.set_enabled(view.can_force_logout);
+    let _ = menu.start_at_login.set_checked(view.autostart);
 }
 
 fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {

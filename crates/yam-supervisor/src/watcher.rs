@@ -52,12 +52,12 @@ impl Shared {
             Ok(events) => events,
             Err(errors) => {
                 tracing::warn!(?errors, "sessions watcher reported errors; rescanning");
-                self.rescan();
+                self.rescan(Depth::Full);
                 return;
             }
         };
         if events.iter().any(|e| e.need_rescan()) {
-            self.rescan();
+            self.rescan(Depth::Full);
             return;
         }
         let mut paths: Vec<&PathBuf> = events.iter().flat_map(|e| e.paths.iter()).collect();
@@ -75,11 +75,11 @@ impl Shared {
         self.publish();
     }
 
-    fn rescan(&self) -> ScanStats {
+    fn rescan(&self, depth: Depth) -> ScanStats {
         let started = Instant::now();
         let mut files = 0;
         for dir in &self.dirs {
-            let (found, _read) = self.scanner.lock().scan(dir);
+            let (found, _read) = self.scanner.lock().scan(dir, depth);
             files += found.len();
             self.tally.lock().replace_dir(dir, found);
         }
@@ -139,37 +139,39 @@ pub fn scan_dir(dir: &Path) -> Vec<(PathBuf, FileInfo)> {
     })
 }
 
-/// What a file looked like when it was last read.
-#[derive(Clone, Debug, PartialEq, Eq)]
-struct Seen {
-    ino: u64,
-    modified: Option<std::time::SystemTime>,
-    len: u64,
+/// How thorough a rescan is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Depth {
+    /// Every file is read again (after a watcher overflow or error).
+    Full,
+    /// Files whose inode is unchanged are not read again: writers replace session files by
+    /// renaming a new file over them (new inode), and in-place writes arrive as watcher events.
+    /// For the periodic rescan, which mainly refreshes expiry.
+    Quick,
 }
 
-fn seen(meta: &std::fs::Metadata) -> Seen {
-    #[cfg(unix)]
-    let ino = std::os::unix::fs::MetadataExt::ino(meta);
-    #[cfg(not(unix))]
-    let ino = 0;
-    Seen {
-        ino,
-        modified: meta.modified().ok(),
-        len: meta.len(),
-    }
-}
-
-/// Rescans that read only what changed: a file whose inode, size and modification time are
-/// unchanged since it was read is not opened again (one `stat` instead of open, read, parse).
-/// Writers replace session files by renaming a new file over them, which gives a new inode.
+/// Rescans that read only what changed (see [`Depth::Quick`]).
 #[derive(Debug, Default)]
 pub struct Scanner {
-    known: std::collections::HashMap<PathBuf, (Seen, FileInfo)>,
+    known: std::collections::HashMap<PathBuf, (u64, FileInfo)>,
+}
+
+/// The inode from the directory listing itself (no extra system call); 0 where there is none.
+fn listed_inode(entry: &std::fs::DirEntry) -> u64 {
+    #[cfg(unix)]
+    {
+        std::os::unix::fs::DirEntryExt::ino(entry)
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = entry;
+        0
+    }
 }
 
 impl Scanner {
     /// Returns the folder's sessions and how many files had to be read.
-    pub fn scan(&mut self, dir: &Path) -> (Vec<(PathBuf, FileInfo)>, usize) {
+    pub fn scan(&mut self, dir: &Path, depth: Depth) -> (Vec<(PathBuf, FileInfo)>, usize) {
         let Ok(entries) = std::fs::read_dir(dir) else {
             self.known.retain(|p, _| !p.starts_with(dir));
             return (Vec::new(), 0);
@@ -188,10 +190,11 @@ impl Scanner {
                 continue;
             }
             let path = entry.path();
-            let Ok(meta) = entry.metadata() else { continue };
-            let now = seen(&meta);
+            let ino = listed_inode(&entry);
             let info = match self.known.remove(&path) {
-                Some((before, info)) if before == now && now.ino != 0 => Some(info),
+                Some((known, info)) if depth == Depth::Quick && known == ino && ino != 0 => {
+                    Some(info)
+                }
                 _ => {
                     read += 1;
                     reader.read(&name)
@@ -199,7 +202,7 @@ impl Scanner {
             };
             if let Some(info) = info {
                 found.push((path.clone(), info.clone()));
-                next.insert(path, (now, info));
+                next.insert(path, (ino, info));
             }
         }
         self.known.retain(|p, _| !p.starts_with(dir));
@@ -225,7 +228,7 @@ impl SessionsWatcher {
             scanner: Mutex::new(Scanner::default()),
             counts,
         });
-        shared.rescan();
+        shared.rescan(Depth::Full);
         let debouncer = Arc::new(Mutex::new(arm(&shared)));
         let task = tokio::spawn(upkeep(Arc::clone(&shared), Arc::clone(&debouncer)));
         Self {
@@ -253,8 +256,9 @@ impl SessionsWatcher {
             .collect()
     }
 
+    /// Reads every file again.
     pub fn rescan(&self) -> ScanStats {
-        self.shared.rescan()
+        self.shared.rescan(Depth::Full)
     }
 
     pub fn dirs(&self) -> &[PathBuf] {
@@ -315,7 +319,11 @@ async fn upkeep(shared: Arc<Shared>, debouncer: Arc<Mutex<Option<FsDebouncer>>>)
                     }
                     *d.lock() = arm(&s);
                 }
-                s.rescan();
+                s.rescan(if folders_changed {
+                    Depth::Full
+                } else {
+                    Depth::Quick
+                });
             })
             .await;
             last_rescan = Instant::now();
@@ -351,18 +359,23 @@ mod tests {
         write(dir.path(), &a, 1);
         write(dir.path(), &b, 2);
         let mut s = Scanner::default();
-        let (found, read) = s.scan(dir.path());
+        let (found, read) = s.scan(dir.path(), Depth::Quick);
         assert_eq!((found.len(), read), (2, 2));
-        let (found, read) = s.scan(dir.path());
+        let (found, read) = s.scan(dir.path(), Depth::Quick);
         assert_eq!((found.len(), read), (2, 0), "nothing changed, nothing read");
         write(dir.path(), &b, 3);
         std::fs::remove_file(dir.path().join(&a)).expect("rm");
-        let (found, read) = s.scan(dir.path());
-        assert_eq!((found.len(), read), (1, 1));
+        let (found, read) = s.scan(dir.path(), Depth::Quick);
+        assert_eq!(
+            (found.len(), read),
+            (1, 1),
+            "a replaced file (new inode) is read"
+        );
         assert_eq!(found[0].1.user_id.as_deref(), Some("3"));
-        // In place (same inode): the size or time differs, so it is read again.
+        // In place (same inode): only a full rescan (or the watcher's event) sees it.
         std::fs::write(dir.path().join(&b), b"garbage").expect("w");
-        let (found, _) = s.scan(dir.path());
+        let (found, read) = s.scan(dir.path(), Depth::Full);
+        assert_eq!(read, 1);
         assert!(found[0].1.damaged);
     }
 }

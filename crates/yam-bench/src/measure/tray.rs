@@ -62,12 +62,14 @@ fn children(pid: u32) -> Vec<(u32, String)> {
         .collect()
 }
 
-fn measure(
-    bins: &Bins,
-    display: &str,
-    hidden: bool,
-    idle: Duration,
-) -> anyhow::Result<(f64, f64, String)> {
+struct Idle {
+    cpu: f64,
+    rss: f64,
+    private: f64,
+    helpers: String,
+}
+
+fn measure(bins: &Bins, display: &str, hidden: bool, idle: Duration) -> anyhow::Result<Idle> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
     std::fs::create_dir_all(&config)?;
@@ -98,6 +100,7 @@ fn measure(
     let t1 = procs::cpu_ticks(pid).unwrap_or(0);
     let cpu = (t1 - t0) as f64 / 100.0 / started.elapsed().as_secs_f64() * 100.0;
     let rss = procs::rss_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
+    let private = procs::private_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
     let helpers: Vec<String> = children(pid)
         .into_iter()
         .filter(|(_, name)| name.starts_with("WebKit"))
@@ -112,7 +115,12 @@ fn measure(
         .args(["-TERM", &pid.to_string()])
         .status();
     let _ = child.wait();
-    Ok((cpu, rss, helpers.join(", ")))
+    Ok(Idle {
+        cpu,
+        rss,
+        private,
+        helpers: helpers.join(", "),
+    })
 }
 
 pub fn idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
@@ -124,19 +132,25 @@ pub fn idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> 
         return Ok(());
     };
     let idle = plan.idle.max(Duration::from_secs(1));
-    let (cpu_open, rss_open, helpers_open) = measure(bins, &display.1, false, idle)?;
-    let (cpu, rss, helpers) = measure(bins, &display.1, true, idle)?;
+    let open = measure(bins, &display.1, false, idle)?;
+    let closed = measure(bins, &display.1, true, idle)?;
     rows.push(Row::new(
-        "`yam-tray` idle, window closed: CPU / RSS of our process",
-        format!("{cpu:.2}% / {rss:.0} MB"),
-        format!("webview processes apart: {helpers}"),
+        "`yam-tray` idle, window closed: CPU / RSS of our process (private memory)",
+        format!(
+            "{:.2}% / {:.0} MB ({:.0} MB private)",
+            closed.cpu, closed.rss, closed.private
+        ),
+        format!("webview processes apart: {}", closed.helpers),
         "—".into(),
         "≤ 0.5% / ≤ 60 MB",
-        Some(cpu <= 0.5 && rss <= 60.0),
+        Some(closed.cpu <= 0.5 && closed.rss <= 60.0),
     ));
     rows.push(Row::info(
-        "`yam-tray` idle, window open: CPU / RSS of our process",
-        format!("{cpu_open:.2}% / {rss_open:.0} MB (webview processes apart: {helpers_open})"),
+        "`yam-tray` idle, window open: CPU / RSS of our process (private memory)",
+        format!(
+            "{:.2}% / {:.0} MB ({:.0} MB private); webview processes apart: {}",
+            open.cpu, open.rss, open.private, open.helpers
+        ),
     ));
     Ok(())
 }

@@ -1,5 +1,5 @@
 //! argon2id hashing at OWASP's minimum memory and passes (19 MiB, t=2) computed in 2 lanes
-//! (p=2) on a low-priority thread pool behind a concurrency limit: a login takes half the
+//! (p=2) on an idle-priority thread pool behind a concurrency limit: a login takes half the
 //! wall time of one lane, and a login storm yields the CPU to other requests.
 //!
 //! p=2 keeps the total memory and passes (what makes guessing expensive) and lets the two
@@ -56,14 +56,18 @@ pub fn needs_rehash(hash: &str) -> bool {
         || param("p") != LANES
 }
 
-/// Hashing threads run at a lower priority than request handling (Linux: per-thread nice).
+/// Hashing threads yield to request handling. Linux: SCHED_IDLE for the thread, so a
+/// request never waits behind a hash, while hashes still get a share of a saturated CPU.
 fn lower_priority() {
     #[cfg(target_os = "linux")]
     #[allow(unsafe_code)]
-    // SAFETY: setpriority(PRIO_PROCESS, 0, n) changes only the calling thread's nice value on
-    // Linux; no memory is touched.
+    // SAFETY: sched_setscheduler(0, …) changes only the calling thread's policy on Linux; the
+    // parameter struct lives for the call.
     unsafe {
-        libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+        let param = libc::sched_param { sched_priority: 0 };
+        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
+            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
+        }
     }
 }
 
