@@ -66,16 +66,21 @@ pub struct SessionKey([u8; 32]);
 impl SessionKey {
     /// Parses exactly 64 lowercase hex characters; anything else is refused before a path is built.
     pub fn parse_hex(value: &str) -> Option<Self> {
-        if value.len() != KEY_LEN
-            || !value
-                .bytes()
-                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
-        {
+        if !Self::is_hex(value) {
             return None;
         }
         let mut bytes = [0u8; 32];
         hex::decode_to_slice(value, &mut bytes).ok()?;
         Some(Self(bytes))
+    }
+
+    /// Whether `value` is a key's hex form (64 lowercase hex characters), without decoding it:
+    /// folder scans check 100,000 names.
+    pub fn is_hex(value: &str) -> bool {
+        value.len() == KEY_LEN
+            && value
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
     }
 
     pub fn to_hex(&self) -> String {

@@ -1,6 +1,8 @@
 //! Watches the sessions folders and keeps live counts: one file re-read per event, a full
 //! rescan on overflow or errors and on a slow timer (expiry happens without events).
 
+use std::collections::HashMap;
+use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -11,7 +13,7 @@ use parking_lot::Mutex;
 use tokio::sync::watch;
 use yam_sessions::{Clock, SystemClock};
 
-use crate::readers::{self, FileInfo};
+use crate::readers::{self, FileInfo, FileKind};
 use crate::tally::{Counts, Tally};
 
 /// Events within this window are handled as one batch; the debouncer looks at its queue this
@@ -65,7 +67,10 @@ impl Shared {
         paths.dedup();
         {
             let mut tally = self.tally.lock();
+            let mut scanner = self.scanner.lock();
             for path in paths.into_iter().filter(|p| self.watched_dir(p)) {
+                // An in-place write keeps the inode: the next quick rescan must read it again.
+                scanner.forget(path);
                 match readers::read(path) {
                     Some(info) => tally.upsert(path.clone(), info),
                     None => tally.remove(path),
@@ -99,44 +104,7 @@ pub struct ScanStats {
 
 /// Reads every session file of one folder, on several threads when there are many.
 pub fn scan_dir(dir: &Path) -> Vec<(PathBuf, FileInfo)> {
-    let Ok(entries) = std::fs::read_dir(dir) else {
-        return Vec::new();
-    };
-    let names: Vec<std::ffi::OsString> = entries
-        .flatten()
-        .filter(|e| {
-            // The entry's type comes with the listing on most file systems: no extra stat.
-            !e.file_type().is_ok_and(|t| t.is_dir())
-                && e.file_name()
-                    .to_str()
-                    .is_some_and(|n| readers::classify(n) != readers::FileKind::Ignore)
-        })
-        .map(|e| e.file_name())
-        .collect();
-    let read_all = |chunk: &[std::ffi::OsString]| -> Vec<(PathBuf, FileInfo)> {
-        let mut reader = readers::DirReader::new(dir);
-        chunk
-            .iter()
-            .filter_map(|name| reader.read(name).map(|info| (dir.join(name), info)))
-            .collect()
-    };
-    if names.len() < 2000 {
-        return read_all(&names);
-    }
-    let threads = std::thread::available_parallelism()
-        .map_or(2, |n| n.get())
-        .clamp(2, 8);
-    let chunk = names.len().div_ceil(threads);
-    std::thread::scope(|scope| {
-        let handles: Vec<_> = names
-            .chunks(chunk)
-            .map(|c| scope.spawn(move || read_all(c)))
-            .collect();
-        handles
-            .into_iter()
-            .flat_map(|h| h.join().unwrap_or_default())
-            .collect()
-    })
+    Scanner::default().scan(dir, Depth::Full).0
 }
 
 /// How thorough a rescan is.
@@ -150,63 +118,116 @@ pub enum Depth {
     Quick,
 }
 
+/// A folder entry that may be a session file.
+struct Listed {
+    name: OsString,
+    kind: FileKind,
+    /// From the listing itself (no extra system call); 0 where the platform gives none.
+    inode: u64,
+}
+
+impl Listed {
+    fn of(entry: &std::fs::DirEntry) -> Option<Self> {
+        // The entry's type comes with the listing on most file systems: no extra stat.
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            return None;
+        }
+        let name = entry.file_name();
+        let kind = readers::classify(name.to_str()?);
+        if kind == FileKind::Ignore {
+            return None;
+        }
+        #[cfg(unix)]
+        let inode = std::os::unix::fs::DirEntryExt::ino(entry);
+        #[cfg(not(unix))]
+        let inode = 0;
+        Some(Self { name, kind, inode })
+    }
+}
+
+/// Below this many files one thread reads them all.
+const PARALLEL_FROM: usize = 2000;
+
+/// Reads the listed files, on several threads when there are many.
+fn read_listed(dir: &Path, listed: Vec<Listed>) -> Vec<(Listed, FileInfo)> {
+    let read_all = |chunk: Vec<Listed>| -> Vec<(Listed, FileInfo)> {
+        let mut reader = readers::DirReader::new(dir);
+        chunk
+            .into_iter()
+            .filter_map(|l| reader.read(&l.name, l.kind).map(|info| (l, info)))
+            .collect()
+    };
+    if listed.len() < PARALLEL_FROM {
+        return read_all(listed);
+    }
+    let threads = std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .clamp(2, 8);
+    let chunk = listed.len().div_ceil(threads);
+    let mut chunks = Vec::with_capacity(threads);
+    let mut rest = listed;
+    while rest.len() > chunk {
+        let tail = rest.split_off(chunk);
+        chunks.push(std::mem::replace(&mut rest, tail));
+    }
+    chunks.push(rest);
+    std::thread::scope(|scope| {
+        let read_all = &read_all;
+        let handles: Vec<_> = chunks
+            .into_iter()
+            .map(|c| scope.spawn(move || read_all(c)))
+            .collect();
+        handles
+            .into_iter()
+            .flat_map(|h| h.join().unwrap_or_default())
+            .collect()
+    })
+}
+
 /// Rescans that read only what changed (see [`Depth::Quick`]).
 #[derive(Debug, Default)]
 pub struct Scanner {
-    known: std::collections::HashMap<PathBuf, (u64, FileInfo)>,
-}
-
-/// The inode from the directory listing itself (no extra system call); 0 where there is none.
-fn listed_inode(entry: &std::fs::DirEntry) -> u64 {
-    #[cfg(unix)]
-    {
-        std::os::unix::fs::DirEntryExt::ino(entry)
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = entry;
-        0
-    }
+    /// Per folder: file name → (inode, what the file said).
+    known: HashMap<PathBuf, HashMap<OsString, (u64, FileInfo)>>,
 }
 
 impl Scanner {
-    /// Returns the folder's sessions and how many files had to be read.
-    pub fn scan(&mut self, dir: &Path, depth: Depth) -> (Vec<(PathBuf, FileInfo)>, usize) {
-        let Ok(entries) = std::fs::read_dir(dir) else {
-            self.known.retain(|p, _| !p.starts_with(dir));
-            return (Vec::new(), 0);
-        };
-        let mut reader = readers::DirReader::new(dir);
-        let mut found = Vec::new();
-        let mut read = 0;
-        let mut next = std::collections::HashMap::new();
-        for entry in entries.flatten() {
-            let name = entry.file_name();
-            if entry.file_type().is_ok_and(|t| t.is_dir())
-                || name
-                    .to_str()
-                    .is_none_or(|n| readers::classify(n) == readers::FileKind::Ignore)
-            {
-                continue;
-            }
-            let path = entry.path();
-            let ino = listed_inode(&entry);
-            let info = match self.known.remove(&path) {
-                Some((known, info)) if depth == Depth::Quick && known == ino && ino != 0 => {
-                    Some(info)
-                }
-                _ => {
-                    read += 1;
-                    reader.read(&name)
-                }
-            };
-            if let Some(info) = info {
-                found.push((path.clone(), info.clone()));
-                next.insert(path, (ino, info));
+    /// Makes the next rescan read `path` again.
+    pub fn forget(&mut self, path: &Path) {
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
+            if let Some(known) = self.known.get_mut(dir) {
+                known.remove(name);
             }
         }
-        self.known.retain(|p, _| !p.starts_with(dir));
-        self.known.extend(next);
+    }
+
+    /// Returns the folder's sessions and how many files had to be read.
+    pub fn scan(&mut self, dir: &Path, depth: Depth) -> (Vec<(PathBuf, FileInfo)>, usize) {
+        let mut known = self.known.remove(dir).unwrap_or_default();
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return (Vec::new(), 0);
+        };
+        let mut next = HashMap::with_capacity(known.len());
+        let mut to_read = Vec::new();
+        for listed in entries.flatten().filter_map(|e| Listed::of(&e)) {
+            match known.remove(&listed.name) {
+                Some((inode, info))
+                    if depth == Depth::Quick && inode == listed.inode && inode != 0 =>
+                {
+                    next.insert(listed.name, (inode, info));
+                }
+                _ => to_read.push(listed),
+            }
+        }
+        let read = to_read.len();
+        for (listed, info) in read_listed(dir, to_read) {
+            next.insert(listed.name, (listed.inode, info));
+        }
+        let found = next
+            .iter()
+            .map(|(name, (_, info))| (dir.join(name), info.clone()))
+            .collect();
+        self.known.insert(dir.to_path_buf(), next);
         (found, read)
     }
 }
@@ -372,10 +393,45 @@ mod tests {
             "a replaced file (new inode) is read"
         );
         assert_eq!(found[0].1.user_id.as_deref(), Some("3"));
-        // In place (same inode): only a full rescan (or the watcher's event) sees it.
+        // In place (same inode): a full rescan, or a quick one after the watcher's event.
         std::fs::write(dir.path().join(&b), b"garbage").expect("w");
-        let (found, read) = s.scan(dir.path(), Depth::Full);
+        let (found, read) = s.scan(dir.path(), Depth::Quick);
+        assert_eq!(
+            (read, found[0].1.damaged),
+            (0, false),
+            "same inode: not read"
+        );
+        s.forget(&dir.path().join(&b));
+        let (found, read) = s.scan(dir.path(), Depth::Quick);
+        assert_eq!(
+            (read, found[0].1.damaged),
+            (1, true),
+            "forgotten: read again"
+        );
+        let (_, read) = s.scan(dir.path(), Depth::Full);
         assert_eq!(read, 1);
-        assert!(found[0].1.damaged);
+    }
+
+    #[test]
+    fn large_folders_are_read_on_several_threads_and_nothing_is_lost() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let n = PARALLEL_FROM + 501;
+        for i in 0..n {
+            write(dir.path(), &format!("{i:064x}.json"), (i % 7) as i64);
+        }
+        std::fs::write(dir.path().join(".gitkeep"), b"").expect("w");
+        std::fs::write(dir.path().join(format!("{:064x}.json", n)), b"{").expect("w");
+        let found = scan_dir(dir.path());
+        assert_eq!(found.len(), n + 1);
+        assert_eq!(found.iter().filter(|(_, i)| i.damaged).count(), 1);
+        let mut paths: Vec<_> = found.iter().map(|(p, _)| p.clone()).collect();
+        paths.sort();
+        paths.dedup();
+        assert_eq!(paths.len(), n + 1, "every file once");
+        let sevens = found
+            .iter()
+            .filter(|(_, i)| i.user_id.as_deref() == Some("6"))
+            .count();
+        assert_eq!(sevens, (0..n).filter(|i| i % 7 == 6).count());
     }
 }

@@ -15,8 +15,7 @@ const TEMP_MARK: &str = ".tmp";
 
 /// True for `<64 lowercase hex>.json`, the only files this store owns.
 pub fn is_session_file_name(name: &str) -> bool {
-    name.strip_suffix(SUFFIX)
-        .is_some_and(|stem| SessionKey::parse_hex(stem).is_some())
+    name.strip_suffix(SUFFIX).is_some_and(SessionKey::is_hex)
 }
 
 pub(crate) fn key_of_file_name(name: &str) -> Option<SessionKey> {

@@ -137,9 +137,9 @@ impl DirReader {
         std::fs::File::open(self.dir.join(name))
     }
 
-    /// Reads the entry `name` of this folder. `None`: not a session.
-    pub fn read(&mut self, name: &std::ffi::OsStr) -> Option<FileInfo> {
-        let kind = classify(name.to_str()?);
+    /// Reads the entry `name` of this folder, of the kind [`classify`] gave for its name.
+    /// `None`: not a session.
+    pub fn read(&mut self, name: &std::ffi::OsStr, kind: FileKind) -> Option<FileInfo> {
         if kind == FileKind::Ignore {
             return None;
         }
