@@ -42,6 +42,9 @@ pub fn rescans(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<(
     } else {
         plan.big / 2
     };
+    let one_k = ten_k / 10;
+    let tiny = dir.path().join("1k");
+    crate::fixtures::yam_sessions(&tiny, one_k, 50)?;
     let small = dir.path().join("10k");
     crate::fixtures::yam_sessions(&small, ten_k, 50)?;
     let big = dir.path().join("100k");
@@ -49,6 +52,8 @@ pub fn rescans(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<(
     let flask = dir.path().join("flask10k");
     crate::fixtures::flask_sessions(&flask, ten_k)?;
 
+    let ours_tiny = scan_ms(&tiny, plan.rounds);
+    let watcher_tiny = watcher_rescan_ms(&tiny, plan.rounds);
     let ours_small = scan_ms(&small, plan.rounds);
     let watcher_small = watcher_rescan_ms(&small, plan.rounds);
     let watcher_big = watcher_rescan_ms(&big, plan.rounds);
@@ -98,13 +103,24 @@ pub fn rescans(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<(
         "≤ 400 ms",
         Some(ours_big <= 400.0),
     ));
+    let k = |n: usize| format!("{}k", n as f64 / 1000.0);
     rows.push(Row::info(
         &format!(
-            "The watcher's periodic rescan of {}k / {}k files (unchanged inode: listed, not read)",
-            ten_k / 1000,
-            plan.big / 1000
+            "Rescan as sessions grow, full (every file read) at {} / {} / {}",
+            k(one_k),
+            k(ten_k),
+            k(plan.big)
         ),
-        format!("{watcher_small:.1} ms / {watcher_big:.1} ms"),
+        format!("{ours_tiny:.1} ms / {ours_small:.1} ms / {ours_big:.1} ms"),
+    ));
+    rows.push(Row::info(
+        &format!(
+            "Rescan as sessions grow, the watcher's periodic one (unchanged inode: listed, not read) at {} / {} / {}",
+            k(one_k),
+            k(ten_k),
+            k(plan.big)
+        ),
+        format!("{watcher_tiny:.1} ms / {watcher_small:.1} ms / {watcher_big:.1} ms"),
     ));
     Ok(())
 }
