@@ -104,7 +104,14 @@ pub struct ScanStats {
 
 /// Reads every session file of one folder, on several threads when there are many.
 pub fn scan_dir(dir: &Path) -> Vec<(PathBuf, FileInfo)> {
-    Scanner::default().scan(dir, Depth::Full).0
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return Vec::new();
+    };
+    let listed = entries.flatten().filter_map(|e| Listed::of(&e)).collect();
+    read_listed(dir, listed)
+        .into_iter()
+        .map(|(listed, info)| (dir.join(listed.name), info))
+        .collect()
 }
 
 /// How thorough a rescan is.
@@ -220,6 +227,7 @@ impl Scanner {
             }
         }
         let read = to_read.len();
+        next.reserve(read);
         for (listed, info) in read_listed(dir, to_read) {
             next.insert(listed.name, (listed.inode, info));
         }
