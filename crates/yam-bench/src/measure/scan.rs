@@ -88,7 +88,11 @@ pub fn rescans(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<(
         ),
         format!("{ours_flask:.1} ms"),
         format!("{python:.1} ms"),
-        format!("{:.1}× faster", python / ours_flask),
+        if python >= ours_flask {
+            format!("{:.1}× faster", python / ours_flask)
+        } else {
+            format!("{:.1}× slower", ours_flask / python)
+        },
         "—",
         None,
     ));
