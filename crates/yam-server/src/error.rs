@@ -1,9 +1,14 @@
 //! Handler errors. Details are logged; clients get a plain sentence and never internals.
 
 use axum::Json;
-use axum::http::StatusCode;
+use axum::http::{HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
+
+/// What a client hears when the sessions folder refuses writes (the folder is in the log).
+pub const UNWRITABLE: &str = "Sessions cannot be saved right now: the server's sessions folder \
+    refuses writes (read-only, no permission or disk full). Signed-in sessions keep working; \
+    an administrator will find the folder named in the server's log.";
 
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
@@ -24,6 +29,18 @@ impl IntoResponse for AppError {
         let (status, message) = match &self {
             AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
             AppError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
+            AppError::Store(e) if e.is_unwritable() => {
+                tracing::error!(error = %self, "the sessions folder refuses writes");
+                let mut response = (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    Json(json!({ "success": false, "message": UNWRITABLE })),
+                )
+                    .into_response();
+                response
+                    .headers_mut()
+                    .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                return response;
+            }
             AppError::Store(_) | AppError::Users(_) | AppError::Task(_) => {
                 tracing::error!(error = %self, "request failed");
                 (

@@ -34,11 +34,11 @@ pub enum LockError {
         "this server is already supervised by {name} (pid {pid}); use that one, or stop it first"
     )]
     HeldBy { pid: u32, name: String },
-    #[error("cannot write the lock file {}: {source}", path.display())]
+    #[error("cannot write the lock file {}: {cause}", path.display())]
     Io {
         path: PathBuf,
-        #[source]
-        source: std::io::Error,
+        /// Part of the message rather than `source()`, so an error chain prints it once.
+        cause: std::io::Error,
     },
 }
 
@@ -60,7 +60,7 @@ impl SupervisorLock {
         let path = data_dir.join(LOCK_FILE);
         let io = |source| LockError::Io {
             path: path.clone(),
-            source,
+            cause: source,
         };
         fs::create_dir_all(data_dir).map_err(io)?;
         let me = std::process::id();

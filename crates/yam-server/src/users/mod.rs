@@ -13,11 +13,11 @@ pub mod passwords;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
-    #[error("user database {}: {source}", path.display())]
+    #[error("user database {}: {cause}", path.display())]
     Db {
         path: PathBuf,
-        #[source]
-        source: rusqlite::Error,
+        /// Part of the message rather than `source()`, so an error chain prints it once.
+        cause: rusqlite::Error,
     },
     #[error("a user named '{0}' already exists")]
     Exists(String),
@@ -71,7 +71,7 @@ impl UserStore {
     pub fn open(path: &Path) -> Result<Self, UserError> {
         let db = |source| UserError::Db {
             path: path.to_path_buf(),
-            source,
+            cause: source,
         };
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
@@ -93,7 +93,7 @@ impl UserStore {
     fn db_err(&self, source: rusqlite::Error) -> UserError {
         UserError::Db {
             path: self.path.clone(),
-            source,
+            cause: source,
         }
     }
 

@@ -43,12 +43,12 @@ pub enum Saved {
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
-    #[error("could not {action} {}: {source}", path.display())]
+    #[error("could not {action} {}: {cause}", path.display())]
     Io {
         action: &'static str,
         path: PathBuf,
-        #[source]
-        source: io::Error,
+        /// Part of the message rather than `source()`, so an error chain prints it once.
+        cause: io::Error,
     },
     #[error("the operating system's random number generator failed: {0}")]
     Rng(String),
@@ -57,11 +57,23 @@ pub enum StoreError {
 }
 
 impl StoreError {
+    /// The folder refuses writes (read-only, no permission, disk or quota full): a condition
+    /// outside the server that passes once the folder is fixed, not a bug.
+    pub fn is_unwritable(&self) -> bool {
+        matches!(self, Self::Io { cause, .. } if matches!(
+            cause.kind(),
+            io::ErrorKind::PermissionDenied
+                | io::ErrorKind::ReadOnlyFilesystem
+                | io::ErrorKind::StorageFull
+                | io::ErrorKind::QuotaExceeded
+        ))
+    }
+
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
         Self::Io {
             action,
             path: path.into(),
-            source,
+            cause: source,
         }
     }
 }
