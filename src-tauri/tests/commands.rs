@@ -56,17 +56,8 @@ fn wait_for(
 fn commands_drive_the_supervisor() {
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().join("config");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    std::fs::write(
-        config.join("settings.toml"),
-        format!("host = \"127.0.0.1\"\nport = {port}\n"),
-    )
-    .expect("settings");
+    let port = yam_testkit::free_port();
+    yam_testkit::write_supervisor_settings(&config, port, "").expect("settings");
     let paths = CtlPaths {
         config_dir: config,
         data_dir: dir.path().join("data"),

@@ -126,17 +126,8 @@ fn healthy(port: u16) -> bool {
 
 fn setup(dir: &Path) -> (PathBuf, u16) {
     let config = dir.join("config");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    let port = std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port();
-    std::fs::write(
-        config.join("settings.toml"),
-        format!("host = \"127.0.0.1\"\nport = {port}\n"),
-    )
-    .expect("settings");
+    let port = yam_testkit::free_port();
+    yam_testkit::write_supervisor_settings(&config, port, "").expect("settings");
     (config, port)
 }
 

@@ -14,6 +14,28 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// A loopback port that was free a moment ago (bound on port 0, then released).
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .expect("bind a loopback port")
+        .port()
+}
+
+/// Writes the supervisor's `settings.toml` into `config` (created if missing): the loopback
+/// host, `port`, then the `extra` TOML lines.
+pub fn write_supervisor_settings(
+    config: &std::path::Path,
+    port: u16,
+    extra: &str,
+) -> std::io::Result<()> {
+    std::fs::create_dir_all(config)?;
+    std::fs::write(
+        config.join("settings.toml"),
+        format!("host = \"127.0.0.1\"\nport = {port}\n{extra}"),
+    )
+}
+
 /// Collects a child's stdout and stderr (piped) line by line into one shared string.
 pub fn capture_output(child: &mut Child) -> Arc<Mutex<String>> {
     let output = Arc::new(Mutex::new(String::new()));

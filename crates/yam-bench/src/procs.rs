@@ -18,11 +18,7 @@ impl Bins {
     }
 }
 
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map_or(0, |a| a.port())
-}
+pub use yam_testkit::free_port;
 
 /// Polls `url` until it answers 200; returns how long that took.
 pub fn wait_healthy(url: &str, started: Instant, deadline: Duration) -> anyhow::Result<Duration> {

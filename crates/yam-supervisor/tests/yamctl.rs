@@ -45,13 +45,8 @@ fn yamctl(config: &Path, args: &[&str]) -> (i32, String) {
 }
 
 fn up(config: &Path) -> Up {
-    std::fs::create_dir_all(config).expect("mkdir");
     let port = free_port();
-    std::fs::write(
-        config.join("settings.toml"),
-        format!("host = \"127.0.0.1\"\nport = {port}\n"),
-    )
-    .expect("settings");
+    yam_testkit::write_supervisor_settings(config, port, "").expect("settings");
     let mut child = Command::new(YAMCTL)
         .arg("--config")
         .arg(config)

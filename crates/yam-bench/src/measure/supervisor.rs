@@ -10,15 +10,6 @@ use super::Plan;
 use crate::procs::{self, Bins};
 use crate::report::{Row, median};
 
-fn settings(dir: &std::path::Path, port: u16) -> anyhow::Result<()> {
-    std::fs::create_dir_all(dir)?;
-    std::fs::write(
-        dir.join("settings.toml"),
-        format!("host = \"127.0.0.1\"\nport = {port}\n"),
-    )?;
-    Ok(())
-}
-
 pub fn counts_and_restart(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
@@ -27,7 +18,7 @@ pub fn counts_and_restart(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyho
     runtime.block_on(async {
         let dir = tempfile::tempdir()?;
         let port = procs::free_port();
-        settings(&dir.path().join("config"), port)?;
+        yam_testkit::write_supervisor_settings(&dir.path().join("config"), port, "")?;
         let options = Options::new(
             dir.path().join("config"),
             dir.path().join("data"),
@@ -111,7 +102,7 @@ pub fn counts_and_restart(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyho
 pub fn yamctl_idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
-    settings(&config, procs::free_port())?;
+    yam_testkit::write_supervisor_settings(&config, procs::free_port(), "")?;
     let mut child = Command::new(bins.path("yamctl"))
         .arg("--config")
         .arg(&config)

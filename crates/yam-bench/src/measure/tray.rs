@@ -72,11 +72,7 @@ struct Idle {
 fn measure(bins: &Bins, display: &str, hidden: bool, idle: Duration) -> anyhow::Result<Idle> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
-    std::fs::create_dir_all(&config)?;
-    std::fs::write(
-        config.join("settings.toml"),
-        format!("host = \"127.0.0.1\"\nport = {}\n", procs::free_port()),
-    )?;
+    yam_testkit::write_supervisor_settings(&config, procs::free_port(), "")?;
     let mut cmd = Command::new(bins.path("yam-tray"));
     cmd.arg("--config")
         .arg(&config)

@@ -7,15 +7,7 @@ use yam_supervisor::backoff::RestartPolicy;
 use yam_supervisor::status::Status;
 use yam_supervisor::supervisor::{Options, Supervisor};
 
-pub use yam_testkit::{Client, binary};
-
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
-}
+pub use yam_testkit::{Client, binary, free_port};
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -141,12 +133,7 @@ pub fn harness_with(
     dir: tempfile::TempDir,
 ) -> Harness {
     let config = dir.path().join("config");
-    std::fs::create_dir_all(&config).expect("mkdir");
-    std::fs::write(
-        config.join("settings.toml"),
-        format!("host = \"127.0.0.1\"\nport = {port}\n{settings}"),
-    )
-    .expect("settings");
+    yam_testkit::write_supervisor_settings(&config, port, settings).expect("settings");
     let mut options = Options::new(
         config,
         dir.path().join("data"),
