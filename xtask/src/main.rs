@@ -1,5 +1,6 @@
 //! `cargo xtask run` starts YAM; `cargo xtask test` installs what the tests need and runs them.
 
+mod disk;
 mod packages;
 mod python;
 mod stages;
@@ -155,9 +156,13 @@ fn bench_run(smoke: bool, python: &Path) -> Result {
 
 fn test(flags: &[String]) -> Result {
     let quick = flags.iter().any(|f| f == "--quick");
+    disk::report(&target_dir());
     let mut stages = Stages::default();
     let outcome = test_stages(&mut stages, quick);
     stages.print_summary();
+    if outcome.is_err() {
+        println!("{}", disk::free_space_line(&target_dir()));
+    }
     outcome
 }
 
