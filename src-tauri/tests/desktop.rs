@@ -2,75 +2,16 @@
 //! ready, a screenshot is not blank, a second launch hands over to the first, and neither
 //! SIGTERM nor kill -9 leaves a server behind.
 
-use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use yam_testkit::wait_until;
+use yam_testkit::{Display, wait_until};
 
-struct Display {
-    xvfb: Child,
-    dbus: Option<Child>,
-    env: Vec<(String, String)>,
-}
-
-impl Drop for Display {
-    fn drop(&mut self) {
-        let _ = self.xvfb.kill();
-        let _ = self.xvfb.wait();
-        if let Some(d) = self.dbus.as_mut() {
-            let _ = d.kill();
-            let _ = d.wait();
-        }
-    }
-}
-
-/// A private X server (and session bus, which single-instance needs on Linux).
+/// A private X server and session bus (single-instance needs one on Linux).
 fn display() -> Display {
-    static NEXT: std::sync::atomic::AtomicU32 = std::sync::atomic::AtomicU32::new(0);
-    // A number no other X server (or parallel test) uses.
-    let number = (0..200)
-        .map(|_| {
-            100 + (std::process::id() % 400) * 8
-                + NEXT.fetch_add(1, std::sync::atomic::Ordering::SeqCst) % 8
-        })
-        .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-        .expect("a free display number");
-    let xvfb = Command::new("Xvfb")
-        .args([
-            &format!(":{number}"),
-            "-screen",
-            "0",
-            "1280x800x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("Xvfb (apt-get install xvfb)");
-    let socket = format!("/tmp/.X11-unix/X{number}");
-    assert!(
-        wait_until(Duration::from_secs(10), || Path::new(&socket).exists()),
-        "Xvfb did not start"
-    );
-    let mut env = vec![("DISPLAY".to_owned(), format!(":{number}"))];
-    let mut dbus = Command::new("dbus-daemon")
-        .args(["--session", "--nofork", "--print-address"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok();
-    if let Some(d) = dbus.as_mut() {
-        let mut line = String::new();
-        if let Some(out) = d.stdout.take() {
-            let _ = BufReader::new(out).read_line(&mut line);
-        }
-        env.push(("DBUS_SESSION_BUS_ADDRESS".into(), line.trim().to_owned()));
-    }
-    Display { xvfb, dbus, env }
+    Display::start(true).unwrap_or_else(|e| panic!("{e}"))
 }
 
 struct Tray {
@@ -99,7 +40,7 @@ fn launch(display: &Display, config: &Path) -> Tray {
     let mut child = Command::new(tray_bin())
         .arg("--config")
         .arg(config)
-        .envs(display.env.iter().map(|(k, v)| (k, v)))
+        .envs(display.env())
         .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -173,7 +114,7 @@ fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
     let status = Command::new("import")
         .args(["-window", "root"])
         .arg(&shot)
-        .envs(display.env.iter().map(|(k, v)| (k, v)))
+        .envs(display.env())
         .status()
         .expect("import (imagemagick)");
     assert!(status.success());

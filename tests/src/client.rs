@@ -6,6 +6,26 @@ use reqwest::header::{HeaderMap, SET_COOKIE};
 use reqwest::redirect::Policy;
 use serde_json::Value;
 
+/// The value of the `yam_session` cookie a response sets, if it sets one (for code that talks
+/// to a server with its own reqwest client).
+pub fn set_session_cookie(headers: &HeaderMap) -> Option<&str> {
+    session_set_cookie(headers).map(|set| {
+        set["yam_session=".len()..]
+            .split(';')
+            .next()
+            .unwrap_or_default()
+    })
+}
+
+/// The whole `Set-Cookie` header for `yam_session`, if any.
+fn session_set_cookie(headers: &HeaderMap) -> Option<&str> {
+    headers
+        .get_all(SET_COOKIE)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("yam_session="))
+}
+
 #[derive(Clone)]
 pub struct Client {
     http: Http,
@@ -35,11 +55,7 @@ impl Reply {
 
     /// The `Set-Cookie` header for `yam_session`, if any.
     pub fn session_cookie(&self) -> Option<&str> {
-        self.headers
-            .get_all(SET_COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .find(|v| v.starts_with("yam_session="))
+        session_set_cookie(&self.headers)
     }
 
     pub fn clears_cookie(&self) -> bool {
@@ -100,8 +116,7 @@ impl Client {
             headers: resp.headers().clone(),
             body: resp.text().unwrap_or_default(),
         };
-        if let Some(set) = reply.session_cookie() {
-            let value = set["yam_session=".len()..].split(';').next().unwrap_or("");
+        if let Some(value) = set_session_cookie(&reply.headers) {
             self.cookie = if reply.clears_cookie() || value.is_empty() {
                 None
             } else {

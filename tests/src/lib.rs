@@ -2,10 +2,12 @@
 //! talk to it with a cookie-keeping client, poll for conditions instead of sleeping.
 
 mod client;
+mod display;
 mod python;
 mod server;
 
-pub use client::{Client, Reply, raw_request};
+pub use client::{Client, Reply, raw_request, set_session_cookie};
+pub use display::Display;
 pub use python::{ensure_venv, fixture, flask_python, requirements_file};
 pub use server::{ServerBuilder, ServerProcess, binary};
 

@@ -104,14 +104,7 @@ pub fn flask_login(url: &str) -> anyhow::Result<String> {
         .post(format!("{url}/login"))
         .json(&serde_json::json!({ "login_id": "admin", "password": "bench-password" }))
         .send()?;
-    let cookie = resp
-        .headers()
-        .get_all("set-cookie")
-        .iter()
-        .filter_map(|v| v.to_str().ok())
-        .find_map(|v| v.strip_prefix("yam_session="))
-        .and_then(|v| v.split(';').next())
-        .map(str::to_owned);
+    let cookie = yam_testkit::set_session_cookie(resp.headers()).map(str::to_owned);
     cookie.ok_or_else(|| anyhow::anyhow!("the Flask peer set no session cookie"))
 }
 

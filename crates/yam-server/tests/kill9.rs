@@ -35,14 +35,7 @@ fn kill_9_during_a_login_burst_loses_no_confirmed_login() {
                     if resp.status().as_u16() != 200 {
                         continue;
                     }
-                    let cookie = resp
-                        .headers()
-                        .get_all("set-cookie")
-                        .iter()
-                        .filter_map(|v| v.to_str().ok())
-                        .find_map(|v| v.strip_prefix("yam_session="))
-                        .and_then(|v| v.split(';').next())
-                        .map(str::to_owned);
+                    let cookie = yam_testkit::set_session_cookie(resp.headers()).map(str::to_owned);
                     // Only a complete success answer counts as confirmed.
                     if let (Some(cookie), Ok(_body)) = (cookie, resp.text()) {
                         confirmed.lock().expect("lock").push(cookie);

@@ -1,45 +1,12 @@
 //! yam-tray idle under Xvfb: CPU and RSS of our process, window open and closed (hidden), with
 //! its WebKit helper processes listed apart.
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use super::Plan;
 use crate::procs::{self, Bins};
 use crate::report::Row;
-
-struct Xvfb(Child, String);
-
-impl Drop for Xvfb {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-fn xvfb() -> Option<Xvfb> {
-    let n = (150..250).find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())?;
-    let child = Command::new("Xvfb")
-        .args([
-            &format!(":{n}"),
-            "-screen",
-            "0",
-            "1280x800x24",
-            "-nolisten",
-            "tcp",
-        ])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .spawn()
-        .ok()?;
-    let socket = format!("/tmp/.X11-unix/X{n}");
-    let start = Instant::now();
-    while !Path::new(&socket).exists() && start.elapsed() < Duration::from_secs(10) {
-        std::thread::sleep(Duration::from_millis(50));
-    }
-    Some(Xvfb(child, format!(":{n}")))
-}
 
 /// Processes whose parent is `pid`.
 fn children(pid: u32) -> Vec<(u32, String)> {
@@ -120,16 +87,16 @@ fn measure(bins: &Bins, display: &str, hidden: bool, idle: Duration) -> anyhow::
 }
 
 pub fn idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    let Some(display) = xvfb() else {
-        rows.push(Row::info(
-            "`yam-tray` idle",
-            "not measured: Xvfb is not installed".into(),
-        ));
-        return Ok(());
+    let display = match yam_testkit::Display::start(false) {
+        Ok(display) => display,
+        Err(e) => {
+            rows.push(Row::info("`yam-tray` idle", format!("not measured: {e}")));
+            return Ok(());
+        }
     };
     let idle = plan.idle.max(Duration::from_secs(1));
-    let open = measure(bins, &display.1, false, idle)?;
-    let closed = measure(bins, &display.1, true, idle)?;
+    let open = measure(bins, display.name(), false, idle)?;
+    let closed = measure(bins, display.name(), true, idle)?;
     rows.push(Row::new(
         "`yam-tray` idle, window closed: CPU / RSS of our process (private memory)",
         format!(
