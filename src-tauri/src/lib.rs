@@ -65,14 +65,7 @@ fn prefer_software_rendering() {
 pub fn main_entry() -> ExitCode {
     prefer_software_rendering();
     let args = Args::parse();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_env("YAM_LOG")
-                .unwrap_or_else(|_| "info".into()),
-        )
-        .with_writer(std::io::stderr)
-        .with_target(false)
-        .init();
+    yam_supervisor::logs::init_process_logging();
     let result = CtlPaths::resolve(args.config.as_deref()).and_then(|paths| {
         if args.headless || !display_available() {
             tracing::info!(

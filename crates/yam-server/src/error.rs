@@ -31,15 +31,7 @@ impl IntoResponse for AppError {
             AppError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
             AppError::Store(e) if e.is_unwritable() => {
                 tracing::error!(error = %self, "the sessions folder refuses writes");
-                let mut response = (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    Json(json!({ "success": false, "message": UNWRITABLE })),
-                )
-                    .into_response();
-                response
-                    .headers_mut()
-                    .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
-                return response;
+                (StatusCode::SERVICE_UNAVAILABLE, UNWRITABLE.to_owned())
             }
             AppError::Store(_) | AppError::Users(_) | AppError::Task(_) => {
                 tracing::error!(error = %self, "request failed");
@@ -50,10 +42,17 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        (
+        let mut response = (
             status,
             Json(json!({ "success": false, "message": message })),
         )
-            .into_response()
+            .into_response();
+        if status == StatusCode::SERVICE_UNAVAILABLE {
+            // The folder is usually fixed by a person; clients should not hammer meanwhile.
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+        }
+        response
     }
 }

@@ -191,6 +191,21 @@ impl RotatingFile {
     }
 }
 
+/// The supervisor's own log (yamctl, yam-tray): `YAM_LOG` filter (default `info`) to stderr,
+/// colours only on a terminal.
+pub fn init_process_logging() {
+    use std::io::IsTerminal;
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_env("YAM_LOG")
+                .unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_target(false)
+        .init();
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

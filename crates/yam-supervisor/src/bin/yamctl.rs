@@ -33,14 +33,7 @@ async fn run(cli: Cli) -> ExitCode {
         }
     };
     if let Command::Up { listen, ui } = cli.command {
-        tracing_subscriber::fmt()
-            .with_env_filter(
-                tracing_subscriber::EnvFilter::try_from_env("YAM_LOG")
-                    .unwrap_or_else(|_| "info".into()),
-            )
-            .with_writer(std::io::stderr)
-            .with_target(false)
-            .init();
+        yam_supervisor::logs::init_process_logging();
         return match up::run(paths, &listen, ui).await {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
