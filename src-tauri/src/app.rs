@@ -67,24 +67,21 @@ pub fn build_app<R: Runtime>(
                     .autostart;
                 crate::autostart::apply(app.handle(), autostart);
                 quit_on_terminate(app.handle().clone());
-                if hidden {
-                    if let Some(window) = app.get_webview_window(crate::shell::MAIN_WINDOW) {
-                        let _ = window.hide();
-                    }
+                if !hidden {
+                    crate::shell::create_window(app.handle())?;
                 }
             }
             Ok(())
         })
         .on_window_event(|window, event| {
-            if let WindowEvent::CloseRequested { api, .. } = event {
-                let quitting = window
-                    .app_handle()
-                    .try_state::<TrayState>()
-                    .is_some_and(|s| s.is_quitting());
-                if !quitting {
-                    // Closing the window keeps the app (and the server) running in the tray.
-                    api.prevent_close();
-                    let _ = window.hide();
+            // Closing the window destroys it (the app and the server stay in the tray; see
+            // shell::create_window); the next window's UI reports ready again.
+            if let WindowEvent::Destroyed = event {
+                if let Some(state) = window.app_handle().try_state::<TrayState>() {
+                    state.ui_ready.store(false, Ordering::SeqCst);
+                    if !state.is_quitting() {
+                        tracing::info!("Window closed; YAM keeps running in the tray");
+                    }
                 }
             }
         })

@@ -135,12 +135,14 @@ pub fn open_sessions_folder<R: Runtime>(app: AppHandle<R>, state: State<'_, Tray
 }
 
 /// The window's UI loaded and rendered its first status (the desktop smoke test waits for it).
+/// Returns the tray menu's action that opened the window, if one is waiting.
 #[tauri::command]
-pub fn ui_ready(state: State<'_, TrayState>) {
+pub fn ui_ready(state: State<'_, TrayState>) -> Option<crate::state::UiAction> {
     if !state
         .ui_ready
         .swap(true, std::sync::atomic::Ordering::SeqCst)
     {
         tracing::info!("UI ready");
     }
+    state.take_pending_action()
 }

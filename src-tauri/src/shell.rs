@@ -2,24 +2,67 @@
 
 use std::path::Path;
 
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewWindowBuilder};
 use tauri_plugin_opener::OpenerExt;
 
 use crate::error::TrayError;
+use crate::state::{TrayState, UiAction};
 
 pub const MAIN_WINDOW: &str = "main";
 
-/// Shows, unminimises and focuses the main window (tray click, second launch).
+/// Shows, unminimises and focuses the main window (tray click, second launch); a closed
+/// window is created again.
 pub fn show_window<R: Runtime>(app: &AppHandle<R>) {
-    if let Some(window) = app.get_webview_window(MAIN_WINDOW) {
-        let _ = window.show();
-        let _ = window.unminimize();
-        let _ = window.set_focus();
-    }
+    let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
+        // Not from inside this (menu, tray or single-instance) handler: creating a webview
+        // there deadlocks on Windows.
+        let app = app.clone();
+        tauri::async_runtime::spawn(async move {
+            if let Err(e) = create_window(&app) {
+                tracing::warn!("could not open the window: {e}");
+            }
+        });
+        return;
+    };
+    let _ = window.show();
+    let _ = window.unminimize();
+    let _ = window.set_focus();
     // Hidden windows get no status events; bring this one up to date.
-    if let Some(state) = app.try_state::<crate::state::TrayState>() {
+    if let Some(state) = app.try_state::<TrayState>() {
         let _ = app.emit("status", &state.supervisor.status());
     }
+}
+
+/// Creates the main window from `tauri.conf.json` (where it has `"create": false`): at start
+/// unless `--hidden`, and whenever it is asked for after being closed. Closing destroys it, so
+/// an app living in the tray keeps no web page (and no WebKit web process) around.
+pub fn create_window<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
+    let config = app
+        .config()
+        .app
+        .windows
+        .iter()
+        .find(|w| w.label == MAIN_WINDOW)
+        .ok_or_else(|| tauri::Error::WindowNotFound)?
+        .clone();
+    WebviewWindowBuilder::from_config(app, &config)?.build()?;
+    Ok(())
+}
+
+/// Asks the window to carry out `action` (it confirms with the user first): sent at once to a
+/// window whose UI is up, otherwise kept until the UI reports ready.
+pub fn ask_window<R: Runtime>(app: &AppHandle<R>, action: UiAction) {
+    let Some(state) = app.try_state::<TrayState>() else {
+        return;
+    };
+    let ui_up = app.get_webview_window(MAIN_WINDOW).is_some()
+        && state.ui_ready.load(std::sync::atomic::Ordering::SeqCst);
+    if ui_up {
+        let _ = app.emit("ui-action", action);
+    } else {
+        state.defer_action(action);
+    }
+    show_window(app);
 }
 
 pub fn open_url<R: Runtime>(app: &AppHandle<R>, url: &str) -> Result<(), TrayError> {

@@ -2,7 +2,7 @@
 
 use tauri::menu::{CheckMenuItem, Menu, MenuItem, PredefinedMenuItem};
 use tauri::tray::{MouseButton, MouseButtonState, TrayIconBuilder, TrayIconEvent};
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Manager, Runtime};
 use yam_supervisor::status::Status;
 
 use crate::state::TrayState;
@@ -248,8 +248,7 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
         }
         MenuId::ForceLogout => {
             // The window asks for confirmation, naming how many sessions will end.
-            shell::show_window(&app);
-            let _ = app.emit("ui-action", "force-logout");
+            shell::ask_window(&app, crate::state::UiAction::ForceLogout);
         }
         MenuId::OpenInBrowser => {
             if let Err(e) = shell::open_url(&app, &supervisor.status().url) {

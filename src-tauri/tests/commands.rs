@@ -133,9 +133,13 @@ fn commands_drive_the_supervisor() {
             .iter()
             .any(|l| l["text"] == "Server stopped")
     );
-    invoke(&webview, "ui_ready", json!({})).expect("ui_ready");
-
+    // The tray's "Force logout…" opened the window: the UI takes the action once, when ready.
     let state = app.state::<TrayState>();
+    state.defer_action(yam_tray::state::UiAction::ForceLogout);
+    let pending = invoke(&webview, "ui_ready", json!({})).expect("ui_ready");
+    assert_eq!(pending, json!("force-logout"));
     assert!(state.ui_ready.load(std::sync::atomic::Ordering::SeqCst));
+    let again = invoke(&webview, "ui_ready", json!({})).expect("ui_ready");
+    assert_eq!(again, json!(null), "an action is carried out once");
     tauri::async_runtime::block_on(state.supervisor.shutdown());
 }

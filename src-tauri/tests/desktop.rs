@@ -37,9 +37,14 @@ fn tray_bin() -> PathBuf {
 }
 
 fn launch(display: &Display, config: &Path) -> Tray {
+    launch_with(display, config, &[])
+}
+
+fn launch_with(display: &Display, config: &Path, args: &[&str]) -> Tray {
     let mut child = Command::new(tray_bin())
         .arg("--config")
         .arg(config)
+        .args(args)
         .envs(display.env())
         .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
         .stdout(Stdio::piped())
@@ -191,5 +196,54 @@ fn kill_9_of_the_tray_app_takes_the_server_with_it() {
     assert!(
         wait_until(Duration::from_secs(10), || !alive(server)),
         "the server outlived a killed app"
+    );
+}
+
+/// WebKit's web-content processes of the app (one per open page).
+fn web_processes(app: u32) -> Vec<(u32, String)> {
+    yam_testkit::child_processes(app)
+        .into_iter()
+        .filter(|(_, name)| name.starts_with("WebKitWebProces"))
+        .collect()
+}
+
+#[test]
+fn started_hidden_it_keeps_no_web_page_until_the_window_is_asked_for() {
+    let display = display();
+    let dir = tempfile::tempdir().expect("tmp");
+    let (config, port) = setup(dir.path());
+    let first = launch_with(&display, &config, &["--hidden"]);
+    assert!(
+        wait_until(Duration::from_secs(60), || healthy(port)),
+        "server not healthy:\n{}",
+        first.output()
+    );
+    // Time enough for a page to have loaded, were there one.
+    std::thread::sleep(Duration::from_secs(3));
+    let pid = first.child.id();
+    assert_eq!(web_processes(pid), vec![], "a hidden app runs no web page");
+    assert!(!first.output().contains("UI ready"));
+
+    // A second launch asks for the window: it is created, and its UI comes up.
+    let mut second = launch(&display, &config);
+    assert!(
+        wait_until(Duration::from_secs(30), || second
+            .child
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
+        "the second launch kept running"
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || first
+            .output()
+            .contains("UI ready")),
+        "the window was not created:\n{}",
+        first.output()
+    );
+    assert!(
+        !web_processes(pid).is_empty(),
+        "an open window has its web process"
     );
 }

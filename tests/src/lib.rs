@@ -77,3 +77,23 @@ pub fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bo
         std::thread::sleep(Duration::from_millis(50));
     }
 }
+
+/// The live processes whose parent is `pid`, with their names (from Linux's `/proc`; empty
+/// elsewhere). Zombies are left out.
+pub fn child_processes(pid: u32) -> Vec<(u32, String)> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(|p| {
+            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
+            let name = stat[stat.find('(')? + 1..stat.rfind(')')?].to_owned();
+            let mut after_name = stat[stat.rfind(')')? + 2..].split_whitespace();
+            let state = after_name.next()?;
+            let ppid: u32 = after_name.next()?.parse().ok()?;
+            (ppid == pid && state != "Z").then_some((p, name))
+        })
+        .collect()
+}

@@ -61,14 +61,17 @@ async function main() {
   };
   apply(await transport.status());
   transport.onStatus(apply);
-  transport.onUiAction((action) => {
+  // Actions from the tray menu: sent as events to an open window, or handed over by
+  // ui_ready when the menu had to open the window first.
+  const carryOut = (action) => {
     if (action === 'force-logout') {
       $('tab-overview').click();
       $('btn-force-logout').click();
     }
-  });
+  };
+  transport.onUiAction(carryOut);
   document.body.dataset.ready = 'true';
-  transport.uiReady().catch(() => {});
+  transport.uiReady().then((pending) => pending && carryOut(pending)).catch(() => {});
 }
 
 main();

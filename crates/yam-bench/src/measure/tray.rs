@@ -8,27 +8,6 @@ use super::Plan;
 use crate::procs::{self, Bins};
 use crate::report::Row;
 
-/// Processes whose parent is `pid`.
-fn children(pid: u32) -> Vec<(u32, String)> {
-    let Ok(entries) = std::fs::read_dir("/proc") else {
-        return Vec::new();
-    };
-    entries
-        .flatten()
-        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
-        .filter_map(|p| {
-            let stat = std::fs::read_to_string(format!("/proc/{p}/stat")).ok()?;
-            let name = stat[stat.find('(')? + 1..stat.rfind(')')?].to_owned();
-            let ppid: u32 = stat[stat.rfind(')')? + 2..]
-                .split_whitespace()
-                .nth(1)?
-                .parse()
-                .ok()?;
-            (ppid == pid).then_some((p, name))
-        })
-        .collect()
-}
-
 struct Idle {
     cpu: f64,
     rss: f64,
@@ -64,7 +43,7 @@ fn measure(bins: &Bins, display: &str, hidden: bool, idle: Duration) -> anyhow::
     let cpu = (t1 - t0) as f64 / 100.0 / started.elapsed().as_secs_f64() * 100.0;
     let rss = procs::rss_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
     let private = procs::private_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
-    let helpers: Vec<String> = children(pid)
+    let helpers: Vec<String> = yam_testkit::child_processes(pid)
         .into_iter()
         .filter(|(_, name)| name.starts_with("WebKit"))
         .map(|(p, name)| {
