@@ -50,7 +50,11 @@ pub fn display_available() -> bool {
 }
 
 /// WebKitGTK's GPU compositing paints nothing but the page background on displays without
-/// acceleration (VMs, RDP, Xvfb); a small admin window renders fine in software.
+/// acceleration (VMs, RDP, Xvfb); a small admin window renders fine in software. With the
+/// page painted in software nothing in our process draws with OpenGL, so GDK is also told not
+/// to probe GLX when it opens the display: that probe alone loads Mesa and LLVM (~50 MB of
+/// RSS measured under Xvfb) into an app that mostly sits in the tray. Either variable set by
+/// the user wins.
 fn prefer_software_rendering() {
     #[cfg(target_os = "linux")]
     if std::env::var_os("WEBKIT_DISABLE_COMPOSITING_MODE").is_none() {
@@ -58,6 +62,9 @@ fn prefer_software_rendering() {
         // SAFETY: called first thing in main, before any other thread exists.
         unsafe {
             std::env::set_var("WEBKIT_DISABLE_COMPOSITING_MODE", "1");
+            if std::env::var_os("GDK_GL").is_none() {
+                std::env::set_var("GDK_GL", "disable");
+            }
         }
     }
 }

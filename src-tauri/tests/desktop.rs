@@ -45,6 +45,9 @@ fn launch_with(display: &Display, config: &Path, args: &[&str]) -> Tray {
         .arg("--config")
         .arg(config)
         .args(args)
+        // The app's own rendering choices, not the caller's.
+        .env_remove("GDK_GL")
+        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
         .envs(display.env())
         .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
         .stdout(Stdio::piped())
@@ -222,6 +225,15 @@ fn started_hidden_it_keeps_no_web_page_until_the_window_is_asked_for() {
     std::thread::sleep(Duration::from_secs(3));
     let pid = first.child.id();
     assert_eq!(web_processes(pid), vec![], "a hidden app runs no web page");
+    // Nothing in our process draws with OpenGL, so no GL driver is loaded (GDK's GLX probe
+    // alone would map Mesa and LLVM, ~50 MB).
+    let maps = std::fs::read_to_string(format!("/proc/{pid}/maps")).expect("maps");
+    let gl: Vec<&str> = maps
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(5))
+        .filter(|path| path.ends_with("_dri.so") || path.contains("libLLVM"))
+        .collect();
+    assert!(gl.is_empty(), "GL driver loaded: {gl:?}");
     assert!(!first.output().contains("UI ready"));
 
     // A second launch asks for the window: it is created, and its UI comes up.

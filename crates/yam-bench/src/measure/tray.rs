@@ -11,18 +11,25 @@ use crate::report::Row;
 struct Idle {
     cpu: f64,
     rss: f64,
-    private: f64,
+    /// Heap, stacks and other anonymous memory: what the process itself allocated (the rest
+    /// of RSS is library and program pages, shared and reclaimable).
+    anon: f64,
     helpers: String,
 }
 
-fn measure(bins: &Bins, display: &str, hidden: bool, idle: Duration) -> anyhow::Result<Idle> {
+fn measure(
+    bins: &Bins,
+    display: &yam_testkit::Display,
+    hidden: bool,
+    idle: Duration,
+) -> anyhow::Result<Idle> {
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
     yam_testkit::write_supervisor_settings(&config, procs::free_port(), "")?;
     let mut cmd = Command::new(bins.path("yam-tray"));
     cmd.arg("--config")
         .arg(&config)
-        .env("DISPLAY", display)
+        .env("DISPLAY", display.name())
         .env("YAM_LOG", "warn")
         .env("YAM_SERVER_BIN", bins.path("yam-server"))
         .stdout(Stdio::null())
@@ -42,7 +49,7 @@ fn measure(bins: &Bins, display: &str, hidden: bool, idle: Duration) -> anyhow::
     let t1 = procs::cpu_ticks(pid).unwrap_or(0);
     let cpu = (t1 - t0) as f64 / 100.0 / started.elapsed().as_secs_f64() * 100.0;
     let rss = procs::rss_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
-    let private = procs::private_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
+    let anon = procs::anon_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
     let helpers: Vec<String> = yam_testkit::child_processes(pid)
         .into_iter()
         .filter(|(_, name)| name.starts_with("WebKit"))
@@ -60,27 +67,36 @@ fn measure(bins: &Bins, display: &str, hidden: bool, idle: Duration) -> anyhow::
     Ok(Idle {
         cpu,
         rss,
-        private,
-        helpers: helpers.join(", "),
+        anon,
+        helpers: if helpers.is_empty() {
+            "none".to_owned()
+        } else {
+            helpers.join(", ")
+        },
     })
 }
 
 pub fn idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    let display = match yam_testkit::Display::start(false) {
-        Ok(display) => display,
-        Err(e) => {
+    // Each launch on its own fresh X server: GDK's first look at a display differs from later
+    // ones, so sharing one would flatter the second measurement.
+    let fresh = || yam_testkit::Display::start(false);
+    let (first, second) = match (fresh(), fresh()) {
+        (Ok(first), Ok(second)) => (first, second),
+        (Err(e), _) | (_, Err(e)) => {
             rows.push(Row::info("`yam-tray` idle", format!("not measured: {e}")));
             return Ok(());
         }
     };
     let idle = plan.idle.max(Duration::from_secs(1));
-    let open = measure(bins, display.name(), false, idle)?;
-    let closed = measure(bins, display.name(), true, idle)?;
+    let open = measure(bins, &first, false, idle)?;
+    // Started with --hidden: no window, the same state as after closing it (closing destroys
+    // the window and its web page).
+    let closed = measure(bins, &second, true, idle)?;
     rows.push(Row::new(
-        "`yam-tray` idle, window closed: CPU / RSS of our process (private memory)",
+        "`yam-tray` idle, window closed: CPU / RSS of our process (anonymous memory)",
         format!(
-            "{:.2}% / {:.0} MB ({:.0} MB private)",
-            closed.cpu, closed.rss, closed.private
+            "{:.2}% / {:.0} MB ({:.0} MB anonymous)",
+            closed.cpu, closed.rss, closed.anon
         ),
         format!("webview processes apart: {}", closed.helpers),
         "—".into(),
@@ -88,10 +104,10 @@ pub fn idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> 
         Some(closed.cpu <= 0.5 && closed.rss <= 60.0),
     ));
     rows.push(Row::info(
-        "`yam-tray` idle, window open: CPU / RSS of our process (private memory)",
+        "`yam-tray` idle, window open: CPU / RSS of our process (anonymous memory)",
         format!(
-            "{:.2}% / {:.0} MB ({:.0} MB private); webview processes apart: {}",
-            open.cpu, open.rss, open.private, open.helpers
+            "{:.2}% / {:.0} MB ({:.0} MB anonymous); webview processes apart: {}",
+            open.cpu, open.rss, open.anon, open.helpers
         ),
     ));
     Ok(())
