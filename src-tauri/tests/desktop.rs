@@ -259,3 +259,66 @@ fn started_hidden_it_keeps_no_web_page_until_the_window_is_asked_for() {
         "an open window has its web process"
     );
 }
+
+#[test]
+fn closing_the_window_keeps_the_server_and_lets_the_web_page_go() {
+    let display = display()
+        .with_window_manager()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let (config, port) = setup(dir.path());
+    let first = launch(&display, &config);
+    assert!(
+        wait_until(Duration::from_secs(60), || first
+            .output()
+            .contains("UI ready")),
+        "the UI never reported ready:\n{}",
+        first.output()
+    );
+    let pid = first.child.id();
+    assert!(
+        !web_processes(pid).is_empty(),
+        "an open window has its web process"
+    );
+
+    // The user closes the window (the window manager sends WM_DELETE_WINDOW).
+    display
+        .close_window("YAM")
+        .unwrap_or_else(|e| panic!("{e}"));
+    assert!(
+        wait_until(Duration::from_secs(15), || first
+            .output()
+            .contains("Window closed; YAM keeps running in the tray")
+            && web_processes(pid).is_empty()),
+        "the window's web process outlived the window: {:?}\n{}",
+        web_processes(pid),
+        first.output()
+    );
+    assert!(healthy(port), "the server stays up when the window closes");
+    assert!(
+        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok(),
+        "the app stays in the tray"
+    );
+
+    // Asking for the window again (a second launch) creates it, and its UI comes up again.
+    let mut second = launch(&display, &config);
+    assert!(
+        wait_until(Duration::from_secs(30), || second
+            .child
+            .try_wait()
+            .ok()
+            .flatten()
+            .is_some()),
+        "the second launch kept running"
+    );
+    assert!(
+        wait_until(Duration::from_secs(60), || first
+            .output()
+            .matches("UI ready")
+            .count()
+            == 2),
+        "the window was not created again:\n{}",
+        first.output()
+    );
+    assert!(!web_processes(pid).is_empty());
+}

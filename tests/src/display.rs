@@ -7,10 +7,10 @@ use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::Duration;
 
-/// Xvfb (and dbus-daemon) running until dropped.
+/// Xvfb (and dbus-daemon, a window manager) running until dropped.
 pub struct Display {
     xvfb: Child,
-    dbus: Option<Child>,
+    helpers: Vec<Child>,
     name: String,
     env: Vec<(String, String)>,
 }
@@ -34,7 +34,7 @@ impl Display {
             .map_err(|e| format!("cannot start Xvfb (apt-get install xvfb): {e}"))?;
         let mut display = Display {
             xvfb,
-            dbus: None,
+            helpers: Vec::new(),
             env: vec![("DISPLAY".to_owned(), name.clone())],
             name,
         };
@@ -63,7 +63,69 @@ impl Display {
         }
         self.env
             .push(("DBUS_SESSION_BUS_ADDRESS".into(), address.trim().to_owned()));
-        self.dbus = Some(dbus);
+        self.helpers.push(dbus);
+    }
+
+    /// Adds a window manager (matchbox), so windows can be closed as a user closes them:
+    /// `wmctrl -c TITLE` asks the manager, which sends the window WM_DELETE_WINDOW.
+    pub fn with_window_manager(mut self) -> Result<Self, String> {
+        let spawn = |name: &str| {
+            Command::new("matchbox-window-manager")
+                .args(["-use_titlebar", "no"])
+                .env("DISPLAY", name)
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .map_err(|e| {
+                    format!(
+                        "cannot start matchbox-window-manager \
+                         (apt-get install matchbox-window-manager): {e}"
+                    )
+                })
+        };
+        let answers = |name: &str| {
+            Command::new("wmctrl")
+                .arg("-m")
+                .env("DISPLAY", name)
+                .output()
+                .is_ok_and(|o| o.status.success())
+        };
+        let mut wm = spawn(&self.name)?;
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        // A manager started while the new X server is still coming up exits at once; start
+        // it again until one answers.
+        while !answers(&self.name) {
+            if std::time::Instant::now() > deadline {
+                let _ = wm.kill();
+                let _ = wm.wait();
+                return Err(format!(
+                    "no window manager answers on {} (apt-get install wmctrl)",
+                    self.name
+                ));
+            }
+            if wm.try_wait().ok().flatten().is_some() {
+                wm = spawn(&self.name)?;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        self.helpers.push(wm);
+        Ok(self)
+    }
+
+    /// Closes the windows titled `title` the way a user does (needs `with_window_manager`).
+    pub fn close_window(&self, title: &str) -> Result<(), String> {
+        let status = Command::new("wmctrl")
+            .args(["-c", title])
+            .env("DISPLAY", &self.name)
+            .status()
+            .map_err(|e| format!("wmctrl: {e}"))?;
+        if status.success() {
+            Ok(())
+        } else {
+            Err(format!(
+                "wmctrl -c {title} failed ({status}): no such window?"
+            ))
+        }
     }
 
     /// `:N`, the value of `DISPLAY`.
@@ -79,7 +141,11 @@ impl Display {
 
 impl Drop for Display {
     fn drop(&mut self) {
-        for child in std::iter::once(&mut self.xvfb).chain(self.dbus.as_mut()) {
+        for child in self
+            .helpers
+            .iter_mut()
+            .chain(std::iter::once(&mut self.xvfb))
+        {
             let _ = child.kill();
             let _ = child.wait();
         }

@@ -38,7 +38,8 @@ pub const UI_TESTS: [Need; 3] = [
     },
 ];
 
-/// Tauri v2 on Linux, plus a real X server, screenshots and a session bus for the desktop test.
+/// Tauri v2 on Linux, plus a real X server, screenshots, a session bus and a window manager for
+/// the desktop test.
 pub const TRAY_LIBS: [&str; 6] = [
     "libwebkit2gtk-4.1-dev",
     "libgtk-3-dev",
@@ -47,7 +48,7 @@ pub const TRAY_LIBS: [&str; 6] = [
     "libsoup-3.0-dev",
     "pkg-config",
 ];
-pub const TRAY_TOOLS: [Need; 4] = [
+pub const TRAY_TOOLS: [Need; 6] = [
     Need {
         command: "Xvfb",
         package: "xvfb",
@@ -63,6 +64,15 @@ pub const TRAY_TOOLS: [Need; 4] = [
     Need {
         command: "dbus-daemon",
         package: "dbus",
+    },
+    // A window manager, so the desktop test can close the window as a user does.
+    Need {
+        command: "matchbox-window-manager",
+        package: "matchbox-window-manager",
+    },
+    Need {
+        command: "wmctrl",
+        package: "wmctrl",
     },
 ];
 
