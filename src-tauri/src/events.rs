@@ -1,6 +1,6 @@
 //! Status changes go to the window (`status` events), the tray, and notifications.
 
-use tauri::{AppHandle, Emitter, Manager, Runtime};
+use tauri::{AppHandle, Emitter, Runtime};
 use tauri_plugin_notification::NotificationExt;
 use yam_supervisor::status::Status;
 use yam_supervisor::supervisor::Supervisor;
@@ -14,13 +14,8 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, supervisor: Supervisor, desktop: b
         let mut last_notice = rx.borrow().notice.as_ref().map(|n| n.seq);
         loop {
             let status: Status = rx.borrow_and_update().clone();
-            // A hidden window gets the latest status when it is shown again (shell.rs).
-            let visible = app
-                .get_webview_window(crate::shell::MAIN_WINDOW)
-                .is_none_or(|w| w.is_visible().unwrap_or(true));
-            if visible {
-                let _ = app.emit("status", &status);
-            }
+            // A closed window is destroyed, so an existing one is open and gets every change.
+            let _ = app.emit("status", &status);
             if desktop {
                 crate::tray::update(&app, &status);
                 if let Some(n) = &status.notice {

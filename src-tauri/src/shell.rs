@@ -27,10 +27,6 @@ pub fn show_window<R: Runtime>(app: &AppHandle<R>) {
     let _ = window.show();
     let _ = window.unminimize();
     let _ = window.set_focus();
-    // Hidden windows get no status events; bring this one up to date.
-    if let Some(state) = app.try_state::<TrayState>() {
-        let _ = app.emit("status", &state.supervisor.status());
-    }
 }
 
 /// Creates the main window from `tauri.conf.json` (where it has `"create": false`): at start

@@ -11,7 +11,7 @@ use yam_supervisor::supervisor::Supervisor;
 pub struct TrayState {
     pub supervisor: Supervisor,
     pub paths: CtlPaths,
-    /// Set once Quit was chosen: window close and exit requests stop being prevented.
+    /// Set once Quit was chosen: exit requests stop being prevented.
     pub quitting: AtomicBool,
     /// Set when the window's UI reported that it loaded; cleared when the window is closed
     /// (closing destroys it).
