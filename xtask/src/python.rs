@@ -23,7 +23,11 @@ pub fn test_venv() -> Result<PathBuf> {
         return Ok(python);
     }
     let mut failures = Vec::new();
-    for base in base_pythons() {
+    for base in [Base::OnPath, Base::Debian] {
+        // Prepared only when reached: Debian's needs python3-venv installed first.
+        let Some(base) = base.prepare() else {
+            continue;
+        };
         for way in [Way::VenvWithPip, Way::VenvThenOuterPip] {
             let _ = std::fs::remove_dir_all(&venv);
             match way.make(&base, &venv, &requirements) {
@@ -54,20 +58,37 @@ fn venv_python(venv: &Path) -> PathBuf {
     }
 }
 
-/// The interpreters to build the venv from: the one on PATH, then Debian's own (with its
-/// python3-venv package) when that is a different one.
-fn base_pythons() -> Vec<String> {
-    let mut bases = Vec::new();
-    if crate::packages::has_command("python3") {
-        bases.push("python3".to_owned());
-    } else if crate::packages::has_command("python") {
-        bases.push("python".to_owned());
+/// The interpreters to build the venv from, in order.
+#[derive(Clone, Copy)]
+enum Base {
+    /// `python3` (or `python`) on PATH.
+    OnPath,
+    /// Debian's `/usr/bin/python3` with its python3-venv package installed (it may be the same
+    /// interpreter as the one on PATH, which failed for lack of that package).
+    Debian,
+}
+
+impl Base {
+    /// The interpreter to run, or None when this machine has none of this kind.
+    fn prepare(self) -> Option<String> {
+        let has = crate::packages::has_command;
+        match self {
+            Base::OnPath if has("python3") => Some("python3".to_owned()),
+            Base::OnPath if has("python") => Some("python".to_owned()),
+            Base::OnPath => None,
+            Base::Debian => {
+                let debian = Path::new("/usr/bin/python3");
+                if !debian.is_file() {
+                    return None;
+                }
+                if let Err(e) = crate::packages::ensure_libraries(&["python3-venv"]) {
+                    eprintln!("python venv: cannot install python3-venv: {e}");
+                    return None;
+                }
+                Some(debian.display().to_string())
+            }
+        }
     }
-    let debian = Path::new("/usr/bin/python3");
-    if debian.is_file() && crate::packages::ensure_libraries(&["python3-venv"]).is_ok() {
-        bases.push(debian.display().to_string());
-    }
-    bases
 }
 
 #[derive(Clone, Copy)]
