@@ -7,7 +7,7 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use yam_testkit::{Display, wait_until};
+use yam_testkit::{Display, process_alive, wait_until};
 
 /// A private X server and session bus (single-instance needs one on Linux).
 fn display() -> Display {
@@ -22,6 +22,11 @@ struct Tray {
 impl Tray {
     fn output(&self) -> String {
         self.output.lock().expect("lock").clone()
+    }
+
+    /// Waits up to `secs` for `text` to appear in the app's output.
+    fn logs(&self, text: &str, secs: u64) -> bool {
+        wait_until(Duration::from_secs(secs), || self.output().contains(text))
     }
 }
 
@@ -38,6 +43,16 @@ fn tray_bin() -> PathBuf {
 
 fn launch(display: &Display, config: &Path) -> Tray {
     launch_with(display, config, &[])
+}
+
+/// A second launch with the same config: it hands over to the running app and exits.
+fn launch_second(display: &Display, config: &Path) -> Tray {
+    let mut second = launch(display, config);
+    assert!(
+        yam_testkit::exits_within(&mut second.child, Duration::from_secs(30)),
+        "the second launch kept running"
+    );
+    second
 }
 
 fn launch_with(display: &Display, config: &Path, args: &[&str]) -> Tray {
@@ -62,10 +77,6 @@ fn server_pid(data: &Path) -> Option<u32> {
     let lock: serde_json::Value =
         serde_json::from_slice(&std::fs::read(data.join("supervisor.lock")).ok()?).ok()?;
     lock["server_pid"].as_u64().map(|p| p as u32)
-}
-
-fn alive(pid: u32) -> bool {
-    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
 fn healthy(port: u16) -> bool {
@@ -107,9 +118,7 @@ fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
     );
     println!("server healthy after {:?}", started.elapsed());
     assert!(
-        wait_until(Duration::from_secs(60), || first
-            .output()
-            .contains("UI ready")),
+        first.logs("UI ready", 60),
         "the UI never reported ready:\n{}",
         first.output()
     );
@@ -135,20 +144,9 @@ fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
     println!("screenshot: {} ({n} colours)", shot.display());
 
     // A second launch hands over to the first and exits.
-    let mut second = launch(&display, &config);
+    launch_second(&display, &config);
     assert!(
-        wait_until(Duration::from_secs(30), || second
-            .child
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
-        "the second launch kept running"
-    );
-    assert!(
-        wait_until(Duration::from_secs(10), || first
-            .output()
-            .contains("Another launch: showing the window")),
+        first.logs("Another launch: showing the window", 10),
         "{}",
         first.output()
     );
@@ -159,27 +157,21 @@ fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
 
     // SIGTERM quits gracefully: the server is stopped first.
     let server = server_pid(&dir.path().join("config/data")).expect("server pid in the lock file");
-    assert!(alive(server));
+    assert!(process_alive(server));
     Command::new("kill")
         .args(["-TERM", &first.child.id().to_string()])
         .status()
         .expect("kill");
     assert!(
-        wait_until(Duration::from_secs(30), || first
-            .child
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
+        yam_testkit::exits_within(&mut first.child, Duration::from_secs(30)),
         "yam-tray did not exit:\n{}",
         first.output()
     );
     assert!(
-        wait_until(Duration::from_secs(5), || !alive(server)),
+        wait_until(Duration::from_secs(5), || !process_alive(server)),
         "the server outlived the app"
     );
     assert!(first.output().contains("Quit: stopping the server"));
-    drop(second);
 }
 
 #[test]
@@ -197,7 +189,7 @@ fn kill_9_of_the_tray_app_takes_the_server_with_it() {
     tray.child.kill().expect("kill -9");
     tray.child.wait().expect("wait");
     assert!(
-        wait_until(Duration::from_secs(10), || !alive(server)),
+        wait_until(Duration::from_secs(10), || !process_alive(server)),
         "the server outlived a killed app"
     );
 }
@@ -237,20 +229,9 @@ fn started_hidden_it_keeps_no_web_page_until_the_window_is_asked_for() {
     assert!(!first.output().contains("UI ready"));
 
     // A second launch asks for the window: it is created, and its UI comes up.
-    let mut second = launch(&display, &config);
+    launch_second(&display, &config);
     assert!(
-        wait_until(Duration::from_secs(30), || second
-            .child
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
-        "the second launch kept running"
-    );
-    assert!(
-        wait_until(Duration::from_secs(60), || first
-            .output()
-            .contains("UI ready")),
+        first.logs("UI ready", 60),
         "the window was not created:\n{}",
         first.output()
     );
@@ -269,9 +250,7 @@ fn closing_the_window_keeps_the_server_and_lets_the_web_page_go() {
     let (config, port) = setup(dir.path());
     let first = launch(&display, &config);
     assert!(
-        wait_until(Duration::from_secs(60), || first
-            .output()
-            .contains("UI ready")),
+        first.logs("UI ready", 60),
         "the UI never reported ready:\n{}",
         first.output()
     );
@@ -295,22 +274,10 @@ fn closing_the_window_keeps_the_server_and_lets_the_web_page_go() {
         first.output()
     );
     assert!(healthy(port), "the server stays up when the window closes");
-    assert!(
-        std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok(),
-        "the app stays in the tray"
-    );
+    assert!(process_alive(pid), "the app stays in the tray");
 
     // Asking for the window again (a second launch) creates it, and its UI comes up again.
-    let mut second = launch(&display, &config);
-    assert!(
-        wait_until(Duration::from_secs(30), || second
-            .child
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
-        "the second launch kept running"
-    );
+    launch_second(&display, &config);
     assert!(
         wait_until(Duration::from_secs(60), || first
             .output()

@@ -78,6 +78,16 @@ pub fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bo
     }
 }
 
+/// Whether process `pid` exists and is not a zombie (Linux `/proc`).
+pub fn process_alive(pid: u32) -> bool {
+    std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
+}
+
+/// Waits up to `deadline` for `child` to exit; whether it did.
+pub fn exits_within(child: &mut Child, deadline: Duration) -> bool {
+    wait_until(deadline, || child.try_wait().ok().flatten().is_some())
+}
+
 /// The live processes whose parent is `pid`, with their names (from Linux's `/proc`; empty
 /// elsewhere). Zombies are left out.
 pub fn child_processes(pid: u32) -> Vec<(u32, String)> {

@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use yam_supervisor::lifecycle::Phase;
+use yam_testkit::process_alive;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_server_that_exits_at_once_ends_in_a_crash_loop() {

@@ -7,8 +7,9 @@ use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use common::{free_port, process_alive};
+use common::free_port;
 use serde_json::Value;
+use yam_testkit::process_alive;
 use yam_testkit::wait_until;
 
 const YAMCTL: &str = env!("CARGO_BIN_EXE_yamctl");
@@ -293,12 +294,7 @@ fn sigterm_stops_the_server_gracefully() {
         .status()
         .expect("kill");
     assert!(
-        wait_until(Duration::from_secs(20), || u
-            .child
-            .try_wait()
-            .ok()
-            .flatten()
-            .is_some()),
+        yam_testkit::exits_within(&mut u.child, Duration::from_secs(20)),
         "yamctl up did not exit"
     );
     assert!(!process_alive(pid));

@@ -1,6 +1,6 @@
 #![allow(dead_code)]
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use yam_supervisor::backoff::RestartPolicy;
@@ -167,11 +167,6 @@ pub fn test_server_settings(port: u16, mode: &str) -> String {
         "profile = \"custom\"\ncustom_command = '\"{}\" --port {port} {mode}'\ncustom_health_url = \"http://127.0.0.1:{port}/api/health\"\n",
         bin.display()
     )
-}
-
-pub fn process_alive(pid: u32) -> bool {
-    Path::new(&format!("/proc/{pid}")).exists()
-        && !std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| s.contains(") Z "))
 }
 
 pub async fn until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
