@@ -11,19 +11,14 @@ const WANTED_GIB: f64 = 8.0;
 
 /// "disk: 43.2 GiB free of 252.0 GiB at /work/main/target" (or why it is not known).
 pub fn free_space_line(path: &Path) -> String {
-    match free_and_total_gib(path) {
-        Some((free, total)) => format!(
-            "disk: {free:.1} GiB free of {total:.1} GiB at {}",
-            path.display()
-        ),
-        None => format!("disk: free space at {} not known", path.display()),
-    }
+    describe(path, free_and_total_gib(path))
 }
 
 /// Prints the free space, with a warning when it is short of what a full run uses.
 pub fn report(path: &Path) {
-    println!("{}", free_space_line(path));
-    if let Some((free, _)) = free_and_total_gib(path)
+    let reading = free_and_total_gib(path);
+    println!("{}", describe(path, reading));
+    if let Some((free, _)) = reading
         && free < WANTED_GIB
     {
         println!(
@@ -31,6 +26,16 @@ pub fn report(path: &Path) {
              Tauri, bench smoke, windows build) writes ~5 GiB into target/ and more in temp \
              folders"
         );
+    }
+}
+
+fn describe(path: &Path, reading: Option<(f64, f64)>) -> String {
+    match reading {
+        Some((free, total)) => format!(
+            "disk: {free:.1} GiB free of {total:.1} GiB at {}",
+            path.display()
+        ),
+        None => format!("disk: free space at {} not known", path.display()),
     }
 }
 
