@@ -11,7 +11,9 @@ use yam_testkit::{Display, process_alive, wait_until};
 
 /// A private X server and session bus (single-instance needs one on Linux).
 fn display() -> Display {
-    Display::start(true).unwrap_or_else(|e| panic!("{e}"))
+    Display::start()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_session_bus()
 }
 
 struct Tray {

@@ -16,9 +16,8 @@ pub struct Display {
 }
 
 impl Display {
-    /// Starts Xvfb on a display number nobody uses; with `session_bus`, also a session bus
-    /// (tauri-plugin-single-instance needs one on Linux; without it the bus is simply absent).
-    pub fn start(session_bus: bool) -> Result<Self, String> {
+    /// Starts Xvfb on a display number nobody uses.
+    pub fn start() -> Result<Self, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         // Parallel tests and processes start at different numbers and skip ones in use.
         let number = (0..400)
@@ -32,7 +31,7 @@ impl Display {
             .stderr(Stdio::null())
             .spawn()
             .map_err(|e| format!("cannot start Xvfb (apt-get install xvfb): {e}"))?;
-        let mut display = Display {
+        let display = Display {
             xvfb,
             helpers: Vec::new(),
             env: vec![("DISPLAY".to_owned(), name.clone())],
@@ -42,20 +41,19 @@ impl Display {
         if !crate::wait_until(Duration::from_secs(10), || Path::new(&socket).exists()) {
             return Err(format!("Xvfb {} did not start within 10 s", display.name));
         }
-        if session_bus {
-            display.start_session_bus();
-        }
         Ok(display)
     }
 
-    fn start_session_bus(&mut self) {
+    /// Adds a D-Bus session bus (tauri-plugin-single-instance needs one on Linux); when
+    /// dbus-daemon cannot start, the bus is simply absent.
+    pub fn with_session_bus(mut self) -> Self {
         let Ok(mut dbus) = Command::new("dbus-daemon")
             .args(["--session", "--nofork", "--print-address"])
             .stdout(Stdio::piped())
             .stderr(Stdio::null())
             .spawn()
         else {
-            return;
+            return self;
         };
         let mut address = String::new();
         if let Some(out) = dbus.stdout.take() {
@@ -64,6 +62,7 @@ impl Display {
         self.env
             .push(("DBUS_SESSION_BUS_ADDRESS".into(), address.trim().to_owned()));
         self.helpers.push(dbus);
+        self
     }
 
     /// Adds a window manager (matchbox), so windows can be closed as a user closes them:

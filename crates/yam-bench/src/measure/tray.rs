@@ -79,7 +79,7 @@ fn measure(
 pub fn idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     // Each launch on its own fresh X server: GDK's first look at a display differs from later
     // ones, so sharing one would flatter the second measurement.
-    let fresh = || yam_testkit::Display::start(false);
+    let fresh = || yam_testkit::Display::start();
     let (first, second) = match (fresh(), fresh()) {
         (Ok(first), Ok(second)) => (first, second),
         (Err(e), _) | (_, Err(e)) => {
