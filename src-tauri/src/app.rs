@@ -120,16 +120,23 @@ pub fn quit<R: Runtime>(app: &AppHandle<R>) {
     });
 }
 
-/// SIGTERM (a logout, `kill`) quits the same way as the menu.
+/// SIGTERM (a logout, `kill`) and SIGINT (Ctrl-C in the terminal of `cargo xtask run`) quit
+/// the same way as the menu: the server is stopped gracefully first.
 fn quit_on_terminate<R: Runtime>(app: AppHandle<R>) {
     #[cfg(unix)]
     tauri::async_runtime::spawn(async move {
-        if let Ok(mut term) =
-            tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-        {
-            term.recv().await;
-            quit(&app);
+        use tokio::signal::unix::{SignalKind, signal};
+        let (Ok(mut term), Ok(mut int)) = (
+            signal(SignalKind::terminate()),
+            signal(SignalKind::interrupt()),
+        ) else {
+            return;
+        };
+        tokio::select! {
+            _ = term.recv() => {}
+            _ = int.recv() => {}
         }
+        quit(&app);
     });
     #[cfg(not(unix))]
     let _ = app;

@@ -30,7 +30,7 @@ pub struct Args {
     #[arg(long)]
     pub headless: bool,
     /// Folder for settings and data (tests, portable use).
-    #[arg(long, value_name = "DIR")]
+    #[arg(long, env = "YAM_CONFIG_DIR", value_name = "DIR")]
     pub config: Option<PathBuf>,
     /// Start in the tray with the window hidden (how "Start at login" launches it).
     #[arg(long)]

@@ -34,6 +34,7 @@ pub fn binary(name: &str) -> PathBuf {
 pub struct ServerBuilder {
     bin: PathBuf,
     data_dir: PathBuf,
+    port: u16,
     current_dir: Option<PathBuf>,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -44,10 +45,17 @@ impl ServerBuilder {
         Self {
             bin: bin.into(),
             data_dir: data_dir.into(),
+            port: 0,
             current_dir: None,
             args: Vec::new(),
             env: Vec::new(),
         }
+    }
+
+    /// Listen on this port instead of a free one (0).
+    pub fn port(mut self, port: u16) -> Self {
+        self.port = port;
+        self
     }
 
     pub fn arg(mut self, arg: impl Into<String>) -> Self {
@@ -69,7 +77,7 @@ impl ServerBuilder {
     fn command(&self) -> Command {
         let mut cmd = Command::new(&self.bin);
         cmd.arg("--port")
-            .arg("0")
+            .arg(self.port.to_string())
             .arg("--data-dir")
             .arg(&self.data_dir);
         cmd.args(&self.args);

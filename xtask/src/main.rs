@@ -11,7 +11,8 @@ use std::process::{Command, ExitCode};
 use stages::Stages;
 
 const USAGE: &str = "usage:
-  cargo xtask run [-- <yam-tray flags>]     the tray app supervising yam-server on port 5000 (sessions in ./sessions;
+  cargo xtask run [-- <yam-tray flags>]     the tray app supervising yam-server on port 5000 (settings in .yam-tray/
+                                            or $YAM_CONFIG_DIR, sessions in ./sessions;
                                             without a display: the dashboard, as `yamctl up`)
   cargo xtask test [--quick]                install what is missing, then check, build and run every test
                                             (--quick: skip the windows cross-build)
@@ -75,21 +76,18 @@ fn bin_path(name: &str) -> PathBuf {
         .join(format!("{name}{}", std::env::consts::EXE_SUFFIX))
 }
 
-/// The tray app supervising the embedded server, with settings and data in `.yam-tray/` and
-/// sessions in `./sessions`. Without a display it serves the dashboard instead.
+/// The tray app supervising the embedded server, with settings and data in `.yam-tray/` (or
+/// `$YAM_CONFIG_DIR`) and sessions in `./sessions`. Without a display it serves the dashboard.
 fn run(extra: &[String]) -> Result {
     packages::ensure(&packages::BUILD)?;
     packages::ensure_libraries(&packages::TRAY_LIBS)?;
-    exec(cargo().args([
-        "build",
-        "--quiet",
-        "--bin",
-        "yam-server",
-        "--bin",
-        "yam-tray",
-    ]))?;
+    // By package: `src-tauri` is not a default workspace member, so `--bin yam-tray` alone
+    // is not found.
+    exec(cargo().args(["build", "--quiet", "-p", "yam-server", "-p", "yam-tray"]))?;
     let root = root();
-    let config = root.join(".yam-tray");
+    let config = std::env::var_os("YAM_CONFIG_DIR")
+        .filter(|v| !v.is_empty())
+        .map_or_else(|| root.join(".yam-tray"), PathBuf::from);
     std::fs::create_dir_all(&config).map_err(|e| format!("{}: {e}", config.display()))?;
     let settings = config.join("settings.toml");
     if !settings.exists() {
@@ -102,13 +100,25 @@ fn run(extra: &[String]) -> Result {
         "Starting yam-tray (settings and data in {}, sessions in ./sessions); Quit from the tray or Ctrl-C stops it.",
         config.display()
     );
-    exec(
-        Command::new(bin_path("yam-tray"))
-            .current_dir(&root)
-            .arg("--config")
-            .arg(&config)
-            .args(extra),
-    )
+    let mut tray = Command::new(bin_path("yam-tray"));
+    tray.current_dir(&root)
+        .arg("--config")
+        .arg(&config)
+        .args(extra);
+    replace_process(&mut tray)
+}
+
+/// Runs `cmd` in place of this process where the OS allows (Unix `exec`), so Ctrl-C and the
+/// exit status are the app's own; elsewhere it runs and waits.
+fn replace_process(cmd: &mut Command) -> Result {
+    #[cfg(unix)]
+    {
+        use std::os::unix::process::CommandExt;
+        let e = cmd.exec();
+        Err(format!("could not start {cmd:?}: {e}"))
+    }
+    #[cfg(not(unix))]
+    exec(cmd)
 }
 
 fn bench(flags: &[String]) -> Result {
@@ -153,6 +163,9 @@ fn bench_run(smoke: bool, python: &Path) -> Result {
     }
     exec(&mut run)
 }
+
+/// The test that runs the README's commands as written (`tests/tests/readme/`).
+const README_RUN_TEST: &str = "readme_commands_run_as_written";
 
 fn test(flags: &[String]) -> Result {
     let quick = flags.iter().any(|f| f == "--quick");
@@ -203,7 +216,14 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
     stages.run("tests (unit, contract, end-to-end)", || {
         exec(
             cargo()
-                .args(["test", "--workspace", "--quiet"])
+                .args([
+                    "test",
+                    "--workspace",
+                    "--quiet",
+                    "--",
+                    "--skip",
+                    README_RUN_TEST,
+                ])
                 .env("YAM_SERVER_BIN", bin_path("yam-server"))
                 .env("YAM_TEST_SERVER_BIN", bin_path("yam-test-server"))
                 .env("YAM_TEST_PYTHON", &python)
@@ -225,10 +245,22 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
                 .env("YAM_YAMCTL_BIN", bin_path("yamctl")),
         )
     })?;
-    stages.run("bench smoke (every benchmark step, seconds long)", || {
-        packages::ensure(&packages::BENCH)?;
-        bench_run(true, &python)
-    })?;
+    // Last of the Linux stages: it runs `cargo xtask run` on ports 5000 and 7878 and the
+    // bench smoke (the README shows `cargo xtask bench --smoke`), so it runs alone.
+    stages.run(
+        "the README's commands as written (cargo xtask run without and with a display, yam-server, yamctl, bench smoke)",
+        || {
+            packages::ensure(&packages::BENCH)?;
+            exec(
+                cargo()
+                    .args(["test", "--quiet", "--workspace", "--test", "readme", "--"])
+                    .arg(README_RUN_TEST)
+                    .env("YAM_SERVER_BIN", bin_path("yam-server"))
+                    .env("YAM_YAMCTL_BIN", bin_path("yamctl"))
+                    .env("YAM_TEST_PYTHON", &python),
+            )
+        },
+    )?;
     if !quick {
         stages.run(
             "windows build (x86_64-pc-windows-gnu): yam-server, yamctl",

@@ -21,7 +21,7 @@ pub const DEFAULT_LISTEN: &str = "127.0.0.1:7878";
 pub struct Cli {
     /// Folder for settings (and, inside it, `data/` for the server's data). Default: the
     /// per-user config and data folders.
-    #[arg(long, global = true, value_name = "DIR")]
+    #[arg(long, global = true, env = "YAM_CONFIG_DIR", value_name = "DIR")]
     pub config: Option<PathBuf>,
     #[command(subcommand)]
     pub command: Command,
@@ -32,7 +32,7 @@ pub enum Command {
     /// Run the supervisor in the foreground with the loopback control API and dashboard.
     Up {
         /// Loopback address for the control API and dashboard.
-        #[arg(long, default_value = DEFAULT_LISTEN)]
+        #[arg(long, env = "YAMCTL_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: String,
         /// Dashboard files (default: `ui/` beside yamctl, or the repository's during development).
         #[arg(long, value_name = "DIR")]

@@ -1,0 +1,144 @@
+//! `cargo xtask run` as a new user types it: without a display (the dashboard link), on a
+//! display (the window), and with `-- --headless`. Each time: the embedded server answers on
+//! port 5000, Ctrl-C stops everything gracefully and nothing is left running.
+
+use std::path::Path;
+use std::time::Duration;
+
+use serde_json::json;
+use yam_testkit::{Display, wait_until};
+
+use crate::readme::Readme;
+use crate::shell::{Running, Sh, assert_all_gone, listening, repo_root};
+
+/// The first run may build the tray (minutes on a cold cache).
+const FIRST_ANSWER: Duration = Duration::from_secs(600);
+const SERVER_PORT: u16 = 5000;
+const DASHBOARD_PORT: u16 = 7878;
+
+fn healthy(port: u16) -> bool {
+    reqwest::blocking::Client::new()
+        .get(format!("http://127.0.0.1:{port}/api/health"))
+        .timeout(Duration::from_secs(2))
+        .send()
+        .is_ok_and(|r| r.status().as_u16() == 200)
+}
+
+fn start(line: &str, config: &Path, display: Option<&Display>) -> Running {
+    assert!(
+        !listening(SERVER_PORT) && !listening(DASHBOARD_PORT),
+        "ports {SERVER_PORT}/{DASHBOARD_PORT} are taken on this machine: `{line}` uses them"
+    );
+    let sh = Sh::new(line)
+        .current_dir(&repo_root())
+        .env("YAM_CONFIG_DIR", config)
+        .env_remove("YAM_SERVER_BIN");
+    let sh = match display {
+        Some(d) => sh.envs(d.env()),
+        None => sh.env_remove("DISPLAY").env_remove("WAYLAND_DISPLAY"),
+    };
+    sh.spawn()
+}
+
+/// The server answers on port 5000 while the line runs.
+fn wait_healthy(run: &Running, line: &str) {
+    assert!(
+        wait_until(FIRST_ANSWER, || healthy(SERVER_PORT)),
+        "`{line}`: the embedded server never answered /api/health on port {SERVER_PORT}:\n{}",
+        run.output()
+    );
+}
+
+/// The printed dashboard link opens the dashboard, and its token buys the dashboard's cookie.
+fn check_dashboard_link(output: &str) {
+    let link = output
+        .lines()
+        .find_map(|l| l.split("Dashboard: ").nth(1))
+        .expect("a Dashboard: line")
+        .trim()
+        .to_owned();
+    let (base, token) = link
+        .split_once("/#token=")
+        .expect("the link carries #token=");
+    assert!(base.starts_with("http://127.0.0.1:"), "{link}");
+    let http = reqwest::blocking::Client::new();
+    let page = http.get(format!("{base}/")).send().expect("dashboard page");
+    assert_eq!(page.status().as_u16(), 200, "{link}");
+    assert!(page.text().unwrap_or_default().contains("<html"));
+    let login = http
+        .post(format!("{base}/api/login"))
+        .json(&json!({ "token": token }))
+        .send()
+        .expect("token login");
+    assert_eq!(login.status().as_u16(), 200, "the link's token was refused");
+}
+
+/// Ctrl-C: the app stops the server gracefully and exits; nothing is left.
+fn stop_and_check(mut run: Running, line: &str, config: &Path) {
+    let processes = run.processes();
+    let names: Vec<&str> = processes.iter().map(|(_, n)| n.as_str()).collect();
+    assert!(
+        names.iter().any(|n| n.starts_with("yam-tray")) && names.contains(&"yam-server"),
+        "`{line}` should run yam-tray and yam-server, ran {names:?}"
+    );
+    let clean = run.interrupt(Duration::from_secs(60));
+    assert_all_gone(line, &processes);
+    assert!(!listening(SERVER_PORT), "port {SERVER_PORT} still answers");
+    assert!(
+        config.join("data/server_shutdown_marker.txt").is_file(),
+        "`{line}` + Ctrl-C did not stop the server gracefully:\n{}",
+        run.output()
+    );
+    assert!(clean, "`{line}` exited with an error:\n{}", run.output());
+}
+
+pub fn without_a_display(readme: &Readme) {
+    let line = readme.line("cargo xtask run");
+    let config = tempfile::tempdir().expect("tmp");
+    let mut run = start(line, config.path(), None);
+    let out = run.expect_output("Dashboard: http://", FIRST_ANSWER);
+    wait_healthy(&run, line);
+    check_dashboard_link(&out);
+    stop_and_check(run, line, config.path());
+    // The run writes its settings once, with the repository's sessions folder.
+    let settings =
+        std::fs::read_to_string(config.path().join("settings.toml")).expect("settings.toml");
+    assert!(settings.contains("sessions_dir"), "{settings}");
+}
+
+pub fn on_a_display(readme: &Readme) {
+    let line = readme.line("cargo xtask run");
+    let display = Display::start()
+        .and_then(|d| d.with_session_bus().with_window_manager())
+        .unwrap_or_else(|e| panic!("{e}"));
+    let config = tempfile::tempdir().expect("tmp");
+    let mut run = start(line, config.path(), Some(&display));
+    run.expect_output("UI ready", FIRST_ANSWER);
+    wait_healthy(&run, line);
+    let windows = std::process::Command::new("wmctrl")
+        .arg("-l")
+        .env("DISPLAY", display.name())
+        .output()
+        .expect("wmctrl -l");
+    let windows = String::from_utf8_lossy(&windows.stdout);
+    assert!(
+        windows.lines().any(|w| w.ends_with(" YAM")),
+        "no window titled YAM on the display:\n{windows}"
+    );
+    assert!(
+        !run.output().contains("Dashboard: "),
+        "on a display the app opens its window, not the browser dashboard"
+    );
+    stop_and_check(run, line, config.path());
+}
+
+pub fn headless_flag_on_a_display(readme: &Readme) {
+    let line = readme.line("cargo xtask run -- --headless");
+    let display = Display::start().unwrap_or_else(|e| panic!("{e}"));
+    let config = tempfile::tempdir().expect("tmp");
+    let mut run = start(line, config.path(), Some(&display));
+    let out = run.expect_output("Dashboard: http://", FIRST_ANSWER);
+    wait_healthy(&run, line);
+    check_dashboard_link(&out);
+    stop_and_check(run, line, config.path());
+}
