@@ -35,6 +35,7 @@ pub struct ServerBuilder {
     bin: PathBuf,
     data_dir: PathBuf,
     port: u16,
+    open_files: Option<(u64, u64)>,
     current_dir: Option<PathBuf>,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -46,6 +47,7 @@ impl ServerBuilder {
             bin: bin.into(),
             data_dir: data_dir.into(),
             port: 0,
+            open_files: None,
             current_dir: None,
             args: Vec::new(),
             env: Vec::new(),
@@ -55,6 +57,12 @@ impl ServerBuilder {
     /// Listen on this port instead of a free one (0).
     pub fn port(mut self, port: u16) -> Self {
         self.port = port;
+        self
+    }
+
+    /// Starts the server under this open-files limit (soft, hard), as `prlimit` sets it.
+    pub fn open_files_limit(mut self, soft: u64, hard: u64) -> Self {
+        self.open_files = Some((soft, hard));
         self
     }
 
@@ -75,7 +83,17 @@ impl ServerBuilder {
     }
 
     fn command(&self) -> Command {
-        let mut cmd = Command::new(&self.bin);
+        let mut cmd = match self.open_files {
+            // prlimit execs the program: the child's pid is the server's.
+            Some((soft, hard)) => {
+                let mut c = Command::new("prlimit");
+                c.arg(format!("--nofile={soft}:{hard}"))
+                    .arg("--")
+                    .arg(&self.bin);
+                c
+            }
+            None => Command::new(&self.bin),
+        };
         cmd.arg("--port")
             .arg(self.port.to_string())
             .arg("--data-dir")

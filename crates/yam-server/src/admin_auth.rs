@@ -95,7 +95,7 @@ fn bearer(headers: &HeaderMap) -> Option<&str> {
 
 /// Decides whether this request may act as an admin. Admin checks are probes: looking at the
 /// sessions list does not count as activity on the admin's own session.
-pub fn admin_caller(
+pub async fn admin_caller(
     state: &AppState,
     headers: &HeaderMap,
     peer: SocketAddr,
@@ -112,7 +112,7 @@ pub fn admin_caller(
         }
         return Ok(Ok(Caller::Token));
     }
-    Ok(match auth::check(state, headers, access)? {
+    Ok(match auth::check(state, headers, access).await? {
         Check::Valid(a) if a.user.is_admin => Ok(Caller::Admin(a)),
         Check::Valid(_) => Err(Denied::NotAdmin),
         other => Err(Denied::NotLoggedIn(other)),

@@ -30,12 +30,17 @@ pub fn app(state: SharedState) -> Router {
         .route("/api/session/logout", post(session_api::logout))
         .route("/admin/clear-sessions", post(admin::clear_sessions))
         .route("/api/admin/sessions/{key}", delete(admin::revoke_session))
+        .route("/api/admin/sessions", delete(admin::end_user_sessions))
         .route("/api/admin/shutdown", post(admin::shutdown))
         .route_layer(middleware::from_fn(csrf::require_json_body));
     // Everything that reads a body or changes state: cross-site checks and a time limit.
     // The read-only probes skip both, which keeps the hottest path short.
     let guarded = Router::new()
         .route("/login", get(login::login_page).post(login::login_submit))
+        .route(
+            "/logout",
+            get(login::logout_page).post(login::logout_submit),
+        )
         .route(
             "/force-logout",
             get(force_logout::confirm_page).post(force_logout::submit),
@@ -49,7 +54,6 @@ pub fn app(state: SharedState) -> Router {
 
     let mut router = Router::new()
         .route("/", get(home::home))
-        .route("/logout", get(login::logout_page))
         .route("/session-status", get(session_api::session_status))
         .route("/api/health", get(info::health))
         .route("/api/server-info", get(info::server_info))
@@ -111,9 +115,10 @@ async fn not_found(uri: Uri) -> Response {
     } else {
         (
             StatusCode::NOT_FOUND,
-            Html(html::page(
+            Html(html::message_page(
                 "Not found",
-                "<h1>Not found</h1><p><a href=\"/\">YAM</a></p>",
+                "There is no page at this address.",
+                ("/", "YAM"),
             )),
         )
             .into_response()

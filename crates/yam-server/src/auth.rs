@@ -1,10 +1,12 @@
 //! The `yam_session` cookie and what a request's session check means for the response.
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use axum::Json;
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use cookie::{Cookie, SameSite};
 use serde_json::json;
 use yam_sessions::{Access, AuthOutcome, Authenticated, ClientInfo, EndReason, SessionId};
 
@@ -29,54 +31,70 @@ impl Check {
     }
 }
 
-pub fn set_cookie(id: &SessionId) -> HeaderValue {
-    let value = format!(
-        "{COOKIE_NAME}={}; HttpOnly; SameSite=Lax; Path=/",
-        id.as_str()
-    );
-    HeaderValue::from_str(&value).unwrap_or_else(|_| HeaderValue::from_static(""))
+/// At most this many `yam_session` cookies of one request are looked at.
+const MAX_SESSION_COOKIES: usize = 8;
+
+fn header_value(cookie: &Cookie<'_>) -> HeaderValue {
+    HeaderValue::from_str(&cookie.to_string()).unwrap_or_else(|_| HeaderValue::from_static(""))
 }
 
-pub fn clear_cookie() -> HeaderValue {
-    HeaderValue::from_static(
-        "yam_session=; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax; Path=/",
+pub fn set_cookie(id: &SessionId) -> HeaderValue {
+    header_value(
+        &Cookie::build((COOKIE_NAME, id.as_str()))
+            .http_only(true)
+            .same_site(SameSite::Lax)
+            .path("/")
+            .build(),
     )
 }
 
-/// Every `yam_session` value in the request's Cookie headers.
-fn cookie_values(headers: &HeaderMap) -> Vec<&str> {
+pub fn clear_cookie() -> HeaderValue {
+    let mut cookie = Cookie::build((COOKIE_NAME, ""))
+        .http_only(true)
+        .same_site(SameSite::Lax)
+        .path("/")
+        .build();
+    cookie.make_removal();
+    header_value(&cookie)
+}
+
+/// Every `yam_session` value in the request's Cookie headers, parsed by the `cookie` crate:
+/// `yam_session_x` or `my_yam_session` belong to other applications on the same host.
+fn cookie_values(headers: &HeaderMap) -> Vec<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|pair| pair.trim().split_once('='))
-        .filter(|(name, _)| *name == COOKIE_NAME)
-        .map(|(_, value)| value.trim().trim_matches('"'))
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .filter(|c| c.name() == COOKIE_NAME)
+        .map(|c| c.value_trimmed().to_owned())
+        .take(MAX_SESSION_COOKIES)
         .collect()
 }
 
-fn has_cookie_header_with_name(headers: &HeaderMap) -> bool {
-    headers
-        .get_all(header::COOKIE)
-        .iter()
-        .any(|v| String::from_utf8_lossy(v.as_bytes()).contains(COOKIE_NAME))
-}
-
-/// Checks the request's session. The fast path is in memory; repairing a damaged session
-/// touches the disk, which is rare enough to do inline.
-pub fn check(state: &AppState, headers: &HeaderMap, access: Access) -> Result<Check, AppError> {
+/// Checks the request's session. A known, valid session is answered from memory on the
+/// async worker; anything that touches storage (reading a changed file, ending or repairing
+/// a session, looking up a user) runs on a blocking thread.
+pub async fn check(
+    state: &AppState,
+    headers: &HeaderMap,
+    access: Access,
+) -> Result<Check, AppError> {
     let values = cookie_values(headers);
     if values.is_empty() {
-        return Ok(if has_cookie_header_with_name(headers) {
-            Check::Ended(EndReason::Unknown)
-        } else {
-            Check::Anonymous
-        });
+        return Ok(Check::Anonymous);
     }
     let mut last = EndReason::Unknown;
     for value in values {
-        match state.sessions.authenticate(value, access)? {
+        let outcome = match state.sessions.authenticate_in_memory(&value, access)? {
+            Some(outcome) => outcome,
+            None => {
+                let sessions = Arc::clone(&state.sessions);
+                tokio::task::spawn_blocking(move || sessions.authenticate(&value, access)).await??
+            }
+        };
+        match outcome {
             AuthOutcome::Valid(auth) => return Ok(Check::Valid(auth)),
             AuthOutcome::Rejected(reason) => last = reason,
         }
@@ -190,8 +208,38 @@ mod tests {
             HeaderValue::from_static("a=1; yam_session=abc; b=2"),
         );
         assert_eq!(cookie_values(&h), vec!["abc"]);
-        h.insert(header::COOKIE, HeaderValue::from_static("yam_session_x=1"));
-        assert!(cookie_values(&h).is_empty());
+        for other in [
+            "yam_session_x=1",
+            "my_yam_session=1",
+            "yam_sessionx=1; x=yam_session",
+        ] {
+            h.insert(header::COOKIE, HeaderValue::from_static(other));
+            assert!(cookie_values(&h).is_empty(), "{other}");
+        }
+        h.insert(
+            header::COOKIE,
+            HeaderValue::from_static("yam_session=\"q\""),
+        );
+        assert_eq!(cookie_values(&h), vec!["q"]);
+    }
+
+    #[test]
+    fn cookies_we_set() {
+        let set = set_cookie(&SessionId::parse(&"A".repeat(43)).expect("id"));
+        let set = set.to_str().expect("ascii");
+        assert!(
+            set.starts_with(&format!("yam_session={}", "A".repeat(43))),
+            "{set}"
+        );
+        for part in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+            assert!(set.contains(part), "{set}");
+        }
+        let clear = clear_cookie();
+        let clear = clear.to_str().expect("ascii");
+        assert!(
+            clear.starts_with("yam_session=;") && clear.contains("Max-Age=0"),
+            "{clear}"
+        );
     }
 
     #[test]

@@ -7,9 +7,9 @@ use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use hmac::{Hmac, KeyInit, Mac};
 use serde_json::json;
-use sha2::{Digest, Sha256};
-use subtle::ConstantTimeEq;
+use sha2::Sha256;
 use yam_sessions::SessionKey;
 
 /// Same origin: `Origin` absent (scripts, curl) or naming the host the request was sent to.
@@ -92,23 +92,31 @@ pub async fn require_json_body(request: Request, next: Next) -> Response {
     next.run(request).await
 }
 
-/// The token a form of this session must carry: HMAC-like hash of a per-start secret and the
-/// session key. A form from another site cannot know it.
+type FormMac = Hmac<Sha256>;
+/// Bytes of the MAC a form carries (128 bits, hex in the form).
+const TOKEN_BYTES: usize = 16;
+
+fn form_mac(secret: &[u8; 32], session: &SessionKey) -> FormMac {
+    let mut mac = FormMac::new_from_slice(secret).expect("HMAC takes keys of any length");
+    mac.update(b"yam-csrf-v1:");
+    mac.update(session.to_hex().as_bytes());
+    mac
+}
+
+/// The token a form of this session must carry: HMAC-SHA256 of the session key under a
+/// per-start secret. A form from another site cannot know it.
 pub fn form_token(secret: &[u8; 32], session: &SessionKey) -> String {
-    let mut h = Sha256::new();
-    h.update(b"yam-csrf-v1");
-    h.update(secret);
-    h.update(session.to_hex().as_bytes());
-    hex_encode(&h.finalize()[..16])
+    hex::encode(&form_mac(secret, session).finalize().into_bytes()[..TOKEN_BYTES])
 }
 
+/// Checks an offered token in constant time (the `hmac` crate's comparison).
 pub fn form_token_valid(secret: &[u8; 32], session: &SessionKey, offered: &str) -> bool {
-    let expected = form_token(secret, session);
-    !offered.is_empty() && bool::from(expected.as_bytes().ct_eq(offered.as_bytes()))
-}
-
-fn hex_encode(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
+    match hex::decode(offered) {
+        Ok(tag) if tag.len() == TOKEN_BYTES => form_mac(secret, session)
+            .verify_truncated_left(&tag)
+            .is_ok(),
+        _ => false,
+    }
 }
 
 #[cfg(test)]
@@ -159,5 +167,8 @@ mod tests {
         assert!(!form_token_valid(&secret, &b, &t));
         assert!(!form_token_valid(&[8u8; 32], &a, &t));
         assert!(!form_token_valid(&secret, &a, ""));
+        assert!(!form_token_valid(&secret, &a, &t[..30]));
+        assert!(!form_token_valid(&secret, &a, "zz"));
+        assert_eq!(t.len(), 32);
     }
 }

@@ -1,34 +1,41 @@
-//! The server's few HTML pages. Every dynamic value goes through `escape`.
+//! The server's few HTML pages, written with `maud`: every dynamic value is escaped unless a
+//! template says otherwise (none does).
 
+use maud::{DOCTYPE, Markup, html};
 use yam_sessions::EndReason;
-
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            _ => out.push(c),
-        }
-    }
-    out
-}
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#1d2430}
 h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;box-sizing:border-box}
 button{margin-top:1rem;padding:.55rem 1.2rem}.msg{padding:.6rem;border-radius:4px;background:#fdecea;color:#8a1c12}
 .note{padding:.6rem;border-radius:4px;background:#eef4fb}.muted{color:#5b6472;font-size:.9rem}
+form.inline{display:inline}form.inline button{margin-top:0}
 @media (prefers-color-scheme:dark){body{background:#14181f;color:#e3e7ee}.note{background:#1f2a38}.msg{background:#3b1f1f;color:#f3b7b0}}";
 
-pub fn page(title: &str, body: &str) -> String {
-    format!(
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\">\
-         <meta name=\"viewport\" content=\"width=device-width,initial-scale=1\">\
-         <title>{}</title><style>{STYLE}</style></head><body>{body}</body></html>",
-        escape(title)
+pub fn page(title: &str, body: Markup) -> String {
+    html! {
+        (DOCTYPE)
+        html lang="en" {
+            head {
+                meta charset="utf-8";
+                meta name="viewport" content="width=device-width,initial-scale=1";
+                title { (title) }
+                style { (maud::PreEscaped(STYLE)) }
+            }
+            body { (body) }
+        }
+    }
+    .into_string()
+}
+
+/// A page with a heading, one sentence and a link onwards.
+pub fn message_page(title: &str, text: &str, link: (&str, &str)) -> String {
+    page(
+        &format!("YAM — {title}"),
+        html! {
+            h1 { (title) }
+            p { (text) }
+            p { a href=(link.0) { (link.1) } }
+        },
     )
 }
 
@@ -53,26 +60,44 @@ pub fn login_page(
     next: &str,
     login_id: &str,
 ) -> String {
-    let error = error
-        .map(|e| format!("<p class=\"msg\" role=\"alert\">{}</p>", escape(e)))
-        .unwrap_or_default();
-    let notice = notice
-        .map(|r| format!("<p class=\"note\">{}</p>", escape(r.message())))
-        .unwrap_or_default();
     page(
         "YAM — Log in",
-        &format!(
-            "<h1>YAM — Log in</h1>{notice}{error}\
-             <form method=\"post\" action=\"/login\">\
-             <input type=\"hidden\" name=\"next\" value=\"{next}\">\
-             <label for=\"login_id\">Username or email</label>\
-             <input id=\"login_id\" name=\"login_id\" autocomplete=\"username\" required autofocus value=\"{login}\">\
-             <label for=\"password\">Password</label>\
-             <input id=\"password\" name=\"password\" type=\"password\" autocomplete=\"current-password\" required>\
-             <button type=\"submit\">Log in</button></form>",
-            next = escape(next),
-            login = escape(login_id),
-        ),
+        html! {
+            h1 { "YAM — Log in" }
+            @if let Some(reason) = notice { p.note { (reason.message()) } }
+            @if let Some(error) = error { p.msg role="alert" { (error) } }
+            form method="post" action="/login" {
+                input type="hidden" name="next" value=(next);
+                label for="login_id" { "Username or email" }
+                input id="login_id" name="login_id" autocomplete="username" required autofocus value=(login_id);
+                label for="password" { "Password" }
+                input id="password" name="password" type="password" autocomplete="current-password" required;
+                button type="submit" { "Log in" }
+            }
+        },
+    )
+}
+
+/// Logging out is a POST (a link from another site cannot log anyone out).
+fn logout_form() -> Markup {
+    html! {
+        form.inline method="post" action="/logout" {
+            button type="submit" { "Log out" }
+        }
+    }
+}
+
+/// `GET /logout` that did not come from YAM's own pages: ask instead of acting.
+pub fn logout_confirm_page() -> String {
+    page(
+        "YAM — Log out?",
+        html! {
+            h1 { "Log out?" }
+            p { "You followed a link to log out. Nothing has happened yet." }
+            (logout_form())
+            " "
+            a href="/" { "Stay logged in" }
+        },
     )
 }
 
@@ -88,20 +113,40 @@ pub struct HomeView<'a> {
 pub fn home_page(v: &HomeView<'_>) -> String {
     page(
         "YAM",
-        &format!(
-            "<h1>YAM</h1><p>Signed in as <strong>{user}</strong>{admin}.</p>\
-             <p class=\"note\">Your session has {mins} minutes left (until {exp}); any activity \
-             renews it. This server runs in {mode} ({hours} h sessions).</p>\
-             <p><a href=\"/logout\">Log out</a></p>\
-             <p class=\"muted\">Status: <a href=\"/api/session/time-remaining\">time remaining</a> · \
-             <a href=\"/api/server-info\">server info</a></p>",
-            user = escape(v.username),
-            admin = if v.is_admin { " (admin)" } else { "" },
-            mins = v.minutes_left,
-            exp = escape(v.expires_at),
-            mode = escape(v.mode_words),
-            hours = v.lifetime_hours,
-        ),
+        html! {
+            h1 { "YAM" }
+            p { "Signed in as " strong { (v.username) } @if v.is_admin { " (admin)" } "." }
+            p.note {
+                "Your session has " (v.minutes_left) " minutes left (until " (v.expires_at)
+                "); any activity renews it. This server runs in " (v.mode_words) " ("
+                (v.lifetime_hours) " h sessions)."
+            }
+            p { (logout_form()) }
+            p.muted {
+                "Status: " a href="/api/session/time-remaining" { "time remaining" }
+                " · " a href="/api/server-info" { "server info" }
+            }
+        },
+    )
+}
+
+/// The force-logout confirmation, carrying the form's CSRF token.
+pub fn force_logout_confirm_page(sessions: usize, users: usize, csrf_token: &str) -> String {
+    page(
+        "YAM — Force logout",
+        html! {
+            h1 { "Log everyone out?" }
+            p.note {
+                "This ends " strong { "all " (sessions) " session(s)" } " of " (users)
+                " user(s), yours included. Everyone has to log in again."
+            }
+            form method="post" action="/force-logout" {
+                input type="hidden" name="csrf_token" value=(csrf_token);
+                button type="submit" { "Log everyone out" }
+                " "
+                a href="/" { "Cancel" }
+            }
+        },
     )
 }
 
@@ -114,7 +159,17 @@ mod tests {
         let html = login_page(Some("<b>"), None, "/\"><script>", "a'b");
         assert!(!html.contains("<script>"));
         assert!(html.contains("&lt;b&gt;"));
-        assert!(html.contains("a&#39;b"));
+        assert!(html.contains("/&quot;&gt;&lt;script&gt;"));
+        let home = home_page(&HomeView {
+            username: "<img src=x>",
+            is_admin: false,
+            minutes_left: 1,
+            expires_at: "\"",
+            mode_words: "m",
+            lifetime_hours: 4,
+        });
+        assert!(!home.contains("<img"), "{home}");
+        assert!(home.contains("method=\"post\" action=\"/logout\""));
         assert_eq!(
             reason_from_query(Some("displaced")),
             Some(EndReason::Displaced)

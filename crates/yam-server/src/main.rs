@@ -10,6 +10,10 @@ use yam_server::cli::{Cli, Command, ServeArgs};
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    // Everything this program writes (users database, tokens, markers, logs) is for its
+    // owner only, from the first byte; explicit modes are set too where it matters.
+    #[cfg(unix)]
+    rustix::process::umask(rustix::fs::Mode::from_bits_truncate(0o077));
     let cli = Cli::parse();
     let result = match cli.command {
         None => serve(cli.serve),

@@ -12,45 +12,87 @@ use crate::markers::{FORCE_SESSION_RESET, Markers, SERVER_STARTUP};
 use crate::paths::DataDir;
 use crate::users::cli::sessions_dir_for;
 
-/// The URL of the server that last started with this data folder, if it answers now.
-fn running_server(dir: &DataDir) -> Option<String> {
-    let url = Markers::new(dir.root())
-        .read(SERVER_STARTUP)
-        .ok()?
-        .get("url")?
-        .clone();
-    let client = reqwest::blocking::Client::builder()
-        .timeout(Duration::from_secs(3))
-        .build()
-        .ok()?;
-    let ok = client
-        .get(format!("{url}/api/health"))
-        .send()
-        .is_ok_and(|r| r.status().is_success());
-    ok.then_some(url)
+/// The server that last started with this data folder, when it answers now, with the
+/// control token its data folder holds.
+pub struct RunningServer {
+    url: String,
+    token: String,
+    http: reqwest::blocking::Client,
+}
+
+impl RunningServer {
+    /// `Ok(None)`: no server answers for this data folder. `Err`: one answers but its token
+    /// cannot be read (acting on the folder behind its back would race it).
+    pub fn find(dir: &DataDir) -> anyhow::Result<Option<Self>> {
+        let Some(url) = Markers::new(dir.root())
+            .read(SERVER_STARTUP)
+            .ok()
+            .and_then(|facts| facts.get("url").cloned())
+        else {
+            return Ok(None);
+        };
+        let http = reqwest::blocking::Client::builder()
+            .timeout(Duration::from_secs(30))
+            .no_proxy()
+            .build()?;
+        let healthy = http
+            .get(format!("{url}/api/health"))
+            .timeout(Duration::from_secs(3))
+            .send()
+            .is_ok_and(|r| r.status().is_success());
+        if !healthy {
+            return Ok(None);
+        }
+        let token = ControlToken::read_file(dir.root()).with_context(|| {
+            format!("the server at {url} is running but its control-token file is unreadable")
+        })?;
+        Ok(Some(Self { url, token, http }))
+    }
+
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    fn send(&self, request: reqwest::blocking::RequestBuilder) -> anyhow::Result<Value> {
+        let response = request
+            .bearer_auth(&self.token)
+            .send()
+            .with_context(|| format!("could not reach the server at {}", self.url))?;
+        let status = response.status();
+        let body: Value = response.json().unwrap_or(Value::Null);
+        anyhow::ensure!(
+            status.is_success(),
+            "the server at {} refused: {status}: {}",
+            self.url,
+            body["message"].as_str().unwrap_or("no message")
+        );
+        Ok(body)
+    }
+
+    /// Ends every session; the server's message.
+    pub fn clear_sessions(&self) -> anyhow::Result<String> {
+        let body = self.send(self.http.post(format!("{}/admin/clear-sessions", self.url)))?;
+        Ok(body["message"].as_str().unwrap_or("done").to_owned())
+    }
+
+    /// Ends every session of one user; how many ended.
+    pub fn end_user_sessions(&self, user_id: i64) -> anyhow::Result<usize> {
+        let body = self.send(
+            self.http
+                .delete(format!("{}/api/admin/sessions?user_id={user_id}", self.url)),
+        )?;
+        Ok(body["sessions_ended"]
+            .as_u64()
+            .and_then(|n| usize::try_from(n).ok())
+            .unwrap_or(0))
+    }
 }
 
 pub fn force_logout(data_dir: Option<&Path>, sessions_dir: Option<&Path>) -> anyhow::Result<()> {
     let dir = DataDir::resolve(data_dir)?;
-    if let Some(url) = running_server(&dir) {
-        let token = ControlToken::read_file(dir.root()).with_context(|| {
-            format!("the server at {url} is running but its control-token file is unreadable")
-        })?;
-        let response = reqwest::blocking::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()?
-            .post(format!("{url}/admin/clear-sessions"))
-            .bearer_auth(token)
-            .send()
-            .with_context(|| format!("could not reach the server at {url}"))?;
-        let status = response.status();
-        let body: Value = response.json().unwrap_or(Value::Null);
-        let message = body["message"].as_str().unwrap_or("no message");
-        anyhow::ensure!(
-            status.is_success(),
-            "the server at {url} refused: {status}: {message}"
-        );
-        println!("Server at {url}: {message}");
+    if let Some(server) = RunningServer::find(&dir)? {
+        let message = server.clear_sessions()?;
+        println!("Server at {}: {message}", server.url());
         return Ok(());
     }
     let sessions = sessions_dir_for(&dir, sessions_dir);

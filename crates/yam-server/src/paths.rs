@@ -59,32 +59,4 @@ pub fn absolute(p: &Path) -> io::Result<PathBuf> {
     }
 }
 
-/// Unix permission bits; on Windows the per-user profile folders are already private.
-pub fn restrict_to_owner(path: &Path, mode: u32) -> io::Result<()> {
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::PermissionsExt;
-        fs::set_permissions(path, fs::Permissions::from_mode(mode))
-    }
-    #[cfg(not(unix))]
-    {
-        let _ = (path, mode);
-        Ok(())
-    }
-}
-
-/// Writes a small secret file readable only by the owner (created private, never widened).
-pub fn write_private(path: &Path, contents: &str) -> io::Result<()> {
-    use std::io::Write;
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    restrict_to_owner(path, 0o600)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
-}
+pub use yam_sessions::private::{restrict_to_owner, write_private};

@@ -32,6 +32,7 @@ use crate::users::passwords::PasswordChecker;
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let open_files = yam_net::raise_open_files_limit();
     let data = DataDir::resolve(args.data.data_dir.as_deref())?;
     data.create()
         .with_context(|| format!("cannot create the data folder {}", data.root().display()))?;
@@ -116,6 +117,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             on_restart: args.on_restart,
             data_dir: data.root().to_path_buf(),
             sessions_dir: sessions_dir.clone(),
+            open_files,
         },
         control_token,
         form_secret,
@@ -123,7 +125,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stop,
     });
     let upkeep = Upkeep::start(state.clone(), markers.clone());
-    run_until_shutdown(listener, state).await?;
+    run_until_shutdown(listener, state).await;
     upkeep.stop();
     let _ = std::fs::remove_file(&token_file);
 
@@ -227,31 +229,30 @@ fn print_banner(local: SocketAddr, url: &str, data: &DataDir) {
     }
 }
 
+/// One hash per core, and at least two: one address may hold only one (throttle.rs), so a
+/// guessing address can never keep a real login waiting for a hash place.
 fn password_permits() -> usize {
-    std::thread::available_parallelism().map_or(2, |n| n.get())
+    std::thread::available_parallelism()
+        .map_or(2, |n| n.get())
+        .max(2)
 }
 
-async fn run_until_shutdown(listener: TcpListener, state: Arc<AppState>) -> anyhow::Result<()> {
+async fn run_until_shutdown(listener: TcpListener, state: Arc<AppState>) {
     let stop_tx = state.stop.clone();
     let mut stop_rx = stop_tx.subscribe();
-    let service = app(state).into_make_service_with_connect_info::<SocketAddr>();
-    let mut graceful_rx = stop_rx.clone();
-    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
-        let _ = graceful_rx.wait_for(|stop| *stop).await;
-    });
+    let options = yam_net::ServeOptions {
+        grace: SHUTDOWN_GRACE,
+        ..yam_net::ServeOptions::new("YAM server", state.facts.open_files)
+    };
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("Shutting down: finishing requests in flight");
         let _ = stop_tx.send(true);
     });
-    tokio::select! {
-        result = server => result.context("server failed")?,
-        _ = async {
-            let _ = stop_rx.wait_for(|stop| *stop).await;
-            tokio::time::sleep(SHUTDOWN_GRACE).await;
-        } => tracing::warn!("Requests still running after {SHUTDOWN_GRACE:?}; stopping anyway"),
-    }
-    Ok(())
+    yam_net::serve(listener, app(state), options, async move {
+        let _ = stop_rx.wait_for(|stop| *stop).await;
+    })
+    .await;
 }
 
 async fn shutdown_signal() {

@@ -23,6 +23,8 @@ pub struct ServerFacts {
     pub on_restart: OnRestart,
     pub data_dir: PathBuf,
     pub sessions_dir: PathBuf,
+    /// The open-files limit after raising it (None: no such limit here).
+    pub open_files: Option<yam_net::OpenFiles>,
 }
 
 pub struct AppState {

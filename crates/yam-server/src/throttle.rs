@@ -1,5 +1,10 @@
 //! Failed-login throttling, per IP and per user, with growing delays. Pure: time is passed in.
 //!
+//! An attempt is counted as a failure when it is admitted, before its password is hashed (a
+//! reservation that a success takes back), and only a few attempts per address and per user
+//! may be hashing at once: a concurrent burst cannot slip past the counters, and what is not
+//! admitted is refused at once, without a hash.
+//!
 //! A stranger can slow down logins as a user only a little (the per-user delay is capped at
 //! 30 s) and not at all from an address where that user logged in before: so nobody can lock
 //! `admin` out for long. The per-IP delay grows to 15 minutes: a guesser mostly locks himself.
@@ -23,6 +28,13 @@ pub struct ThrottlePolicy {
     pub trust_for: Duration,
     /// Bound on remembered addresses and users, so a flood cannot grow memory.
     pub max_entries: usize,
+    /// Attempts of one address being checked at once; more are refused without a hash. Below
+    /// the number of hashing threads (at least 2), so one address never holds them all.
+    pub max_in_flight_per_ip: u32,
+    /// The same per user while someone is guessing its password (failed attempts in the
+    /// window), except from an address the user logged in from before. Without failures a
+    /// shared account may log in from several new computers at once.
+    pub max_in_flight_per_user: u32,
 }
 
 impl Default for ThrottlePolicy {
@@ -36,6 +48,8 @@ impl Default for ThrottlePolicy {
             window: Duration::from_secs(15 * 60),
             trust_for: Duration::from_secs(30 * 24 * 3600),
             max_entries: 100_000,
+            max_in_flight_per_ip: 1,
+            max_in_flight_per_user: 1,
         }
     }
 }
@@ -72,10 +86,40 @@ pub struct LoginThrottle {
     by_ip: HashMap<IpAddr, Counter>,
     by_user: HashMap<String, Counter>,
     trusted: HashMap<(String, IpAddr), Timestamp>,
+    in_flight_ip: HashMap<IpAddr, u32>,
+    in_flight_user: HashMap<String, u32>,
 }
 
 fn user_key(login: &str) -> String {
     login.trim().to_lowercase()
+}
+
+/// Why an attempt was refused without checking its password.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Refusal {
+    /// Too many failures lately: wait this long.
+    Wait(Duration),
+    /// Too many attempts of this address or user are being checked right now.
+    Busy,
+}
+
+impl Refusal {
+    /// The `Retry-After` to send.
+    pub fn retry_after(self) -> Duration {
+        match self {
+            Refusal::Wait(d) => d,
+            Refusal::Busy => Duration::from_secs(1),
+        }
+    }
+}
+
+/// An admitted attempt: counted as a failure, holding an in-flight place until released.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Attempt {
+    ip: IpAddr,
+    user: String,
+    /// Holds a per-user place (not for a trusted address).
+    user_place: bool,
 }
 
 impl LoginThrottle {
@@ -86,23 +130,76 @@ impl LoginThrottle {
         }
     }
 
-    /// `Err(wait)` when this attempt must be refused without checking the password.
+    fn is_trusted(&self, user: &str, ip: IpAddr, now: Timestamp) -> bool {
+        self.trusted
+            .get(&(user.to_owned(), ip))
+            .is_some_and(|at| at.plus(self.policy.trust_for) > now)
+    }
+
+    /// `Err(wait)` when this address or user must wait before trying again.
     pub fn check(&self, ip: IpAddr, login: &str, now: Timestamp) -> Result<(), Duration> {
         let mut wait = Duration::ZERO;
         if let Some(c) = self.by_ip.get(&ip) {
             wait = wait.max(now.until(c.blocked_until));
         }
         let user = user_key(login);
-        let trusted = self
-            .trusted
-            .get(&(user.clone(), ip))
-            .is_some_and(|at| at.plus(self.policy.trust_for) > now);
-        if !trusted {
+        if !self.is_trusted(&user, ip, now) {
             if let Some(c) = self.by_user.get(&user) {
                 wait = wait.max(now.until(c.blocked_until));
             }
         }
         if wait.is_zero() { Ok(()) } else { Err(wait) }
+    }
+
+    /// Admits an attempt (counted as a failure from now on, holding an in-flight place) or
+    /// refuses it, in which case its password must not be checked.
+    pub fn begin(&mut self, ip: IpAddr, login: &str, now: Timestamp) -> Result<Attempt, Refusal> {
+        self.check(ip, login, now).map_err(Refusal::Wait)?;
+        let user = user_key(login);
+        let user_place = !self.is_trusted(&user, ip, now);
+        let ip_busy =
+            self.in_flight_ip.get(&ip).copied().unwrap_or(0) >= self.policy.max_in_flight_per_ip;
+        let user_in_flight = self.in_flight_user.get(&user).copied().unwrap_or(0);
+        // Failures of attempts that finished (the ones in flight are counted too, up front).
+        let user_failed = self.by_user.get(&user).is_some_and(|c| {
+            c.failures > user_in_flight && c.last_failure.plus(self.policy.window) > now
+        });
+        let user_busy =
+            user_place && user_failed && user_in_flight >= self.policy.max_in_flight_per_user;
+        if ip_busy || user_busy {
+            return Err(Refusal::Busy);
+        }
+        self.record_failure(ip, login, now);
+        *self.in_flight_ip.entry(ip).or_default() += 1;
+        if user_place {
+            *self.in_flight_user.entry(user.clone()).or_default() += 1;
+        }
+        Ok(Attempt {
+            ip,
+            user,
+            user_place,
+        })
+    }
+
+    /// The attempt's password was right: its reservation and the counters are cleared.
+    pub fn succeeded(&mut self, attempt: &Attempt, now: Timestamp) {
+        self.record_success(attempt.ip, &attempt.user, now);
+    }
+
+    /// Gives back the attempt's in-flight places (after success, failure or cancellation).
+    pub fn release(&mut self, attempt: &Attempt) {
+        fn give_back<K: std::hash::Hash + Eq>(map: &mut HashMap<K, u32>, key: &K) {
+            if let Some(n) = map.get_mut(key) {
+                *n = n.saturating_sub(1);
+                if *n == 0 {
+                    map.remove(key);
+                }
+            }
+        }
+        give_back(&mut self.in_flight_ip, &attempt.ip);
+        if attempt.user_place {
+            give_back(&mut self.in_flight_user, &attempt.user);
+        }
     }
 
     pub fn record_failure(&mut self, ip: IpAddr, login: &str, now: Timestamp) {
@@ -234,6 +331,80 @@ mod tests {
         assert!(t.check(ADMIN_PC, "admin", T0).is_err());
         t.record_success(ADMIN_PC, "admin", T0.plus(secs(5)));
         assert!(t.check(ADMIN_PC, "admin", T0.plus(secs(5))).is_ok());
+    }
+
+    #[test]
+    fn attempts_count_before_hashing_and_only_one_runs_at_once() {
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        let first = t.begin(STRANGER, "admin", T0).expect("admitted");
+        // A burst: everything beyond the in-flight place is refused without a hash.
+        for _ in 0..99 {
+            assert_eq!(t.begin(STRANGER, "admin", T0), Err(Refusal::Busy));
+        }
+        t.release(&first);
+        // The admitted attempt already counts as a failure. Five are free; the sixth
+        // admitted attempt starts the delays.
+        for _ in 0..5 {
+            let a = t.begin(STRANGER, "admin", T0).expect("admitted");
+            t.release(&a);
+        }
+        assert!(matches!(
+            t.begin(STRANGER, "admin", T0),
+            Err(Refusal::Wait(_))
+        ));
+    }
+
+    #[test]
+    fn a_success_takes_its_reservation_back() {
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        for _ in 0..4 {
+            let a = t.begin(ADMIN_PC, "admin", T0).expect("admitted");
+            t.release(&a);
+        }
+        let a = t.begin(ADMIN_PC, "admin", T0).expect("admitted");
+        t.succeeded(&a, T0);
+        t.release(&a);
+        for _ in 0..5 {
+            let a = t
+                .begin(ADMIN_PC, "admin", T0)
+                .expect("counters were cleared");
+            t.release(&a);
+        }
+    }
+
+    #[test]
+    fn busy_strangers_never_block_the_users_own_computer() {
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        t.record_success(ADMIN_PC, "admin", T0);
+        let stranger = |i| IpAddr::V4(std::net::Ipv4Addr::new(172, 16, 0, i));
+        // Someone guessed once and failed: admin is under attack.
+        let first = t.begin(stranger(1), "admin", T0).expect("admitted");
+        t.release(&first);
+        let held = t.begin(stranger(2), "admin", T0).expect("admitted");
+        assert_eq!(t.begin(stranger(3), "admin", T0), Err(Refusal::Busy));
+        assert!(
+            t.begin(ADMIN_PC, "admin", T0).is_ok(),
+            "trusted: no per-user place"
+        );
+        t.release(&held);
+        assert!(t.in_flight_user.is_empty());
+    }
+
+    #[test]
+    fn a_shared_account_logs_in_from_several_new_computers_at_once() {
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        let pc = |i| IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 1, i));
+        let attempts: Vec<_> = (1..=8)
+            .map(|i| {
+                t.begin(pc(i), "team", T0)
+                    .expect("no failures yet: all admitted")
+            })
+            .collect();
+        for a in &attempts {
+            t.succeeded(a, T0);
+            t.release(a);
+        }
+        assert!(t.in_flight_ip.is_empty() && t.in_flight_user.is_empty());
     }
 
     #[test]

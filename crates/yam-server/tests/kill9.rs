@@ -19,14 +19,18 @@ fn kill_9_during_a_login_burst_loses_no_confirmed_login() {
     let attempts = Arc::new(AtomicUsize::new(0));
     let stop = Arc::new(AtomicBool::new(false));
 
-    let workers: Vec<_> = (0..8)
-        .map(|_| {
+    // Eight computers logging in over and over (one address has one login checked at a time).
+    let workers: Vec<_> = (0..8u8)
+        .map(|i| {
             let (url, password) = (server.url.clone(), password.clone());
             let (confirmed, attempts, stop) = (confirmed.clone(), attempts.clone(), stop.clone());
             std::thread::spawn(move || {
                 while !stop.load(Ordering::SeqCst) && attempts.fetch_add(1, Ordering::SeqCst) < 600
                 {
-                    let http = reqwest::blocking::Client::new();
+                    let http = reqwest::blocking::Client::builder()
+                        .local_address(std::net::IpAddr::from([127, 0, 2, 10 + i]))
+                        .build()
+                        .expect("client");
                     let sent = http
                         .post(format!("{url}/login"))
                         .json(&serde_json::json!({ "login_id": "admin", "password": password }))

@@ -5,6 +5,7 @@ pub mod id;
 pub mod manager;
 pub mod markers;
 pub mod policy;
+pub mod private;
 pub mod record;
 pub mod store;
 pub mod time;
@@ -17,7 +18,7 @@ pub use manager::{
 pub use policy::{Access, Renewal, SessionPolicy};
 pub use record::{ClientInfo, Damage, DamageKind, SessionMode, SessionRecord, UserId};
 pub use store::{
-    FileStore, Loaded, MemoryStore, Saved, ScanReport, SessionCounts, SessionStore, SessionSummary,
-    StoreError,
+    FileStore, Loaded, MemoryStore, Quarantined, Saved, ScanReport, SessionCounts, SessionStore,
+    SessionSummary, StoreError,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

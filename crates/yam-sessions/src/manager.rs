@@ -15,6 +15,8 @@ use crate::time::{Clock, Timestamp};
 
 /// Reasons remembered for ended sessions are bounded so a flood of logins cannot grow memory.
 const MAX_TOMBSTONES: usize = 200_000;
+/// Logins of one user serialise on one of these (single session mode: create + displace).
+const LOGIN_STRIPES: usize = 16;
 
 /// A user as far as sessions care.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -28,6 +30,10 @@ pub struct UserInfo {
 /// Where sessions check that their user still exists (and under which name).
 pub trait UserDirectory: Send + Sync + 'static {
     fn lookup(&self, id: UserId) -> Option<UserInfo>;
+    /// `lookup` from memory only; `None` when the answer needs storage (a cache miss).
+    fn lookup_cached(&self, id: UserId) -> Option<UserInfo> {
+        self.lookup(id)
+    }
 }
 
 /// Why a session is not (or no longer) valid; sent to clients as `reason`.
@@ -116,6 +122,16 @@ pub struct SessionManager {
     conflict_resolution: bool,
     epoch: String,
     tombstones: Mutex<HashMap<SessionKey, (EndReason, Timestamp)>>,
+    login_stripes: Vec<Mutex<()>>,
+}
+
+/// How much work `authenticate` may do.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// Anything, storage included (a blocking thread).
+    Full,
+    /// Memory only: give up (`None`) where storage would be touched (an async worker).
+    MemoryOnly,
 }
 
 impl SessionManager {
@@ -133,6 +149,7 @@ impl SessionManager {
             conflict_resolution: settings.conflict_resolution,
             epoch: settings.epoch,
             tombstones: Mutex::new(HashMap::new()),
+            login_stripes: (0..LOGIN_STRIPES).map(|_| Mutex::new(())).collect(),
         }
     }
 
@@ -161,8 +178,14 @@ impl SessionManager {
     }
 
     /// Starts a session for an authenticated user. In single session mode the user's other
-    /// sessions end with reason "displaced".
+    /// sessions end with reason "displaced"; two logins of one user at once are serialised,
+    /// so exactly one of them survives.
     pub fn login(&self, user: &UserInfo, client: ClientInfo) -> Result<Login, StoreError> {
+        let stripe = usize::try_from(user.id.rem_euclid(LOGIN_STRIPES as i64)).unwrap_or(0);
+        let _serialised = self
+            .policy
+            .login_displaces_others()
+            .then(|| self.login_stripes[stripe].lock());
         let now = self.now();
         let record = self
             .policy
@@ -191,40 +214,86 @@ impl SessionManager {
 
     /// Checks a cookie value and applies the renewal the access earns.
     pub fn authenticate(&self, cookie: &str, access: Access) -> Result<AuthOutcome, StoreError> {
+        Ok(self
+            .authenticate_with(cookie, access, Work::Full)?
+            .unwrap_or(AuthOutcome::Rejected(EndReason::Unknown)))
+    }
+
+    /// `authenticate` without touching storage: `None` when the answer needs it (a file to
+    /// read, a session to end or repair, a user to look up), for the caller to run
+    /// `authenticate` where blocking is fine. The common case (a known, valid session) is
+    /// answered here.
+    pub fn authenticate_in_memory(
+        &self,
+        cookie: &str,
+        access: Access,
+    ) -> Result<Option<AuthOutcome>, StoreError> {
+        self.authenticate_with(cookie, access, Work::MemoryOnly)
+    }
+
+    fn authenticate_with(
+        &self,
+        cookie: &str,
+        access: Access,
+        work: Work,
+    ) -> Result<Option<AuthOutcome>, StoreError> {
+        let full = work == Work::Full;
         let Some(id) = SessionId::parse(cookie) else {
-            return Ok(AuthOutcome::Rejected(EndReason::Unknown));
+            return Ok(Some(AuthOutcome::Rejected(EndReason::Unknown)));
         };
         let key = id.key();
-        let record = match self.store.load(&key)? {
+        let loaded = if full {
+            self.store.load(&key)?
+        } else {
+            match self.store.load_cached(&key) {
+                Some(loaded) => loaded,
+                None => return Ok(None),
+            }
+        };
+        let record = match loaded {
             Loaded::Found(record) => record,
-            Loaded::Missing => return Ok(AuthOutcome::Rejected(self.reason_for(&key))),
-            Loaded::Damaged(damage) => return self.resolve_damage(&key, &damage),
+            Loaded::Missing => return Ok(Some(AuthOutcome::Rejected(self.reason_for(&key)))),
+            Loaded::Damaged(_) if !full => return Ok(None),
+            Loaded::Damaged(damage) => return self.resolve_damage(&key, &damage).map(Some),
         };
         let now = self.now();
         if record.is_expired(now) {
+            if !full {
+                return Ok(None);
+            }
             self.end(&key, EndReason::Expired)?;
-            return Ok(AuthOutcome::Rejected(EndReason::Expired));
+            return Ok(Some(AuthOutcome::Rejected(EndReason::Expired)));
         }
-        let user = match self.users.lookup(record.user_id) {
-            Some(user) if user.is_active => user,
+        let user = if full {
+            self.users.lookup(record.user_id)
+        } else {
+            self.users.lookup_cached(record.user_id)
+        };
+        let user = match user {
+            Some(user) if user.is_active && user.username == record.username => user,
+            _ if !full => return Ok(None),
+            Some(user) if user.is_active => {
+                return self.resolve_rename(&key, &record, user).map(Some);
+            }
             _ => {
                 self.end(&key, EndReason::UserInvalid)?;
-                return Ok(AuthOutcome::Rejected(EndReason::UserInvalid));
+                return Ok(Some(AuthOutcome::Rejected(EndReason::UserInvalid)));
             }
         };
-        if user.username != record.username {
-            return self.resolve_rename(&key, &record, user);
-        }
         let mut record = record;
         if let Some(renewal) = self.policy.renewal(&record, now, access) {
             if self.store.touch(&key, renewal)? == Saved::Gone {
-                return Ok(AuthOutcome::Rejected(self.reason_for(&key)));
+                return Ok(Some(AuthOutcome::Rejected(self.reason_for(&key))));
             }
             let renewed = Arc::make_mut(&mut record);
             renewed.last_seen = renewal.last_seen;
             renewed.expires_at = renewal.expires_at;
         }
-        Ok(AuthOutcome::Valid(Authenticated { key, record, user }))
+        Ok(Some(AuthOutcome::Valid(Authenticated {
+            key,
+            record,
+            user,
+        })))
     }
 
     /// Renews and writes the session to storage now (an explicit "extend").
@@ -350,16 +419,18 @@ impl SessionManager {
                 }
                 return Ok(AuthOutcome::Rejected(self.reason_for(key)));
             }
-            self.store.quarantine(key)?;
+            let done = self.store.quarantine(key)?;
             tracing::warn!(
                 session = %key.short(), problem = %damage,
-                "Session conflict resolved: damaged session moved to quarantine (no valid user to restore)"
+                "Session conflict resolved: damaged session {} (no valid user to restore)",
+                done.describe()
             );
         } else {
-            self.store.quarantine(key)?;
+            let done = self.store.quarantine(key)?;
             tracing::warn!(
                 session = %key.short(), problem = %damage,
-                "Rejected damaged session and moved it to quarantine (conflict resolution is off)"
+                "Rejected damaged session: {} (conflict resolution is off)",
+                done.describe()
             );
         }
         self.remember(std::slice::from_ref(key), EndReason::Damaged);
@@ -374,8 +445,12 @@ impl SessionManager {
         user: UserInfo,
     ) -> Result<AuthOutcome, StoreError> {
         if !self.conflict_resolution {
-            self.store.quarantine(key)?;
-            tracing::warn!(session = %key.short(), "Rejected session of renamed user {} (conflict resolution is off)", user.username);
+            let done = self.store.quarantine(key)?;
+            tracing::warn!(
+                session = %key.short(),
+                "Rejected session of renamed user {}: {} (conflict resolution is off)",
+                user.username, done.describe()
+            );
             self.remember(std::slice::from_ref(key), EndReason::Damaged);
             return Ok(AuthOutcome::Rejected(EndReason::Damaged));
         }

@@ -11,7 +11,7 @@ use crate::time::Timestamp;
 /// Version of the JSON file format written by this crate.
 pub const FORMAT_VERSION: u32 = 1;
 /// A file larger than this is not one of ours (records are a few hundred bytes).
-pub const MAX_RECORD_BYTES: u64 = 256 * 1024;
+pub const MAX_RECORD_BYTES: u64 = 64 * 1024;
 /// Longest user agent kept in a record.
 pub const MAX_USER_AGENT: usize = 512;
 
@@ -117,6 +117,8 @@ pub enum DamageKind {
     MissingFields(String),
     TooLarge(u64),
     Unreadable(String),
+    /// A link, FIFO, device, socket or folder where a session file should be.
+    NotRegularFile(&'static str),
 }
 
 impl fmt::Display for DamageKind {
@@ -130,6 +132,7 @@ impl fmt::Display for DamageKind {
             DamageKind::MissingFields(e) => write!(f, "missing or invalid fields: {e}"),
             DamageKind::TooLarge(n) => write!(f, "file too large ({n} bytes)"),
             DamageKind::Unreadable(e) => write!(f, "unreadable: {e}"),
+            DamageKind::NotRegularFile(kind) => write!(f, "not a regular file (a {kind})"),
         }
     }
 }

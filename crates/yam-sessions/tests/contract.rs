@@ -172,6 +172,26 @@ pub fn concurrent_writers_and_a_delete(store: Arc<dyn SessionStore>) {
     assert_eq!(store.load(&key).expect("load"), Loaded::Missing);
 }
 
+/// A cached answer, when a store gives one, is the answer `load` gives.
+pub fn cached_loads_agree_with_load(store: &dyn SessionStore) {
+    let key = store.create(record(1, "alice")).expect("create").key();
+    let renewal = Renewal {
+        last_seen: NOW.plus(Duration::from_secs(5)),
+        expires_at: NOW.plus(Duration::from_secs(9999)),
+    };
+    store.touch(&key, renewal).expect("touch");
+    for _ in 0..2 {
+        if let Some(cached) = store.load_cached(&key) {
+            assert_eq!(cached, store.load(&key).expect("load"));
+        }
+        store.flush_renewals(Timestamp(i64::MAX)).expect("flush");
+    }
+    store.delete(&key).expect("delete");
+    if let Some(cached) = store.load_cached(&key) {
+        assert_eq!(cached, Loaded::Missing);
+    }
+}
+
 macro_rules! contract_suite {
     ($module:ident, $make:expr) => {
         mod $module {
@@ -206,6 +226,11 @@ macro_rules! contract_suite {
             fn replace_overwrites() {
                 let (store, _guard) = $make;
                 super::replace_overwrites(&*store);
+            }
+            #[test]
+            fn cached_loads_agree_with_load() {
+                let (store, _guard) = $make;
+                super::cached_loads_agree_with_load(&*store);
             }
             #[test]
             fn concurrent_writers_and_a_delete() {

@@ -53,7 +53,9 @@ fn scan_ignores_foreign_and_temp_files_and_reports_damage() {
         b"\x00\x00\x00\x00flask",
     )
     .expect("w");
-    fs::write(p.join(format!(".{}.json.tmp1234", "a".repeat(64))), b"{").expect("w");
+    // A temp file of a write in progress (the store's own name), and a look-alike that is not.
+    fs::write(p.join(format!(".{}.tmp0123456789ab", "a".repeat(64))), b"{").expect("w");
+    fs::write(p.join(".notes.tmp"), b"mine").expect("w");
     fs::write(p.join(format!("{}.json", "b".repeat(64))), b"").expect("w");
     fs::write(
         p.join(format!("{}.json", "c".repeat(64))),
@@ -73,7 +75,7 @@ fn scan_ignores_foreign_and_temp_files_and_reports_damage() {
     .expect("w");
 
     let (store, report) = FileStore::open(p).expect("open");
-    assert_eq!((report.sessions, report.damaged, report.foreign), (0, 3, 2));
+    assert_eq!((report.sessions, report.damaged, report.foreign), (0, 3, 3));
     let counts = store.counts(NOW, Duration::ZERO);
     assert_eq!((counts.live, counts.damaged), (0, 3));
     // The fresh temp file may belong to a writer that is still running: left alone.
@@ -85,6 +87,7 @@ fn scan_ignores_foreign_and_temp_files_and_reports_damage() {
 
     assert_eq!(store.delete_all().expect("clear"), 3);
     assert!(p.join(".gitkeep").exists());
+    assert!(p.join(".notes.tmp").exists());
     assert!(p.join("2029240f6d1128be89ddc32729463129").exists());
     assert_eq!(store.counts(NOW, Duration::ZERO).damaged, 0);
 }

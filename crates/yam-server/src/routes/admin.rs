@@ -10,7 +10,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yam_sessions::{EndReason, SessionKey, SessionMode, SessionSummary};
+use yam_sessions::{EndReason, SessionKey, SessionMode, SessionSummary, UserId};
 
 use crate::admin_auth::Caller;
 use crate::error::AppError;
@@ -28,7 +28,9 @@ macro_rules! admin_or_deny {
             &$headers,
             $peer,
             yam_sessions::Access::Probe,
-        )? {
+        )
+        .await?
+        {
             Ok(caller) => caller,
             Err(denied) => return Ok(denied.into_json()),
         }
@@ -134,6 +136,29 @@ pub async fn revoke_session(
     }
     tracing::info!(session = %key.short(), by = %caller.describe(), "Session revoked");
     Ok(Json(json!({ "success": true, "revoked": key.to_hex() })).into_response())
+}
+
+#[derive(Debug, Deserialize)]
+pub struct UserQuery {
+    user_id: UserId,
+}
+
+/// `DELETE /api/admin/sessions?user_id=N`: ends every session of one user (the `user passwd`
+/// and `user remove` commands call it on a running server, so the server itself ends them
+/// under its own locks and no renewal in flight can bring one back).
+pub async fn end_user_sessions(
+    State(state): State<SharedState>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
+    Query(q): Query<UserQuery>,
+) -> Result<Response, AppError> {
+    let caller = admin_or_deny!(state, headers, peer);
+    let sessions = Arc::clone(&state.sessions);
+    let user_id = q.user_id;
+    let ended = tokio::task::spawn_blocking(move || sessions.end_user(user_id, EndReason::Revoked))
+        .await??;
+    tracing::info!(user_id, ended, by = %caller.describe(), "Ended the sessions of one user");
+    Ok(Json(json!({ "success": true, "sessions_ended": ended })).into_response())
 }
 
 pub async fn stats(

@@ -25,12 +25,10 @@ fn denied_page(denied: Denied) -> Response {
         Denied::NotLoggedIn(check) => auth::page_redirect(&check, "/force-logout"),
         Denied::NotAdmin => (
             StatusCode::FORBIDDEN,
-            Html(html::page(
-                "YAM — Not allowed",
-                &format!(
-                    "<h1>Not allowed</h1><p>{}</p><p><a href=\"/\">Back</a></p>",
-                    html::escape(denied.message())
-                ),
+            Html(html::message_page(
+                "Not allowed",
+                denied.message(),
+                ("/", "Back"),
             )),
         )
             .into_response(),
@@ -43,7 +41,7 @@ pub async fn confirm_page(
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let caller = match admin_caller(&state, &headers, peer, Access::Probe)? {
+    let caller = match admin_caller(&state, &headers, peer, Access::Probe).await? {
         Ok(c) => c,
         Err(denied) => return Ok(denied_page(denied)),
     };
@@ -58,18 +56,8 @@ pub async fn confirm_page(
         .into_response());
     };
     let token = form_token(&state.form_secret, &admin.key);
-    let body = format!(
-        "<h1>Log everyone out?</h1>\
-         <p class=\"note\">This ends <strong>all {n} session(s)</strong> of {u} user(s), yours included. \
-         Everyone has to log in again.</p>\
-         <form method=\"post\" action=\"/force-logout\">\
-         <input type=\"hidden\" name=\"csrf_token\" value=\"{token}\">\
-         <button type=\"submit\">Log everyone out</button> <a href=\"/\">Cancel</a></form>",
-        n = counts.live,
-        u = counts.users,
-        token = html::escape(&token),
-    );
-    Ok(Html(html::page("YAM — Force logout", &body)).into_response())
+    let page = html::force_logout_confirm_page(counts.live, counts.users, &token);
+    Ok(Html(page).into_response())
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -105,7 +93,7 @@ pub async fn submit(
                 .into(),
         ));
     }
-    let caller = match admin_caller(&state, &headers, peer, Access::Probe)? {
+    let caller = match admin_caller(&state, &headers, peer, Access::Probe).await? {
         Ok(c) => c,
         Err(denied) if is_form => return Ok(denied_page(denied)),
         Err(denied) => return Ok(denied.into_json()),
@@ -119,18 +107,18 @@ pub async fn submit(
         let form: ConfirmForm = serde_urlencoded::from_bytes(&body).unwrap_or_default();
         if !form_token_valid(&state.form_secret, &admin.key, &form.csrf_token) {
             tracing::warn!(admin = %admin.user.username, "Refused a force-logout form without a valid CSRF token");
-            let page = html::page(
-                "YAM — Expired form",
-                "<h1>This form has expired</h1><p>Nothing was done. Open <a href=\"/force-logout\">Force logout</a> again.</p>",
+            let page = html::message_page(
+                "This form has expired",
+                "Nothing was done. Open Force logout again.",
+                ("/force-logout", "Force logout"),
             );
             return Ok((StatusCode::FORBIDDEN, Html(page)).into_response());
         }
         let ended = end_all_sessions(&state, &caller).await?;
-        let page = html::page(
-            "YAM — Everyone logged out",
-            &format!(
-                "<h1>Everyone is logged out</h1><p>{ended} session(s) ended.</p><p><a href=\"/login\">Log in again</a></p>"
-            ),
+        let page = html::message_page(
+            "Everyone is logged out",
+            &format!("{ended} session(s) ended."),
+            ("/login", "Log in again"),
         );
         return Ok(([(header::SET_COOKIE, auth::clear_cookie())], Html(page)).into_response());
     }

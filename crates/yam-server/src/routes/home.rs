@@ -14,7 +14,7 @@ pub async fn home(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let auth = match auth::check(&state, &headers, Access::Activity)? {
+    let auth = match auth::check(&state, &headers, Access::Activity).await? {
         Check::Valid(a) => a,
         other => return Ok(auth::page_redirect(&other, "/")),
     };

@@ -26,7 +26,7 @@ pub async fn server_info(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let check = auth::check(&state, &headers, Access::Probe)?;
+    let check = auth::check(&state, &headers, Access::Probe).await?;
     let policy = state.sessions.policy();
     let lifetime = policy.lifetime().as_secs();
     let multiple = policy.mode == SessionMode::Multiple;

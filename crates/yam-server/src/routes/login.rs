@@ -17,6 +17,7 @@ use crate::auth::{self, Check};
 use crate::error::AppError;
 use crate::html;
 use crate::state::SharedState;
+use crate::throttle::{Attempt, Refusal};
 use crate::users::passwords;
 
 #[derive(Debug, Default, Deserialize)]
@@ -78,7 +79,7 @@ pub async fn login_page(
     Query(query): Query<LoginQuery>,
 ) -> Result<Response, AppError> {
     let next = auth::safe_next(query.next.as_deref());
-    let check = auth::check(&state, &headers, Access::Probe)?;
+    let check = auth::check(&state, &headers, Access::Probe).await?;
     if let Check::Valid(_) = check {
         return Ok(auth::found(&next));
     }
@@ -116,15 +117,35 @@ fn failure(kind: BodyKind, status: StatusCode, message: &str, request: &LoginReq
     }
 }
 
-/// 429 with `Retry-After`: the password is not even checked while an address or user waits.
-fn throttled(kind: BodyKind, wait: std::time::Duration, request: &LoginRequest) -> Response {
+/// 429 with `Retry-After`: the password is not even checked while an address or user waits,
+/// or while too many attempts of it are being checked already.
+fn throttled(kind: BodyKind, refusal: Refusal, request: &LoginRequest) -> Response {
+    let wait = refusal.retry_after();
     let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
-    let message = format!("Too many failed logins. Try again in {secs} second(s).");
+    let message = match refusal {
+        Refusal::Wait(_) => format!("Too many failed logins. Try again in {secs} second(s)."),
+        Refusal::Busy => format!(
+            "Too many logins are being checked for this address or user. Try again in {secs} second(s)."
+        ),
+    };
     let mut response = failure(kind, StatusCode::TOO_MANY_REQUESTS, &message, request);
     if let Ok(v) = header::HeaderValue::from_str(&secs.to_string()) {
         response.headers_mut().insert(header::RETRY_AFTER, v);
     }
     response
+}
+
+/// An admitted login attempt; its in-flight places are given back when it is dropped, also
+/// when the client disconnects in the middle of the hash.
+struct AdmittedAttempt {
+    state: SharedState,
+    attempt: Attempt,
+}
+
+impl Drop for AdmittedAttempt {
+    fn drop(&mut self) {
+        self.state.throttle.lock().release(&self.attempt);
+    }
 }
 
 pub async fn login_submit(
@@ -164,22 +185,24 @@ pub async fn login_submit(
         return Ok(failure(kind, StatusCode::BAD_REQUEST, msg, &request));
     }
 
-    let throttle_check = state
+    let admitted = state
         .throttle
         .lock()
-        .check(addr.ip(), &login, state.sessions.now());
-    if let Err(wait) = throttle_check {
-        return Ok(throttled(kind, wait, &request));
-    }
+        .begin(addr.ip(), &login, state.sessions.now());
+    let attempt = match admitted {
+        Ok(attempt) => AdmittedAttempt {
+            state: Arc::clone(&state),
+            attempt,
+        },
+        Err(refusal) => return Ok(throttled(kind, refusal, &request)),
+    };
     let user = match verify(&state, &login, password).await? {
         Verdict::Ok(user) => {
             let now = state.sessions.now();
-            state.throttle.lock().record_success(addr.ip(), &login, now);
+            state.throttle.lock().succeeded(&attempt.attempt, now);
             user
         }
         Verdict::Wrong => {
-            let now = state.sessions.now();
-            state.throttle.lock().record_failure(addr.ip(), &login, now);
             tracing::info!(ip = %addr.ip(), "Failed login");
             return Ok(failure(
                 kind,
@@ -265,12 +288,36 @@ async fn verify(state: &SharedState, login: &str, password: String) -> Result<Ve
     })
 }
 
-/// `GET /logout`: ends the session and sends the browser to the login form.
+/// `GET /logout` acts only for the user's own click or typed address (`Sec-Fetch-Site`
+/// same-origin or none); a link from another site (or a browser that does not say) gets a
+/// page that asks, so no other site can log anyone out.
 pub async fn logout_page(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let check = auth::check(&state, &headers, Access::Probe)?;
+    let own_navigation = headers
+        .get("sec-fetch-site")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.eq_ignore_ascii_case("same-origin") || v.eq_ignore_ascii_case("none"));
+    if !own_navigation {
+        return Ok(Html(html::logout_confirm_page()).into_response());
+    }
+    end_session_and_go_to_login(&state, &headers).await
+}
+
+/// `POST /logout` (the page's button; cross-site posts are refused by the Origin check).
+pub async fn logout_submit(
+    State(state): State<SharedState>,
+    headers: HeaderMap,
+) -> Result<Response, AppError> {
+    end_session_and_go_to_login(&state, &headers).await
+}
+
+async fn end_session_and_go_to_login(
+    state: &SharedState,
+    headers: &HeaderMap,
+) -> Result<Response, AppError> {
+    let check = auth::check(state, headers, Access::Probe).await?;
     if let Check::Valid(a) = &check {
         let sessions = state.sessions.clone();
         let key = a.key;

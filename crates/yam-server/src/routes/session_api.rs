@@ -18,7 +18,7 @@ pub async fn time_remaining(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    Ok(match auth::check(&state, &headers, Access::Probe)? {
+    Ok(match auth::check(&state, &headers, Access::Probe).await? {
         Check::Valid(a) => Json(SessionView::new(&state.sessions, &a.record)).into_response(),
         other => auth::api_unauthorized(&other),
     })
@@ -29,7 +29,7 @@ pub async fn session_status(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    Ok(match auth::check(&state, &headers, Access::Probe)? {
+    Ok(match auth::check(&state, &headers, Access::Probe).await? {
         Check::Valid(a) => Json(ok_with_session(
             &state.sessions,
             &a.record,
@@ -45,15 +45,17 @@ pub async fn activity(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    Ok(match auth::check(&state, &headers, Access::Activity)? {
-        Check::Valid(a) => Json(ok_with_session(
-            &state.sessions,
-            &a.record,
-            json!({ "message": "Activity recorded" }),
-        ))
-        .into_response(),
-        other => auth::api_unauthorized(&other),
-    })
+    Ok(
+        match auth::check(&state, &headers, Access::Activity).await? {
+            Check::Valid(a) => Json(ok_with_session(
+                &state.sessions,
+                &a.record,
+                json!({ "message": "Activity recorded" }),
+            ))
+            .into_response(),
+            other => auth::api_unauthorized(&other),
+        },
+    )
 }
 
 /// Explicit extension: renews and writes to disk at once.
@@ -61,7 +63,7 @@ pub async fn extend(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let auth = match auth::check(&state, &headers, Access::Activity)? {
+    let auth = match auth::check(&state, &headers, Access::Activity).await? {
         Check::Valid(a) => a,
         other => return Ok(auth::api_unauthorized(&other)),
     };
@@ -83,7 +85,7 @@ pub async fn logout(
     State(state): State<SharedState>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
-    let check = auth::check(&state, &headers, Access::Probe)?;
+    let check = auth::check(&state, &headers, Access::Probe).await?;
     let was_logged_in = if let Check::Valid(a) = &check {
         let sessions = state.sessions.clone();
         let key = a.key;

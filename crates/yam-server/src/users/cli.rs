@@ -9,6 +9,7 @@ use super::UserStore;
 use super::passwords::hash_password;
 use crate::cli::UserCommand;
 use crate::markers::{Markers, SERVER_STARTUP};
+use crate::offline::RunningServer;
 use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB};
 
 pub fn run(command: UserCommand) -> anyhow::Result<()> {
@@ -101,7 +102,12 @@ pub fn sessions_dir_for(dir: &DataDir, explicit: Option<&Path>) -> PathBuf {
         .unwrap_or_else(|| dir.default_sessions_dir())
 }
 
+/// Ends the user's sessions: through the running server when there is one (it ends them
+/// under its own locks, so a renewal in flight cannot bring one back), else on the folder.
 fn end_sessions(dir: &DataDir, explicit: Option<&Path>, user_id: i64) -> anyhow::Result<usize> {
+    if let Some(server) = RunningServer::find(dir)? {
+        return server.end_user_sessions(user_id);
+    }
     let sessions = sessions_dir_for(dir, explicit);
     if !sessions.is_dir() {
         return Ok(0);

@@ -19,6 +19,11 @@ pub enum UserError {
         /// Part of the message rather than `source()`, so an error chain prints it once.
         cause: rusqlite::Error,
     },
+    #[error("user database {}: {cause}", path.display())]
+    Io {
+        path: PathBuf,
+        cause: std::io::Error,
+    },
     #[error("a user named '{0}' already exists")]
     Exists(String),
     #[error("no user named '{0}'")]
@@ -73,13 +78,24 @@ impl UserStore {
             path: path.to_path_buf(),
             cause: source,
         };
+        // Private before SQLite opens it: its -wal and -shm files (the WAL holds password
+        // hashes) are created with the database file's mode.
+        yam_sessions::private::ensure_private_file(path).map_err(|e| UserError::Io {
+            path: path.to_path_buf(),
+            cause: e,
+        })?;
         let conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
         conn.execute_batch(SCHEMA).map_err(db)?;
-        crate::paths::restrict_to_owner(path, 0o600).ok();
+        for companion in ["-wal", "-shm"] {
+            let mut name = path.as_os_str().to_owned();
+            name.push(companion);
+            // Narrow the companions an older version left readable; gone is fine.
+            let _ = crate::paths::restrict_to_owner(Path::new(&name), 0o600);
+        }
         let store = Self {
             path: path.to_path_buf(),
             conn: Mutex::new(conn),
@@ -253,6 +269,10 @@ impl UserDirectory for UserStore {
         if let Err(e) = self.refresh_if_changed() {
             tracing::warn!("could not re-read users: {e}");
         }
+        self.cache.read().get(&id).cloned()
+    }
+
+    fn lookup_cached(&self, id: UserId) -> Option<UserInfo> {
         self.cache.read().get(&id).cloned()
     }
 }

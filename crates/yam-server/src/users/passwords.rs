@@ -1,11 +1,11 @@
 //! argon2id hashing at OWASP's minimum memory and passes (19 MiB, t=2) computed in 2 lanes
-//! (p=2) on an idle-priority thread pool behind a concurrency limit: a login takes half the
-//! wall time of one lane, and a login storm yields the CPU to other requests.
+//! (p=2) on a below-normal-priority thread pool behind a concurrency limit: a login takes
+//! half the wall time of one lane, and hashing yields most of a busy CPU to other requests.
 //!
 //! p=2 keeps the total memory and passes (what makes guessing expensive) and lets the two
 //! halves run at once; RFC 9106's recommended settings use p=4.
 
-use std::sync::{Arc, OnceLock};
+use std::sync::Arc;
 
 use argon2::password_hash::phc::PasswordHash;
 
@@ -56,20 +56,23 @@ pub fn needs_rehash(hash: &str) -> bool {
         || param("p") != LANES
 }
 
-/// Hashing threads yield to request handling. Linux: SCHED_IDLE for the thread, so a
-/// request never waits behind a hash, while hashes still get a share of a saturated CPU.
+/// Hashing threads yield most of a busy CPU to request handling (Unix: nice 10, about a
+/// tenth of a core beside a busy worker). Not SCHED_IDLE: that gives hashes nothing while
+/// the CPU is busy, so a flood of cheap requests (even ones answered 429) stalled every
+/// login; and it bought nothing for the tail latency of other requests (BENCHMARKS.md).
 fn lower_priority() {
-    #[cfg(target_os = "linux")]
+    #[cfg(unix)]
     #[allow(unsafe_code)]
-    // SAFETY: sched_setscheduler(0, …) changes only the calling thread's policy on Linux; the
-    // parameter struct lives for the call.
+    // SAFETY: setpriority(PRIO_PROCESS, 0, …) on Linux changes only the calling thread's
+    // nice value (threads are scheduled one by one); no memory is passed.
     unsafe {
-        let param = libc::sched_param { sched_priority: 0 };
-        if libc::sched_setscheduler(0, libc::SCHED_IDLE, &param) != 0 {
-            libc::setpriority(libc::PRIO_PROCESS, 0, 19);
-        }
+        libc::setpriority(libc::PRIO_PROCESS, 0, HASH_NICE);
     }
 }
+
+/// The nice value of hashing threads.
+#[cfg(unix)]
+const HASH_NICE: libc::c_int = 10;
 
 /// A random password from the OS CSPRNG (rejection sampling keeps it uniform).
 pub fn generate_password() -> Result<String, getrandom::Error> {
@@ -93,10 +96,15 @@ pub fn generate_password() -> Result<String, getrandom::Error> {
 pub struct PasswordChecker {
     permits: Arc<Semaphore>,
     pool: Arc<rayon::ThreadPool>,
-    dummy_hash: Arc<OnceLock<String>>,
+    /// Made once at start, on the caller's thread. Made lazily inside the pool, a pool thread
+    /// waiting in argon2's parallel lanes could pick up a second unknown-user login, which
+    /// then waited on the same initialisation: both hung. It also made the first unknown-user
+    /// login slower than the rest (a timing signal of which names exist).
+    dummy_hash: Arc<str>,
 }
 
 impl PasswordChecker {
+    /// Builds the pool and the dummy hash (one hash on the calling thread).
     pub fn new(permits: usize) -> Self {
         let threads = permits.max(1);
         let pool = rayon::ThreadPoolBuilder::new()
@@ -106,10 +114,11 @@ impl PasswordChecker {
             .build()
             .or_else(|_| rayon::ThreadPoolBuilder::new().num_threads(1).build())
             .expect("a thread pool of one thread");
+        let dummy = hash_password("dummy-password-for-timing").unwrap_or_default();
         Self {
             permits: Arc::new(Semaphore::new(threads)),
             pool: Arc::new(pool),
-            dummy_hash: Arc::new(OnceLock::new()),
+            dummy_hash: Arc::from(dummy),
         }
     }
 
@@ -128,9 +137,7 @@ impl PasswordChecker {
         self.run(move || match hash {
             Some(hash) => verify_password(&password, &hash),
             None => {
-                let dummy = dummy
-                    .get_or_init(|| hash_password("dummy-password-for-timing").unwrap_or_default());
-                let _ = verify_password(&password, dummy);
+                let _ = verify_password(&password, &dummy);
                 false
             }
         })
@@ -161,6 +168,19 @@ mod tests {
             hash_password("short"),
             Err(UserError::WeakPassword)
         ));
+    }
+
+    /// The dummy hash for unknown users exists before the first login and has the same
+    /// parameters as real hashes (same work, same time).
+    #[test]
+    fn the_dummy_hash_is_made_at_start_with_real_parameters() {
+        let checker = PasswordChecker::new(1);
+        assert!(
+            checker
+                .dummy_hash
+                .starts_with("$argon2id$v=19$m=19456,t=2,p=2$")
+        );
+        assert!(!needs_rehash(&checker.dummy_hash));
     }
 
     #[test]

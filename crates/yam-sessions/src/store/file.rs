@@ -9,12 +9,13 @@ use std::time::{Duration, Instant, SystemTime};
 use parking_lot::{Mutex, RwLock};
 
 use super::fsio::{
-    self, QUARANTINE_DIR, is_temp_file_name, key_of_file_name, remove_if_present, session_path,
-    stamp_of, write_atomically,
+    self, QUARANTINE_DIR, ReadRefused, Replaced, is_temp_file_name, key_of_file_name,
+    remove_if_present, session_path, stamp_of,
 };
 use super::index::{Entry, FileStamp, Index};
 use super::{
-    Loaded, Saved, SessionCounts, SessionStore, SessionSummary, StoreError, create_with_unique_id,
+    Loaded, Quarantined, Saved, SessionCounts, SessionStore, SessionSummary, StoreError,
+    create_with_unique_id,
 };
 use crate::id::{SessionId, SessionKey};
 use crate::policy::Renewal;
@@ -113,14 +114,48 @@ impl FileStore {
         session_path(&self.dir, key)
     }
 
-    fn write(
+    fn create_file(
         &self,
         key: &SessionKey,
         record: &SessionRecord,
-        sync_dir: bool,
     ) -> Result<FileStamp, StoreError> {
-        write_atomically(&self.dir, key, &record.to_json(), sync_dir)
+        fsio::create_atomically(&self.dir, key, &record.to_json())
             .map_err(|e| StoreError::io("write session file in", &self.dir, e))
+    }
+
+    /// Rewrites an existing session file (the caller holds its stripe). A file deleted by
+    /// anyone, at any moment, stays deleted: the index forgets it and `None` comes back.
+    fn rewrite(
+        &self,
+        key: &SessionKey,
+        record: &SessionRecord,
+    ) -> Result<Option<FileStamp>, StoreError> {
+        let written = fsio::replace_atomically(&self.dir, key, &record.to_json())
+            .map_err(|e| StoreError::io("write session file in", &self.dir, e))?;
+        Ok(match written {
+            Replaced::Written(stamp) => Some(stamp),
+            Replaced::Gone => {
+                self.index.write().remove(key);
+                None
+            }
+        })
+    }
+
+    /// The in-memory answer when the file on disk is the version indexed (one `lstat`, no
+    /// stripe, no read); `None` when the file must be read.
+    fn cached(&self, key: &SessionKey) -> Option<Loaded> {
+        match fs::symlink_metadata(self.path(key)) {
+            Ok(meta) => {
+                let index = self.index.read();
+                let entry = index.get(key)?;
+                (entry.stamp == stamp_of(&meta)).then(|| Loaded::Found(Arc::clone(&entry.record)))
+            }
+            // Deleted outside the server while indexed: forgetting it needs the stripe.
+            Err(e) if e.kind() == io::ErrorKind::NotFound => {
+                (!self.index.read().contains(key)).then_some(Loaded::Missing)
+            }
+            Err(_) => None,
+        }
     }
 
     /// Slow path of `load`: the file changed behind our back or is not indexed yet.
@@ -128,7 +163,7 @@ impl FileStore {
         let _guard = self.stripe(key);
         let path = self.path(key);
         // A writer may have finished while we waited for the stripe.
-        if let Ok(meta) = fs::metadata(&path) {
+        if let Ok(meta) = fs::symlink_metadata(&path) {
             if let Some(entry) = self.index.read().get(key) {
                 if entry.stamp == stamp_of(&meta) {
                     return Ok(Loaded::Found(Arc::clone(&entry.record)));
@@ -179,28 +214,29 @@ impl FileStore {
     }
 }
 
-/// Reads and parses one session file. `Ok(None)`: the file is gone.
+/// Reads and parses one session file. `Ok(None)`: the file is gone. Links, FIFOs, devices and
+/// folders named like a session are damage, never opened for reading.
 fn read_record(path: &Path) -> Result<Option<(SessionRecord, FileStamp)>, Damage> {
-    let unreadable = |e: io::Error| Damage::new(DamageKind::Unreadable(e.kind().to_string()), None);
-    let meta = match fs::metadata(path) {
-        Ok(m) => m,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(unreadable(e)),
-    };
-    if meta.len() > MAX_RECORD_BYTES {
-        return Err(Damage::new(DamageKind::TooLarge(meta.len()), None));
+    match fsio::read_regular(path, MAX_RECORD_BYTES) {
+        Ok(None) => Ok(None),
+        Ok(Some((bytes, meta))) => {
+            let record = SessionRecord::from_json(&bytes)?;
+            Ok(Some((record, stamp_of(&meta))))
+        }
+        Err(ReadRefused::NotRegular(kind)) => {
+            Err(Damage::new(DamageKind::NotRegularFile(kind), None))
+        }
+        Err(ReadRefused::TooLarge(n)) => Err(Damage::new(DamageKind::TooLarge(n), None)),
+        Err(ReadRefused::Io(e)) => Err(Damage::new(
+            DamageKind::Unreadable(e.kind().to_string()),
+            None,
+        )),
     }
-    let bytes = match fs::read(path) {
-        Ok(b) => b,
-        Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => return Err(unreadable(e)),
-    };
-    let record = SessionRecord::from_json(&bytes)?;
-    Ok(Some((record, stamp_of(&meta))))
 }
 
+/// An old temp file of ours (a crash's leftover), judged by the entry itself, never a target.
 fn is_stale(path: &Path) -> bool {
-    fs::metadata(path)
+    fs::symlink_metadata(path)
         .and_then(|m| m.modified())
         .ok()
         .and_then(|t| SystemTime::now().duration_since(t).ok())
@@ -217,7 +253,7 @@ impl SessionStore for FileStore {
             }
             // The login's success response promises the session survives a crash: sync the
             // folder too, so the rename is durable.
-            let stamp = self.write(&key, &record, true)?;
+            let stamp = self.create_file(&key, &record)?;
             self.index
                 .write()
                 .insert(key, Entry::written(record.clone(), stamp));
@@ -226,39 +262,30 @@ impl SessionStore for FileStore {
     }
 
     fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError> {
+        if let Some(loaded) = self.cached(key) {
+            return Ok(loaded);
+        }
         let path = self.path(key);
-        let meta = match fs::metadata(&path) {
-            Ok(m) => m,
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {
-                // Deleted outside the server (an admin emptied the folder): the session ended.
-                if self.index.read().contains(key) {
-                    let _guard = self.stripe(key);
-                    if !path.exists() {
-                        self.index.write().remove(key);
-                    }
-                }
-                return Ok(Loaded::Missing);
+        if !path.exists() && fs::symlink_metadata(&path).is_err() {
+            // Deleted outside the server (an admin emptied the folder): the session ended.
+            let _guard = self.stripe(key);
+            if fs::symlink_metadata(&path).is_err() {
+                self.index.write().remove(key);
             }
-            Err(e) => return Err(StoreError::io("inspect", &path, e)),
-        };
-        {
-            let index = self.index.read();
-            if let Some(entry) = index.get(key) {
-                if entry.stamp == stamp_of(&meta) {
-                    return Ok(Loaded::Found(Arc::clone(&entry.record)));
-                }
-            }
+            return Ok(Loaded::Missing);
         }
         self.reload(key)
     }
 
+    fn load_cached(&self, key: &SessionKey) -> Option<Loaded> {
+        self.cached(key)
+    }
+
     fn replace(&self, key: &SessionKey, record: SessionRecord) -> Result<Saved, StoreError> {
         let _guard = self.stripe(key);
-        if !self.path(key).exists() {
-            self.index.write().remove(key);
+        let Some(stamp) = self.rewrite(key, &record)? else {
             return Ok(Saved::Gone);
-        }
-        let stamp = self.write(key, &record, false)?;
+        };
         self.index
             .write()
             .insert(*key, Entry::written(record, stamp));
@@ -281,15 +308,12 @@ impl SessionStore for FileStore {
             let Some(record) = self.index.read().get(&key).map(|e| Arc::clone(&e.record)) else {
                 continue;
             };
-            if !self.path(&key).exists() {
-                self.index.write().remove(&key);
-                continue;
+            if let Some(stamp) = self.rewrite(&key, &record)? {
+                self.index
+                    .write()
+                    .mark_persisted(&key, record.last_seen, stamp);
+                written += 1;
             }
-            let stamp = self.write(&key, &record, false)?;
-            self.index
-                .write()
-                .mark_persisted(&key, record.last_seen, stamp);
-            written += 1;
         }
         Ok(written)
     }
@@ -358,25 +382,33 @@ impl SessionStore for FileStore {
         Ok(deleted)
     }
 
-    fn quarantine(&self, key: &SessionKey) -> Result<(), StoreError> {
+    fn quarantine(&self, key: &SessionKey) -> Result<Quarantined, StoreError> {
         let _guard = self.stripe(key);
-        let qdir = self.dir.join(QUARANTINE_DIR);
-        fs::create_dir_all(&qdir).map_err(|e| StoreError::io("create", &qdir, e))?;
         let from = self.path(key);
+        let qdir = match fsio::quarantine_dir(&self.dir) {
+            Ok(q) => q,
+            Err(why) => {
+                // Never move a session out of the folder: leave it and say why.
+                tracing::warn!(session = %key.short(), "Damaged session left in place: {why}");
+                self.index.write().remove(key);
+                return Ok(Quarantined::LeftInPlace);
+            }
+        };
         let millis = SystemTime::now()
             .duration_since(SystemTime::UNIX_EPOCH)
             .unwrap_or_default()
             .as_millis();
         let to = qdir.join(format!("{}.json.{millis}", key.to_hex()));
-        match fs::rename(&from, &to) {
-            Ok(()) => {}
-            Err(e) if e.kind() == io::ErrorKind::NotFound => {}
+        let outcome = match fs::rename(&from, &to) {
+            Ok(()) => Quarantined::Moved,
+            Err(e) if e.kind() == io::ErrorKind::NotFound => Quarantined::Moved,
             // Could not keep a copy (e.g. another volume): still take it out of service.
             Err(_) => {
                 remove_if_present(&from).map_err(|e| StoreError::io("delete", &from, e))?;
+                Quarantined::Removed
             }
-        }
+        };
         self.index.write().remove(key);
-        Ok(())
+        Ok(outcome)
     }
 }

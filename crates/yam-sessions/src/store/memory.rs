@@ -7,7 +7,8 @@ use parking_lot::RwLock;
 
 use super::index::{Entry, FileStamp, Index};
 use super::{
-    Loaded, Saved, SessionCounts, SessionStore, SessionSummary, StoreError, create_with_unique_id,
+    Loaded, Quarantined, Saved, SessionCounts, SessionStore, SessionSummary, StoreError,
+    create_with_unique_id,
 };
 use crate::id::{SessionId, SessionKey};
 use crate::policy::Renewal;
@@ -122,8 +123,12 @@ impl SessionStore for MemoryStore {
         Ok(keys)
     }
 
-    fn quarantine(&self, key: &SessionKey) -> Result<(), StoreError> {
+    fn quarantine(&self, key: &SessionKey) -> Result<Quarantined, StoreError> {
         self.index.write().remove(key);
-        Ok(())
+        Ok(Quarantined::Removed)
+    }
+
+    fn load_cached(&self, key: &SessionKey) -> Option<Loaded> {
+        self.load(key).ok()
     }
 }

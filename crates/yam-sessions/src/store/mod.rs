@@ -17,7 +17,12 @@ mod index;
 mod memory;
 
 pub use file::{FileStore, ScanReport};
-pub use fsio::{QUARANTINE_DIR, is_session_file_name};
+#[cfg(unix)]
+pub use fsio::SAFE_OPEN_FLAGS;
+pub use fsio::{
+    QUARANTINE_DIR, ReadRefused, check_regular, is_link_refusal, is_session_file_name, not_regular,
+    read_bounded, read_regular,
+};
 pub use memory::MemoryStore;
 
 /// How many times `create` draws a new id when the first one is already taken.
@@ -31,6 +36,27 @@ pub enum Loaded {
     Missing,
     /// The session exists but cannot be used as it is.
     Damaged(Damage),
+}
+
+/// What became of a damaged session taken out of service.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Quarantined {
+    /// Moved to the quarantine folder for inspection.
+    Moved,
+    /// Deleted (no copy could be kept).
+    Removed,
+    /// Left where it is: the quarantine folder is unusable (a link, a file).
+    LeftInPlace,
+}
+
+impl Quarantined {
+    pub fn describe(self) -> &'static str {
+        match self {
+            Quarantined::Moved => "moved to quarantine",
+            Quarantined::Removed => "deleted",
+            Quarantined::LeftInPlace => "left in place (the quarantine folder cannot be used)",
+        }
+    }
 }
 
 /// The result of a write to an existing session.
@@ -101,6 +127,12 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session under a fresh, unused id and returns that id.
     fn create(&self, record: SessionRecord) -> Result<SessionId, StoreError>;
     fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError>;
+    /// `load` answered from memory, or `None` when storage must be read (the caller then
+    /// calls `load` where blocking is fine).
+    fn load_cached(&self, key: &SessionKey) -> Option<Loaded> {
+        let _ = key;
+        None
+    }
     /// Overwrites an existing (possibly damaged) session; never re-creates a deleted one.
     fn replace(&self, key: &SessionKey, record: SessionRecord) -> Result<Saved, StoreError>;
     /// Records a renewal in memory; [`SessionStore::flush_renewals`] persists it later.
@@ -125,7 +157,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Deletes expired sessions; returns the keys deleted.
     fn purge_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError>;
     /// Takes a damaged session out of service, keeping a copy for inspection where possible.
-    fn quarantine(&self, key: &SessionKey) -> Result<(), StoreError>;
+    fn quarantine(&self, key: &SessionKey) -> Result<Quarantined, StoreError>;
 }
 
 /// Draws ids until `try_insert` accepts one.

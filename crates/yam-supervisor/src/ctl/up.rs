@@ -1,7 +1,6 @@
 //! `yamctl up`: the supervisor in the foreground with its loopback control API.
 
 use std::net::SocketAddr;
-use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::Context as _;
@@ -11,19 +10,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use super::{CtlPaths, STATE_FILE, TOKEN_FILE};
 use crate::control::{self, ControlState};
 use crate::supervisor::{Options, Supervisor};
-
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut f = options.open(path)?;
-    f.write_all(text.as_bytes())
-}
+use yam_sessions::private::write_private;
 
 pub async fn run(
     paths: CtlPaths,

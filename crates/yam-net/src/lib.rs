@@ -1,0 +1,157 @@
+//! Serving an axum `Router` over TCP with the limits `axum::serve` does not set: a connection
+//! that does not send its request headers in time is closed (slowloris), connections are
+//! capped below the open-files limit (and the cap is logged when reached), and the process's
+//! soft open-files limit is raised to its hard one. Used by `yam-server` and `yamctl up`.
+
+mod limits;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::ConnectInfo;
+use hyper::body::Incoming;
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::service::TowerToHyperService;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+use tower::ServiceExt as _;
+
+pub use limits::{OpenFiles, connection_cap, raise_open_files_limit};
+
+/// How a listener is served.
+#[derive(Clone, Debug)]
+pub struct ServeOptions {
+    /// For log lines: "YAM server", "control API".
+    pub name: &'static str,
+    /// A connection must send a request's complete headers within this time.
+    pub header_read_timeout: Duration,
+    pub max_connections: usize,
+    /// After the shutdown signal, requests in flight get this long.
+    pub grace: Duration,
+}
+
+impl ServeOptions {
+    /// Ten seconds for headers, the connection cap that fits `open_files`, ten seconds grace.
+    pub fn new(name: &'static str, open_files: Option<OpenFiles>) -> Self {
+        Self {
+            name,
+            header_read_timeout: Duration::from_secs(10),
+            max_connections: connection_cap(open_files),
+            grace: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets requests
+/// in flight finish (up to `grace`) and returns. Handlers can extract
+/// `ConnectInfo<SocketAddr>`.
+pub async fn serve(
+    listener: TcpListener,
+    app: Router,
+    options: ServeOptions,
+    shutdown: impl Future<Output = ()> + Send,
+) {
+    let graceful = GracefulShutdown::new();
+    let places = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let mut at_capacity = false;
+    let mut accept_failing = false;
+    tokio::pin!(shutdown);
+    loop {
+        let place = match Arc::clone(&places).try_acquire_owned() {
+            Ok(place) => place,
+            Err(_) => {
+                if !at_capacity {
+                    tracing::warn!(
+                        "{}: connection limit ({}) reached; new connections wait until one \
+                         closes (a connection that sends no complete request headers is closed \
+                         after {:?})",
+                        options.name,
+                        options.max_connections,
+                        options.header_read_timeout
+                    );
+                    at_capacity = true;
+                }
+                tokio::select! {
+                    place = Arc::clone(&places).acquire_owned() => match place {
+                        Ok(place) => place,
+                        Err(_) => break,
+                    },
+                    () = &mut shutdown => break,
+                }
+            }
+        };
+        let (stream, peer) = tokio::select! {
+            accepted = listener.accept() => match accepted {
+                Ok(accepted) => accepted,
+                Err(e) => {
+                    accept_failed(&options, &e, &mut accept_failing).await;
+                    continue;
+                }
+            },
+            () = &mut shutdown => break,
+        };
+        if at_capacity && places.available_permits() > options.max_connections / 10 {
+            tracing::info!("{}: below the connection limit again", options.name);
+            at_capacity = false;
+        }
+        accept_failing = false;
+        let _ = stream.set_nodelay(true);
+        let service = app
+            .clone()
+            .map_request(move |mut request: axum::http::Request<Incoming>| {
+                request.extensions_mut().insert(ConnectInfo(peer));
+                request
+            });
+        let connection = hyper::server::conn::http1::Builder::new()
+            .timer(TokioTimer::new())
+            .header_read_timeout(options.header_read_timeout)
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
+        let connection = graceful.watch(connection);
+        tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(peer = %peer, "connection ended: {e}");
+            }
+            drop(place);
+        });
+    }
+    drop(listener);
+    if tokio::time::timeout(options.grace, graceful.shutdown())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            "{}: requests still running after {:?}; stopping anyway",
+            options.name,
+            options.grace
+        );
+    }
+}
+
+/// Accepting failed. Out of file descriptors: say so once, wait a moment (connections close
+/// meanwhile) and go on. A connection reset before it was accepted is nothing.
+async fn accept_failed(options: &ServeOptions, e: &std::io::Error, failing: &mut bool) {
+    if is_connection_error(e) {
+        return;
+    }
+    if !*failing {
+        tracing::error!(
+            "{}: cannot accept connections ({e}); retrying. Too many open files means the \
+             open-files limit is too low for the load",
+            options.name
+        );
+        *failing = true;
+    }
+    tokio::time::sleep(Duration::from_millis(100)).await;
+}
+
+fn is_connection_error(e: &std::io::Error) -> bool {
+    matches!(
+        e.kind(),
+        std::io::ErrorKind::ConnectionRefused
+            | std::io::ErrorKind::ConnectionAborted
+            | std::io::ErrorKind::ConnectionReset
+    )
+}
