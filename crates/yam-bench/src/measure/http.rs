@@ -137,11 +137,15 @@ pub fn logins(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()
     for _ in 0..plan.rounds {
         idle.push(wrk::run(&url, Some(&cookie), 8, plan.run)?.p99_ms);
         let stop = Arc::new(AtomicBool::new(false));
-        let loggers: Vec<_> = (0..8)
-            .map(|_| {
+        // Eight computers: one address has one login checked at a time (throttle.rs).
+        let loggers: Vec<_> = (0..8u8)
+            .map(|i| {
                 let (stop, url, password) = (stop.clone(), server.url.clone(), password.clone());
                 std::thread::spawn(move || {
-                    let http = reqwest::blocking::Client::new();
+                    let http = reqwest::blocking::Client::builder()
+                        .local_address(std::net::IpAddr::from([127, 0, 4, 10 + i]))
+                        .build()
+                        .unwrap_or_default();
                     let mut n = 0;
                     while !stop.load(Ordering::Relaxed) {
                         if login_once(&http, &url, &password).is_ok() {
