@@ -1,3 +1,30 @@
+// The app's commands get permissions (`allow-<command>`) that the window's capability names
+// one by one: with an app manifest, a command not listed in a capability cannot be called.
+// The list is the `generate_handler!` list of `app.rs`; the ACL test in tests/commands.rs
+// fails when the two differ.
+const COMMANDS: &[&str] = &[
+    "status",
+    "sessions",
+    "start",
+    "stop",
+    "restart",
+    "force_logout",
+    "revoke_session",
+    "save_settings",
+    "set_multiple_sessions",
+    "logs",
+    "first_run_password",
+    "dismiss_first_run_password",
+    "open_url",
+    "open_logs",
+    "open_sessions_folder",
+    "ui_ready",
+];
+
 fn main() {
-    tauri_build::build();
+    let attributes = tauri_build::Attributes::new()
+        .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
+    if let Err(e) = tauri_build::try_build(attributes) {
+        panic!("tauri-build: {e:#}");
+    }
 }

@@ -112,8 +112,9 @@ pub fn open_logs<R: Runtime>(app: AppHandle<R>, state: State<'_, TrayState>) -> 
         .supervisor
         .status()
         .log_file
+        .filter(|f| f.is_file())
         .ok_or_else(|| TrayError::Action {
-            message: "there is no log file".into(),
+            message: "there is no log file yet: the server has not written one".into(),
         })?;
     crate::shell::open_path(&app, &file)?;
     ok("Opened the log file.")

@@ -3,7 +3,6 @@
 use std::path::Path;
 
 use tauri::{AppHandle, Emitter, Manager, Runtime, WebviewWindowBuilder};
-use tauri_plugin_opener::OpenerExt;
 
 use crate::error::TrayError;
 use crate::state::{TrayState, UiAction};
@@ -61,14 +60,25 @@ pub fn ask_window<R: Runtime>(app: &AppHandle<R>, action: UiAction) {
     show_window(app);
 }
 
+/// The opener plugin, or an error saying the desktop cannot open things (never a panic: the
+/// headless and test builds of the app have no opener).
+fn opener<R: Runtime>(
+    app: &AppHandle<R>,
+) -> Result<tauri::State<'_, tauri_plugin_opener::Opener<R>>, TrayError> {
+    app.try_state::<tauri_plugin_opener::Opener<R>>()
+        .ok_or_else(|| TrayError::Action {
+            message: "this app cannot open files or links here (no desktop opener)".into(),
+        })
+}
+
 pub fn open_url<R: Runtime>(app: &AppHandle<R>, url: &str) -> Result<(), TrayError> {
-    app.opener()
+    opener(app)?
         .open_url(url, None::<&str>)
         .map_err(|e| TrayError::shell("open the browser", e))
 }
 
 pub fn open_path<R: Runtime>(app: &AppHandle<R>, path: &Path) -> Result<(), TrayError> {
-    app.opener()
+    opener(app)?
         .open_path(path.to_string_lossy(), None::<&str>)
         .map_err(|e| TrayError::shell(&format!("open {}", path.display()), e))
 }

@@ -143,3 +143,89 @@ fn commands_drive_the_supervisor() {
     assert_eq!(again, json!(null), "an action is carried out once");
     tauri::async_runtime::block_on(state.supervisor.shutdown());
 }
+
+/// Item 13: the window may call the app's own commands and listen to events, nothing else
+/// of Tauri's core (it was granted all of `core:default`).
+#[test]
+fn the_window_gets_only_what_the_ui_uses() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("config");
+    yam_testkit::write_supervisor_settings(
+        &config,
+        yam_testkit::free_port(),
+        "start_on_launch = false\n",
+    )
+    .expect("settings");
+    let options = AppOptions {
+        paths: CtlPaths {
+            config_dir: config,
+            data_dir: dir.path().join("data"),
+        },
+        server_bin: yam_testkit::binary("yam-server"),
+        desktop: false,
+        hidden: false,
+    };
+    let app = build_app(mock_builder(), yam_tray::context(), options).expect("app");
+    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
+        .build()
+        .expect("window");
+    // Every command the app registers is allowed (an error for other reasons is fine here).
+    for cmd in [
+        "status",
+        "sessions",
+        "start",
+        "stop",
+        "restart",
+        "force_logout",
+        "revoke_session",
+        "save_settings",
+        "set_multiple_sessions",
+        "logs",
+        "first_run_password",
+        "dismiss_first_run_password",
+        "open_url",
+        "open_logs",
+        "open_sessions_folder",
+        "ui_ready",
+    ] {
+        // `open_url` with an address it refuses before opening anything.
+        let args = if cmd == "open_url" {
+            json!({ "url": "file:///etc/passwd" })
+        } else {
+            json!({})
+        };
+        if let Err(e) = invoke(&webview, cmd, args) {
+            assert!(
+                !e.to_string().contains("not allowed"),
+                "{cmd} is refused by the capability: {e}"
+            );
+        }
+    }
+    assert!(invoke(&webview, "logs", json!({ "since": 0 })).is_ok());
+    assert!(
+        invoke(
+            &webview,
+            "plugin:event|listen",
+            json!({ "event": "status", "target": { "kind": "Any" }, "handler": 7 })
+        )
+        .is_ok(),
+        "the UI listens to status events"
+    );
+    for (cmd, args) in [
+        ("plugin:app|version", json!({})),
+        ("plugin:app|name", json!({})),
+        ("plugin:window|title", json!({ "label": "main" })),
+        ("plugin:webview|get_all_webviews", json!({})),
+        (
+            "plugin:event|emit",
+            json!({ "event": "status", "payload": null }),
+        ),
+        ("plugin:path|resolve_directory", json!({ "directory": 1 })),
+    ] {
+        assert!(
+            invoke(&webview, cmd, args).is_err(),
+            "the window may call {cmd}"
+        );
+    }
+    tauri::async_runtime::block_on(app.state::<TrayState>().supervisor.shutdown());
+}

@@ -77,7 +77,7 @@ fn launch_with(display: &Display, config: &Path, args: &[&str]) -> Tray {
 
 fn server_pid(data: &Path) -> Option<u32> {
     let lock: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(data.join("supervisor.lock")).ok()?).ok()?;
+        serde_json::from_slice(&std::fs::read(data.join("supervisor.json")).ok()?).ok()?;
     lock["server_pid"].as_u64().map(|p| p as u32)
 }
 

@@ -24,6 +24,10 @@ function errorFrom(body, fallback) {
   return new ActionError(message || (body && body.message) || fallback);
 }
 
+// The link's token, for this tab only: session storage belongs to this origin (this port),
+// where a cookie would reach every program listening on 127.0.0.1.
+const TOKEN_KEY = 'yamctl-token';
+
 async function httpTransport() {
   const match = location.hash.match(/token=([^&]+)/);
   if (match) {
@@ -35,18 +39,23 @@ async function httpTransport() {
       body: JSON.stringify({ token }),
     });
     if (!r.ok) throw new RefusedError('The token in this link is wrong or out of date: open the newest link that `yamctl up` printed.');
+    sessionStorage.setItem(TOKEN_KEY, token);
   }
   const probe = await fetch('/api/status');
   if (probe.status === 401 || probe.status === 403) {
     throw new RefusedError('Open the dashboard with the link that `yamctl up` printed: it ends with #token=….');
   }
 
-  async function call(method, path, body) {
+  // owner: 'no' (the cookie is enough), 'if-known' (send the token when this tab has it),
+  // 'ask' (also ask for it when the supervisor says the cookie is not enough).
+  async function call(method, path, body, owner = 'no') {
     const init = { method, headers: {} };
     if (body !== undefined) {
       init.headers['Content-Type'] = 'application/json';
       init.body = JSON.stringify(body);
     }
+    const token = sessionStorage.getItem(TOKEN_KEY);
+    if (owner !== 'no' && token) init.headers.Authorization = `Bearer ${token}`;
     let response;
     try {
       response = await fetch(path, init);
@@ -55,6 +64,13 @@ async function httpTransport() {
     }
     let json = null;
     try { json = await response.json(); } catch { /* not JSON */ }
+    if (response.status === 403 && owner === 'ask' && !token) {
+      const entered = window.prompt(`${(json && json.error && json.error.message) || 'This change needs the control token.'}\n\nControl token:`);
+      if (entered && entered.trim()) {
+        sessionStorage.setItem(TOKEN_KEY, entered.trim());
+        return call(method, path, body, owner);
+      }
+    }
     if (!response.ok) throw errorFrom(json, `The request failed (HTTP ${response.status}).`);
     return json;
   }
@@ -68,10 +84,10 @@ async function httpTransport() {
     restart: (clear = false) => call('POST', '/api/restart', { clear }),
     forceLogout: () => call('POST', '/api/force-logout', {}),
     revoke: (key) => call('DELETE', `/api/sessions/${encodeURIComponent(key)}`),
-    saveSettings: (changes) => call('POST', '/api/settings', changes),
+    saveSettings: (changes) => call('POST', '/api/settings', changes, 'ask'),
     setMultipleSessions: (on) => call('POST', '/api/multiple-sessions', { on }),
     logs: (since) => call('GET', `/api/logs?since=${since}`),
-    firstRunPassword: () => call('GET', '/api/first-run-password'),
+    firstRunPassword: () => call('GET', '/api/first-run-password', undefined, 'if-known'),
     dismissFirstRunPassword: () => call('POST', '/api/first-run-password/seen', {}),
     onStatus(callback) {
       const events = new EventSource('/api/events');

@@ -1,9 +1,13 @@
-//! One supervisor per data folder: a lock file names the supervising process (pid + start
-//! time) and the server it launched, so a later supervisor can tell "our orphan" (its
-//! supervisor is gone) from a server another live supervisor runs.
+//! One supervisor per data folder: an OS file lock on `supervisor.lock`, held for the
+//! supervisor's whole life, decides who supervises (no check-then-write race: two supervisors
+//! starting at once cannot both get it, and a killed one releases it). Beside it,
+//! `supervisor.json` names the supervising process (pid + start time) and the server it
+//! launched, so a later supervisor can tell "our orphan" (its supervisor is gone) from a
+//! server another live supervisor runs, and can name the holder in its refusal.
+//!
+//! Two files, because on Windows a locked file cannot be read by another process.
 
-use std::fs::{self, OpenOptions};
-use std::io::Write;
+use std::fs::{self, File, OpenOptions, TryLockError};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -11,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use crate::procs::ProcessTable;
 
 pub const LOCK_FILE: &str = "supervisor.lock";
+pub const RECORD_FILE: &str = "supervisor.json";
 
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LockRecord {
@@ -34,7 +39,9 @@ pub enum LockError {
         "this server is already supervised by {name} (pid {pid}); use that one, or stop it first"
     )]
     HeldBy { pid: u32, name: String },
-    #[error("cannot write the lock file {}: {cause}", path.display())]
+    #[error("this server is already supervised by another process; use that one, or stop it first")]
+    HeldByUnknown,
+    #[error("cannot use the lock file {}: {cause}", path.display())]
     Io {
         path: PathBuf,
         /// Part of the message rather than `source()`, so an error chain prints it once.
@@ -42,27 +49,50 @@ pub enum LockError {
     },
 }
 
+/// The supervisor lock of this process; released when dropped (or when the process dies).
 #[derive(Debug)]
 pub struct SupervisorLock {
-    path: PathBuf,
+    record_path: PathBuf,
     record: LockRecord,
+    /// Holds the OS lock.
+    _file: File,
 }
 
-/// Reads a lock file; `None` when missing or unreadable (a torn write is not a lock).
+/// Reads the record; `None` when missing or unreadable (a torn write is not a lock).
 pub fn read(data_dir: &Path) -> Option<LockRecord> {
-    serde_json::from_slice(&fs::read(data_dir.join(LOCK_FILE)).ok()?).ok()
+    serde_json::from_slice(&fs::read(data_dir.join(RECORD_FILE)).ok()?).ok()
 }
 
 impl SupervisorLock {
     /// Takes the lock for this process. Returns the previous supervisor's server when that
     /// supervisor is gone but its server still runs.
     pub fn acquire(data_dir: &Path, name: &str) -> Result<(Self, Option<Orphan>), LockError> {
-        let path = data_dir.join(LOCK_FILE);
-        let io = |source| LockError::Io {
-            path: path.clone(),
-            cause: source,
+        let lock_path = data_dir.join(LOCK_FILE);
+        let io = |path: &Path| {
+            let path = path.to_path_buf();
+            move |cause| LockError::Io { path, cause }
         };
-        fs::create_dir_all(data_dir).map_err(io)?;
+        fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&lock_path)
+            .map_err(io(&lock_path))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(TryLockError::WouldBlock) => {
+                return Err(match read(data_dir) {
+                    Some(r) => LockError::HeldBy {
+                        pid: r.supervisor_pid,
+                        name: r.supervisor_name,
+                    },
+                    None => LockError::HeldByUnknown,
+                });
+            }
+            Err(TryLockError::Error(e)) => return Err(io(&lock_path)(e)),
+        }
         let me = std::process::id();
         let table = ProcessTable::snapshot();
         let alive = |pid: u32, started: u64| {
@@ -72,6 +102,7 @@ impl SupervisorLock {
         };
         let mut orphan = None;
         if let Some(old) = read(data_dir) {
+            // A live supervisor that holds no lock (an older version): still its server.
             if old.supervisor_pid != me && alive(old.supervisor_pid, old.supervisor_started) {
                 return Err(LockError::HeldBy {
                     pid: old.supervisor_pid,
@@ -92,23 +123,17 @@ impl SupervisorLock {
             server_started: orphan.map(|o| o.started),
         };
         let lock = Self {
-            path: path.clone(),
+            record_path: data_dir.join(RECORD_FILE),
             record,
+            _file: file,
         };
-        lock.write().map_err(io)?;
+        lock.write().map_err(io(&lock.record_path))?;
         Ok((lock, orphan))
     }
 
     fn write(&self) -> std::io::Result<()> {
-        let tmp = self.path.with_extension("lock.tmp");
-        let mut f = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(&tmp)?;
-        f.write_all(&serde_json::to_vec_pretty(&self.record).unwrap_or_default())?;
-        f.sync_all()?;
-        fs::rename(&tmp, &self.path)
+        let json = serde_json::to_string_pretty(&self.record).unwrap_or_default();
+        yam_sessions::private::write_private(&self.record_path, &json)
     }
 
     /// Records the server just launched (its start time tells it from a recycled pid).
@@ -116,17 +141,18 @@ impl SupervisorLock {
         self.record.server_pid = pid;
         self.record.server_started = pid.and_then(|p| ProcessTable::snapshot()?.start_time(p));
         if let Err(e) = self.write() {
-            tracing::warn!("cannot update the supervisor lock: {e}");
+            tracing::warn!("cannot update the supervisor record: {e}");
         }
     }
 }
 
 impl Drop for SupervisorLock {
+    /// The record goes; the lock file stays (deleting a lock file others may have open
+    /// would let two processes lock two different files).
     fn drop(&mut self) {
-        if read(self.path.parent().unwrap_or(Path::new(".")))
-            .is_some_and(|r| r.supervisor_pid == std::process::id())
-        {
-            let _ = fs::remove_file(&self.path);
+        let dir = self.record_path.parent().unwrap_or(Path::new("."));
+        if read(dir).is_some_and(|r| r.supervisor_pid == std::process::id()) {
+            let _ = fs::remove_file(&self.record_path);
         }
     }
 }
@@ -138,7 +164,7 @@ mod tests {
     #[test]
     fn a_live_supervisor_holds_the_lock_and_a_dead_one_leaves_an_orphan() {
         let dir = tempfile::tempdir().expect("tmp");
-        // A live "other supervisor": a child process of ours.
+        // A live "other supervisor" of an older version (no OS lock): a child of ours.
         let mut other = std::process::Command::new("sleep")
             .arg("30")
             .spawn()
@@ -152,7 +178,7 @@ mod tests {
             server_started: None,
         };
         fs::write(
-            dir.path().join(LOCK_FILE),
+            dir.path().join(RECORD_FILE),
             serde_json::to_vec(&record).expect("json"),
         )
         .expect("w");
@@ -169,7 +195,7 @@ mod tests {
             ..record
         };
         fs::write(
-            dir.path().join(LOCK_FILE),
+            dir.path().join(RECORD_FILE),
             serde_json::to_vec(&record).expect("json"),
         )
         .expect("w");
@@ -180,6 +206,23 @@ mod tests {
             Some("yamctl".into())
         );
         drop(lock);
-        assert!(!dir.path().join(LOCK_FILE).exists());
+        assert!(!dir.path().join(RECORD_FILE).exists());
+        assert!(dir.path().join(LOCK_FILE).exists(), "the lock file stays");
+    }
+
+    #[test]
+    fn the_os_lock_decides_between_two_at_once() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let (first, _) = SupervisorLock::acquire(dir.path(), "yam-tray").expect("first");
+        let err = SupervisorLock::acquire(dir.path(), "yamctl").expect_err("second");
+        assert!(err.to_string().contains("yam-tray (pid"), "{err}");
+        // Even with the record gone, the lock still says no.
+        fs::remove_file(dir.path().join(RECORD_FILE)).expect("rm");
+        assert!(matches!(
+            SupervisorLock::acquire(dir.path(), "yamctl"),
+            Err(LockError::HeldByUnknown)
+        ));
+        drop(first);
+        assert!(SupervisorLock::acquire(dir.path(), "yamctl").is_ok());
     }
 }

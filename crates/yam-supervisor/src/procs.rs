@@ -12,10 +12,14 @@ pub struct ProcessTable {
 impl ProcessTable {
     pub fn snapshot() -> Option<Self> {
         let mut system = System::new().ok()?;
+        // Without tasks: on Linux sysinfo otherwise lists every thread as a child process of
+        // its process, and a tree's memory was counted once per thread.
         system.refresh_processes_specifics(
             ProcessesToUpdate::All,
             true,
-            ProcessRefreshKind::nothing().with_exe(UpdateKind::OnlyIfNotSet),
+            ProcessRefreshKind::nothing()
+                .without_tasks()
+                .with_exe(UpdateKind::OnlyIfNotSet),
         );
         Some(Self { system })
     }
@@ -43,6 +47,9 @@ impl ProcessTable {
     pub fn tree(&self, pid: u32) -> Vec<u32> {
         let mut children: HashMap<Pid, Vec<Pid>> = HashMap::new();
         for (child, p) in self.system.processes() {
+            if p.thread_kind().is_some() {
+                continue;
+            }
             if let Some(parent) = p.parent() {
                 children.entry(parent).or_default().push(*child);
             }
@@ -108,7 +115,10 @@ impl UsageSampler {
         self.system.refresh_processes_specifics(
             ProcessesToUpdate::Some(&self.tree),
             true,
-            ProcessRefreshKind::nothing().with_cpu().with_memory(),
+            ProcessRefreshKind::nothing()
+                .without_tasks()
+                .with_cpu()
+                .with_memory(),
         );
         let mut usage = Usage::default();
         for pid in &self.tree {
@@ -143,5 +153,48 @@ mod tests {
         child.wait().expect("wait");
         let mut sampler = UsageSampler::new().expect("sampler");
         assert!(sampler.sample(me).rss_bytes > 0);
+    }
+
+    /// Threads are not processes: a child with five threads is one process in its tree and in
+    /// every usage sample (the tree is rediscovered every twelfth sample).
+    #[test]
+    fn a_tree_counts_processes_not_threads() {
+        let mut child = std::process::Command::new("python3")
+            .args([
+                "-c",
+                "import threading,time\n\
+                 [threading.Thread(target=time.sleep,args=(10,)).start() for _ in range(4)]\n\
+                 time.sleep(10)",
+            ])
+            .spawn()
+            .expect("python3");
+        let pid = child.id();
+        let threads = || {
+            std::fs::read_to_string(format!("/proc/{pid}/status"))
+                .ok()
+                .and_then(|s| {
+                    s.lines()
+                        .find_map(|l| l.strip_prefix("Threads:"))
+                        .and_then(|n| n.trim().parse::<u32>().ok())
+                })
+                .unwrap_or(0)
+        };
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while threads() < 5 && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+        assert!(threads() >= 5, "the child did not start its threads");
+        let table = ProcessTable::snapshot().expect("process table");
+        assert_eq!(
+            table.tree(pid),
+            vec![pid],
+            "threads were listed as processes"
+        );
+        let mut sampler = UsageSampler::new().expect("sampler");
+        for _ in 0..13 {
+            assert_eq!(sampler.sample(pid).processes, 1);
+        }
+        child.kill().expect("kill");
+        child.wait().expect("wait");
     }
 }

@@ -84,6 +84,18 @@ impl Default for Settings {
     }
 }
 
+/// Settings that decide which program the supervisor runs, or where it deletes files: only
+/// the owner (control token, tray, `yamctl` on this account) may change them, never a
+/// dashboard cookie alone.
+pub const OWNER_ONLY_KEYS: [&str; 6] = [
+    "profile",
+    "yam_dir",
+    "python",
+    "custom_command",
+    "custom_health_url",
+    "sessions_dir",
+];
+
 /// A setting that cannot be used, with the field it belongs to.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, thiserror::Error)]
 #[error("{field}: {message}")]
@@ -206,6 +218,20 @@ impl Settings {
         &self,
         changes: impl IntoIterator<Item = (&'a str, String)>,
     ) -> Result<Settings, Vec<SettingError>> {
+        let (next, errors) = self.apply_changes(changes);
+        if errors.is_empty() {
+            Ok(next)
+        } else {
+            Err(errors)
+        }
+    }
+
+    /// The settings with every value that could be read applied, and every problem (values
+    /// that could not be read, then what the result fails to validate).
+    pub fn apply_changes<'a>(
+        &self,
+        changes: impl IntoIterator<Item = (&'a str, String)>,
+    ) -> (Settings, Vec<SettingError>) {
         let mut next = self.clone();
         let mut errors = Vec::new();
         for (key, value) in changes {
@@ -221,11 +247,24 @@ impl Settings {
                 errors.push(e);
             }
         }
-        if errors.is_empty() {
-            Ok(next)
-        } else {
-            Err(errors)
-        }
+        (next, errors)
+    }
+
+    /// The owner-only settings (`OWNER_ONLY_KEYS`) whose values differ in `next`.
+    pub fn owner_only_differences(&self, next: &Settings) -> Vec<&'static str> {
+        let differs = [
+            self.profile != next.profile,
+            self.yam_dir != next.yam_dir,
+            self.python != next.python,
+            self.custom_command != next.custom_command,
+            self.custom_health_url != next.custom_health_url,
+            self.sessions_dir != next.sessions_dir,
+        ];
+        OWNER_ONLY_KEYS
+            .into_iter()
+            .zip(differs)
+            .filter_map(|(key, changed)| changed.then_some(key))
+            .collect()
     }
 
     /// Whether a change needs a server restart to take effect.
@@ -393,6 +432,29 @@ mod tests {
             .expect_err("invalid");
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, vec!["port", "host"]);
+    }
+
+    #[test]
+    fn changing_the_command_or_folders_is_owner_only() {
+        let now = Settings::default();
+        let same = now
+            .with_changes([
+                ("profile", "embedded".to_owned()),
+                ("port", "5001".to_owned()),
+            ])
+            .expect("valid");
+        assert!(
+            now.owner_only_differences(&same).is_empty(),
+            "values unchanged"
+        );
+        let mut next = now.clone();
+        next.profile = ProfileKind::Custom;
+        next.custom_command = Some("touch /tmp/x".into());
+        next.debug = true;
+        assert_eq!(
+            now.owner_only_differences(&next),
+            vec!["profile", "custom_command"]
+        );
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use common::*;
 use yam_supervisor::lifecycle::Phase;
-use yam_supervisor::lock::{LOCK_FILE, LockRecord};
+use yam_supervisor::lock::{LockRecord, RECORD_FILE};
 use yam_supervisor::supervisor::{Options, Supervisor};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -88,7 +88,7 @@ async fn our_orphan_is_cleaned_up() {
         server_started: Some(start_time(orphan.id())),
     };
     std::fs::write(
-        data.join(LOCK_FILE),
+        data.join(RECORD_FILE),
         serde_json::to_vec(&record).expect("json"),
     )
     .expect("lock");
@@ -128,7 +128,7 @@ async fn a_server_of_another_live_supervisor_is_left_alone() {
         server_started: Some(start_time(theirs.id())),
     };
     std::fs::write(
-        data.join(LOCK_FILE),
+        data.join(RECORD_FILE),
         serde_json::to_vec(&record).expect("json"),
     )
     .expect("lock");

@@ -2,116 +2,13 @@
 
 mod common;
 
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::{Arc, Mutex};
+use std::process::Command;
 use std::time::Duration;
 
-use common::free_port;
+use common::up::{http, status_of, up, wait_running, yamctl};
 use serde_json::Value;
 use yam_testkit::process_alive;
 use yam_testkit::wait_until;
-
-const YAMCTL: &str = env!("CARGO_BIN_EXE_yamctl");
-
-struct Up {
-    child: Child,
-    dashboard: String,
-    base: String,
-    token: String,
-    config: std::path::PathBuf,
-    output: Arc<Mutex<String>>,
-}
-
-impl Drop for Up {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
-fn yamctl(config: &Path, args: &[&str]) -> (i32, String) {
-    let out = Command::new(YAMCTL)
-        .arg("--config")
-        .arg(config)
-        .args(args)
-        .output()
-        .expect("yamctl");
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
-    (out.status.code().unwrap_or(-1), text)
-}
-
-fn up(config: &Path) -> Up {
-    let port = free_port();
-    yam_testkit::write_supervisor_settings(config, port, "").expect("settings");
-    let mut child = Command::new(YAMCTL)
-        .arg("--config")
-        .arg(config)
-        .args(["up", "--listen", "127.0.0.1:0"])
-        .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("yamctl up");
-    let output = yam_testkit::capture_output(&mut child);
-    let mut dashboard = String::new();
-    assert!(
-        wait_until(Duration::from_secs(30), || {
-            dashboard = output
-                .lock()
-                .expect("lock")
-                .lines()
-                .find_map(|l| l.strip_prefix("Dashboard: ").map(str::to_owned))
-                .unwrap_or_default();
-            !dashboard.is_empty()
-        }),
-        "no dashboard line:\n{}",
-        output.lock().expect("lock")
-    );
-    let (base, token) = dashboard
-        .split_once("/#token=")
-        .map(|(b, t)| (b.to_owned(), t.to_owned()))
-        .expect("token in URL");
-    Up {
-        child,
-        dashboard,
-        base,
-        token,
-        config: config.to_path_buf(),
-        output,
-    }
-}
-
-fn status(u: &Up) -> Value {
-    let (code, out) = yamctl(&u.config, &["status", "--json"]);
-    assert_eq!(code, 0, "{out}");
-    serde_json::from_str(&out).expect("json")
-}
-
-fn wait_running(u: &Up) -> Value {
-    let mut last = Value::Null;
-    let ok = wait_until(Duration::from_secs(30), || {
-        last = status(u);
-        last["phase"]["phase"] == "running"
-    });
-    assert!(
-        ok,
-        "not running: {last}\n{}",
-        u.output.lock().expect("lock")
-    );
-    last
-}
-
-fn http() -> reqwest::blocking::Client {
-    reqwest::blocking::Client::builder()
-        .redirect(reqwest::redirect::Policy::none())
-        .build()
-        .expect("client")
-}
 
 #[test]
 fn up_supervises_and_the_cli_talks_to_it() {
@@ -258,16 +155,6 @@ fn the_control_api_checks_token_host_origin_and_body() {
     let mut first = [0u8; 200];
     let n = std::io::Read::read(&mut events, &mut first).expect("read");
     assert!(String::from_utf8_lossy(&first[..n]).contains("event: status"));
-}
-
-fn status_of(u: &Up) -> Value {
-    http()
-        .get(format!("{}/api/status", u.base))
-        .bearer_auth(&u.token)
-        .send()
-        .expect("get")
-        .json()
-        .expect("json")
 }
 
 #[test]

@@ -96,7 +96,9 @@ const FILE_FLAG_OPEN_REPARSE_POINT: u32 = 0x0020_0000;
 #[cfg(windows)]
 const FILE_ATTRIBUTE_REPARSE_POINT: u32 = 0x0400;
 
-fn open_without_following(path: &Path) -> io::Result<File> {
+/// Opens `path` for reading without following a link and without blocking on a FIFO or
+/// device (check the handle with [`check_regular`] before reading).
+pub fn open_without_following(path: &Path) -> io::Result<File> {
     let mut options = OpenOptions::new();
     options.read(true);
     #[cfg(unix)]

@@ -11,6 +11,9 @@ const NOT_RUNNING: u8 = 3;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    if !matches!(cli.command, Command::Up { .. }) {
+        default_sigpipe();
+    }
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -44,7 +47,7 @@ async fn run(cli: Cli) -> ExitCode {
     }
     match command(&paths, cli.command).await {
         Ok(text) => {
-            println!("{text}");
+            print_quietly(&text);
             ExitCode::SUCCESS
         }
         Err(ClientError::NotRunning(why)) => {
@@ -160,5 +163,26 @@ async fn run_online(client: &Client, command: &Command) -> Result<String, Client
             let v = client.post("/api/settings", json!({ key: value })).await?;
             Ok(message(&v))
         }
+    }
+}
+
+/// A command's output into a pipe whose reader left (`yamctl status | head -1`) ends the
+/// output, not the program with a panic.
+fn print_quietly(text: &str) {
+    use std::io::Write;
+    let mut out = std::io::stdout().lock();
+    let _ = writeln!(out, "{text}").and_then(|()| out.flush());
+}
+
+/// The client commands behave like other command-line tools on Unix: a closed pipe ends them
+/// quietly (status 141 in the shell). Rust ignores SIGPIPE by default, which turns the closed
+/// pipe into a write error; `yamctl up` keeps that (it writes to sockets).
+fn default_sigpipe() {
+    #[cfg(unix)]
+    #[allow(unsafe_code)]
+    // SAFETY: called at the start of main, before any other thread exists; SIG_DFL is a
+    // valid disposition for SIGPIPE.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
 }

@@ -5,12 +5,29 @@ use axum::extract::{Request, State};
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
+use cookie::Cookie;
 use serde_json::json;
+use std::time::Instant;
 use subtle::ConstantTimeEq;
 
 use super::SharedControl;
 
-pub const COOKIE_NAME: &str = "yamctl_token";
+/// The dashboard cookie's name for the control API on `port`: cookies ignore ports, so two
+/// dashboards on one computer would otherwise overwrite each other's.
+pub fn cookie_name(port: u16) -> String {
+    format!("yamctl_session_{port}")
+}
+
+/// Who is calling, as the middleware found out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Caller {
+    /// The control token (`Authorization: Bearer`): the `yamctl` CLI on this account, or the
+    /// dashboard with the token re-entered. May do everything.
+    Owner,
+    /// A dashboard session cookie: everything but changing the command the supervisor runs
+    /// and reading the admin's first-run password.
+    Dashboard,
+}
 
 fn refuse(status: StatusCode, message: &str) -> Response {
     (
@@ -103,39 +120,65 @@ pub fn token_matches(expected: &str, offered: &str) -> bool {
     !offered.is_empty() && bool::from(expected.as_bytes().ct_eq(offered.as_bytes()))
 }
 
-fn offered_token(headers: &HeaderMap) -> Option<String> {
-    if let Some(auth) = headers
-        .get(header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-    {
-        return auth.strip_prefix("Bearer ").map(|t| t.trim().to_owned());
-    }
+fn bearer(headers: &HeaderMap) -> Option<&str> {
+    let value = headers.get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+/// The value of cookie `name` in the request, parsed by the `cookie` crate.
+pub fn cookie_value(headers: &HeaderMap, name: &str) -> Option<String> {
     headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|v| v.to_str().ok())
-        .flat_map(|v| v.split(';'))
-        .filter_map(|p| p.trim().split_once('='))
-        .find(|(k, _)| *k == COOKIE_NAME)
-        .map(|(_, v)| v.to_owned())
+        .flat_map(Cookie::split_parse)
+        .filter_map(Result::ok)
+        .find(|c| c.name() == name)
+        .map(|c| c.value_trimmed().to_owned())
 }
 
-pub async fn require_token(
+/// Every API call: the control token makes the caller the owner, a live dashboard session
+/// cookie a dashboard; anything else is refused.
+pub async fn require_caller(
     State(state): State<SharedControl>,
-    request: Request,
+    mut request: Request,
     next: Next,
 ) -> Response {
-    match offered_token(request.headers()) {
-        Some(t) if token_matches(&state.token, &t) => next.run(request).await,
-        Some(_) => refuse(
-            StatusCode::UNAUTHORIZED,
-            "Wrong token: open the dashboard with the link `yamctl up` printed.",
+    let headers = request.headers();
+    let caller = if let Some(token) = bearer(headers) {
+        if !token_matches(&state.token, token) {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "Wrong token: open the dashboard with the link `yamctl up` printed.",
+            );
+        }
+        Caller::Owner
+    } else {
+        let session = cookie_value(headers, &state.cookie_name);
+        let live = session
+            .as_deref()
+            .is_some_and(|s| state.dashboard.lock().check(s, Instant::now()));
+        if !live {
+            return refuse(
+                StatusCode::UNAUTHORIZED,
+                "Open the dashboard with the link `yamctl up` printed (it carries the token).",
+            );
+        }
+        Caller::Dashboard
+    };
+    request.extensions_mut().insert(caller);
+    next.run(request).await
+}
+
+/// The refusal a dashboard gets for what only the control token may do.
+pub fn owner_only(what: &str) -> Response {
+    refuse(
+        StatusCode::FORBIDDEN,
+        &format!(
+            "{what} needs the control token, which a dashboard cookie does not carry: use              `yamctl` on this computer, the tray window, or enter the token from the              control-token file in the settings folder."
         ),
-        None => refuse(
-            StatusCode::UNAUTHORIZED,
-            "A token is needed: open the dashboard with the link `yamctl up` printed (it carries the token).",
-        ),
-    }
+    )
 }
 
 #[cfg(test)]
@@ -164,5 +207,22 @@ mod tests {
         ] {
             assert!(!host_is_loopback(bad), "{bad}");
         }
+    }
+
+    #[test]
+    fn callers_come_from_the_bearer_header_or_our_own_cookie() {
+        let mut h = HeaderMap::new();
+        h.insert(header::AUTHORIZATION, "Bearer abc ".parse().expect("value"));
+        assert_eq!(bearer(&h), Some("abc"));
+        h.insert(header::AUTHORIZATION, "Basic abc".parse().expect("value"));
+        assert_eq!(bearer(&h), None);
+        h.insert(
+            header::COOKIE,
+            "yamctl_session_1=a; yamctl_session_7878=b; yamctl_session_78780=c"
+                .parse()
+                .expect("value"),
+        );
+        assert_eq!(cookie_value(&h, &cookie_name(7878)).as_deref(), Some("b"));
+        assert_eq!(cookie_value(&h, &cookie_name(9)), None);
     }
 }

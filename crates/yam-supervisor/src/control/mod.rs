@@ -3,6 +3,7 @@
 //! Server-Sent Events for status, and the `ui/` files.
 
 mod auth;
+pub mod dashboard;
 mod routes;
 
 use std::net::SocketAddr;
@@ -16,12 +17,27 @@ use tower_http::services::ServeDir;
 
 use crate::supervisor::Supervisor;
 
-pub use auth::{COOKIE_NAME, host_is_loopback};
+pub use auth::{Caller, cookie_name, host_is_loopback};
 pub use routes::changes_of;
 
 pub struct ControlState {
     pub supervisor: Supervisor,
+    /// The control token (`Authorization: Bearer`), from the user-private file.
     pub token: String,
+    /// The dashboard cookie's name (it carries the port).
+    pub cookie_name: String,
+    pub dashboard: parking_lot::Mutex<dashboard::DashboardSessions>,
+}
+
+impl ControlState {
+    pub fn new(supervisor: Supervisor, token: String, port: u16) -> Self {
+        Self {
+            supervisor,
+            token,
+            cookie_name: cookie_name(port),
+            dashboard: parking_lot::Mutex::new(dashboard::DashboardSessions::default()),
+        }
+    }
 }
 
 pub type SharedControl = Arc<ControlState>;
@@ -44,9 +60,10 @@ pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
             "/api/first-run-password/seen",
             post(routes::dismiss_first_run_password),
         )
+        .route("/api/logout", post(routes::logout))
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
-            auth::require_token,
+            auth::require_caller,
         ));
     let mut router = Router::new()
         .route("/api/login", post(routes::login))

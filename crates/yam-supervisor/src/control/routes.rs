@@ -4,7 +4,7 @@ use std::convert::Infallible;
 use std::time::Duration;
 
 use axum::Json;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Extension, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{Html, IntoResponse, Response};
@@ -14,7 +14,7 @@ use tokio_stream::StreamExt as _;
 use tokio_stream::wrappers::WatchStream;
 
 use super::SharedControl;
-use super::auth::{COOKIE_NAME, token_matches};
+use super::auth::{Caller, cookie_value, owner_only, token_matches};
 use crate::supervisor::ActionError;
 
 fn ok(message: impl Into<String>) -> Response {
@@ -137,12 +137,32 @@ pub fn changes_of(body: &Value) -> Option<Vec<(String, String)>> {
     )
 }
 
-/// Body: an object of settings to change, e.g. `{"port": 5001, "debug": true}`.
-pub async fn settings(State(s): State<SharedControl>, Json(body): Json<Value>) -> Response {
+/// Body: an object of settings to change, e.g. `{"port": 5001, "debug": true}`. What
+/// decides the command the supervisor runs needs the control token.
+pub async fn settings(
+    State(s): State<SharedControl>,
+    Extension(caller): Extension<Caller>,
+    Json(body): Json<Value>,
+) -> Response {
     let Some(changes) = changes_of(&body) else {
         return (StatusCode::BAD_REQUEST, Json(json!({ "ok": false, "errors": [{ "field": "body", "message": "send a JSON object of settings" }] }))).into_response();
     };
-    match s.supervisor.save_changes(changes).await {
+    let current = s.supervisor.status().settings;
+    let (next, errors) =
+        current.apply_changes(changes.iter().map(|(k, v)| (k.as_str(), v.clone())));
+    let owner_only_keys = current.owner_only_differences(&next);
+    if caller == Caller::Dashboard && !owner_only_keys.is_empty() {
+        tracing::warn!(keys = ?owner_only_keys, "Refused a settings change from a dashboard cookie");
+        return owner_only(&format!("Changing {}", owner_only_keys.join(", ")));
+    }
+    if !errors.is_empty() {
+        return (
+            StatusCode::UNPROCESSABLE_ENTITY,
+            Json(json!({ "ok": false, "errors": errors })),
+        )
+            .into_response();
+    }
+    match s.supervisor.save_settings(next).await {
         Ok(saved) => {
             Json(json!({ "ok": true, "message": saved.message, "restarted": saved.restarted }))
                 .into_response()
@@ -182,16 +202,44 @@ pub struct LoginBody {
     token: String,
 }
 
-/// Trades the token from the dashboard link's fragment for a SameSite=Strict cookie.
+fn session_cookie(name: &str, value: &str, remove: bool) -> String {
+    let mut cookie = cookie::Cookie::build((name.to_owned(), value.to_owned()))
+        .http_only(true)
+        .same_site(cookie::SameSite::Strict)
+        .path("/")
+        .build();
+    if remove {
+        cookie.make_removal();
+    }
+    cookie.to_string()
+}
+
+/// Trades the token from the dashboard link's fragment for a dashboard session: a new random
+/// secret in a SameSite=Strict cookie. The cookie never carries the token itself (cookies
+/// reach every port of 127.0.0.1, other programs' included).
 pub async fn login(State(s): State<SharedControl>, Json(body): Json<LoginBody>) -> Response {
     if !token_matches(&s.token, body.token.trim()) {
         return (StatusCode::UNAUTHORIZED, Json(json!({ "ok": false, "error": { "kind": "refused", "message": "Wrong token: open the dashboard with the link `yamctl up` printed." } }))).into_response();
     }
-    let cookie = format!(
-        "{COOKIE_NAME}={}; HttpOnly; SameSite=Strict; Path=/",
-        s.token
-    );
+    let secret = match s.dashboard.lock().open(std::time::Instant::now()) {
+        Ok(secret) => secret,
+        Err(e) => return failed(&ActionError::Failed(format!("no OS randomness: {e}"))),
+    };
+    let cookie = session_cookie(&s.cookie_name, &secret, false);
     ([(header::SET_COOKIE, cookie)], Json(json!({ "ok": true }))).into_response()
+}
+
+/// Ends this browser's dashboard session.
+pub async fn logout(State(s): State<SharedControl>, headers: axum::http::HeaderMap) -> Response {
+    if let Some(secret) = cookie_value(&headers, &s.cookie_name) {
+        s.dashboard.lock().revoke(&secret);
+    }
+    let cookie = session_cookie(&s.cookie_name, "", true);
+    (
+        [(header::SET_COOKIE, cookie)],
+        Json(json!({ "ok": true, "message": "Logged out of the dashboard." })),
+    )
+        .into_response()
 }
 
 pub async fn no_ui() -> Response {
@@ -203,8 +251,15 @@ pub async fn no_ui() -> Response {
         .into_response()
 }
 
-/// The first-run admin password, until the admin confirms they saved it.
-pub async fn first_run_password(State(s): State<SharedControl>) -> Response {
+/// The first-run admin password, until the admin confirms they saved it. Owner only: a
+/// cookie that leaked to another local program must not yield the server's admin password.
+pub async fn first_run_password(
+    State(s): State<SharedControl>,
+    Extension(caller): Extension<Caller>,
+) -> Response {
+    if caller == Caller::Dashboard {
+        return owner_only("Reading the first-run password");
+    }
     let data_dir = s.supervisor.status().data_dir;
     match crate::first_run::read(&data_dir) {
         Some(password) => Json(json!({ "ok": true, "username": "admin", "password": password })).into_response(),

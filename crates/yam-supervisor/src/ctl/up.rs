@@ -21,6 +21,7 @@ pub async fn run(
         .parse()
         .with_context(|| format!("--listen {listen}: use an address like 127.0.0.1:7878"))?;
     control::check_listen(&addr).map_err(anyhow::Error::msg)?;
+    let open_files = yam_net::raise_open_files_limit();
     std::fs::create_dir_all(&paths.config_dir)?;
     let listener = tokio::net::TcpListener::bind(addr).await.with_context(|| {
         format!("cannot listen on {addr} (another `yamctl up`? choose another with --listen)")
@@ -46,10 +47,11 @@ pub async fn run(
     )?;
 
     let ui_dir = super::ui_dir(ui.as_deref());
-    let state = Arc::new(ControlState {
-        supervisor: supervisor.clone(),
-        token: token.clone(),
-    });
+    let state = Arc::new(ControlState::new(
+        supervisor.clone(),
+        token.clone(),
+        local.port(),
+    ));
     let app = control::router(state, ui_dir.clone());
     println!(
         "yamctl up: supervising {} (settings in {})",
@@ -62,13 +64,13 @@ pub async fn run(
     }
 
     let stopper = supervisor.clone();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(async move {
-            shutdown_signal().await;
-            println!("Stopping: the server is stopped gracefully first…");
-            stopper.shutdown().await;
-        })
-        .await?;
+    let options = yam_net::ServeOptions::new("control API", open_files);
+    yam_net::serve(listener, app, options, async move {
+        shutdown_signal().await;
+        println!("Stopping: the server is stopped gracefully first…");
+        stopper.shutdown().await;
+    })
+    .await;
     supervisor.shutdown().await;
     let _ = driver.await;
     let _ = std::fs::remove_file(paths.config_dir.join(STATE_FILE));

@@ -64,28 +64,43 @@ pub fn classify(name: &str) -> FileKind {
 }
 
 /// Largest file read as a session; anything bigger is damaged.
-const MAX_BYTES: usize = 256 * 1024;
+const MAX_BYTES: u64 = 256 * 1024;
 
-/// Reads a small file with open + read + close only (no size query), into `buf`. A short
-/// read of a regular file means its end, so one `read` is enough for a session file.
-fn read_small(path: &Path, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    let file = std::fs::File::open(path)?;
-    read_open(file, buf)
+/// Why a file named like a session could not be read.
+enum Unread {
+    /// Gone meanwhile, or a folder: not a session.
+    NotASession,
+    /// A link, FIFO, device, socket, a file too large or unreadable: counted as damaged.
+    Damaged,
 }
 
-fn read_open(mut file: std::fs::File, buf: &mut Vec<u8>) -> std::io::Result<()> {
-    use std::io::Read;
-    buf.clear();
-    let mut chunk = [0u8; 8192];
-    loop {
-        let n = file.read(&mut chunk)?;
-        buf.extend_from_slice(&chunk[..n]);
-        if n < chunk.len() {
-            return Ok(());
-        }
-        if buf.len() > MAX_BYTES {
-            return Err(std::io::Error::other("too large"));
-        }
+/// Reads an opened file, refusing anything but a regular file of at most `MAX_BYTES` (the
+/// check is on the handle; the open itself neither followed a link nor blocked on a FIFO).
+fn read_open(file: std::io::Result<std::fs::File>, buf: &mut Vec<u8>) -> Result<(), Unread> {
+    use yam_sessions::store::{ReadRefused, check_regular, is_link_refusal, read_bounded};
+    let file = match file {
+        Ok(f) => f,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Err(Unread::NotASession),
+        Err(e) if is_link_refusal(&e) => return Err(Unread::Damaged),
+        Err(_) => return Err(Unread::Damaged),
+    };
+    match check_regular(&file) {
+        Ok(_) => {}
+        Err(ReadRefused::NotRegular("folder")) => return Err(Unread::NotASession),
+        Err(_) => return Err(Unread::Damaged),
+    }
+    read_bounded(&file, MAX_BYTES, buf).map_err(|_| Unread::Damaged)
+}
+
+fn parse(kind: FileKind, read: Result<(), Unread>, buf: &[u8]) -> Option<FileInfo> {
+    match read {
+        Ok(()) => match kind {
+            FileKind::Yam => Some(yam::parse(buf)),
+            FileKind::Flask => flask::parse(buf),
+            FileKind::Ignore => None,
+        },
+        Err(Unread::NotASession) => None,
+        Err(Unread::Damaged) => Some(FileInfo::damaged()),
     }
 }
 
@@ -113,7 +128,7 @@ impl DirReader {
         use std::os::fd::{AsRawFd, FromRawFd};
         use std::os::unix::ffi::OsStrExt;
         let Some(handle) = &self.handle else {
-            return std::fs::File::open(self.dir.join(name));
+            return yam_sessions::store::open_without_following(&self.dir.join(name));
         };
         let cname = std::ffi::CString::new(name.as_bytes()).map_err(std::io::Error::other)?;
         #[allow(unsafe_code)]
@@ -123,7 +138,7 @@ impl DirReader {
             let fd = libc::openat(
                 handle.as_raw_fd(),
                 cname.as_ptr(),
-                libc::O_RDONLY | libc::O_CLOEXEC,
+                libc::O_RDONLY | libc::O_CLOEXEC | yam_sessions::store::SAFE_OPEN_FLAGS,
             );
             if fd < 0 {
                 return Err(std::io::Error::last_os_error());
@@ -134,7 +149,7 @@ impl DirReader {
 
     #[cfg(not(unix))]
     fn open(&self, name: &std::ffi::OsStr) -> std::io::Result<std::fs::File> {
-        std::fs::File::open(self.dir.join(name))
+        yam_sessions::store::open_without_following(&self.dir.join(name))
     }
 
     /// Reads the entry `name` of this folder, of the kind [`classify`] gave for its name.
@@ -144,17 +159,8 @@ impl DirReader {
             return None;
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let read = self.open(name).and_then(|f| read_open(f, &mut buf));
-        let info = match read {
-            Ok(()) => match kind {
-                FileKind::Yam => Some(yam::parse(&buf)),
-                FileKind::Flask => flask::parse(&buf),
-                FileKind::Ignore => None,
-            },
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => None,
-            Err(_) if self.dir.join(name).is_dir() => None,
-            Err(_) => Some(FileInfo::damaged()),
-        };
+        let read = read_open(self.open(name), &mut buf);
+        let info = parse(kind, read, &buf);
         self.buf = buf;
         info
     }
@@ -171,22 +177,39 @@ pub fn read_with(path: &Path, buf: &mut Vec<u8>) -> Option<FileInfo> {
     if kind == FileKind::Ignore {
         return None;
     }
-    match read_small(path, buf) {
-        Ok(()) => {}
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return None,
-        Err(_) if path.is_dir() => return None,
-        Err(_) => return Some(FileInfo::damaged()),
-    }
-    match kind {
-        FileKind::Yam => Some(yam::parse(buf)),
-        FileKind::Flask => flask::parse(buf),
-        FileKind::Ignore => None,
-    }
+    let read = read_open(yam_sessions::store::open_without_following(path), buf);
+    parse(kind, read, buf)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn special_files_named_like_sessions_are_damaged_and_never_block() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let name = |c: &str| dir.path().join(format!("{}.json", c.repeat(64)));
+        let fifo = name("a");
+        assert!(
+            std::process::Command::new("mkfifo")
+                .arg(&fifo)
+                .status()
+                .expect("mkfifo")
+                .success()
+        );
+        std::os::unix::fs::symlink("/dev/zero", name("b")).expect("link");
+        std::fs::create_dir(name("c")).expect("mkdir");
+        assert_eq!(read(&fifo), Some(FileInfo::damaged()));
+        assert_eq!(read(&name("b")), Some(FileInfo::damaged()));
+        assert_eq!(read(&name("c")), None, "a folder is not a session");
+        let mut reader = DirReader::new(dir.path());
+        let fifo_name = fifo.file_name().expect("name").to_owned();
+        assert_eq!(
+            reader.read(&fifo_name, FileKind::Yam),
+            Some(FileInfo::damaged())
+        );
+    }
 
     #[test]
     fn classifies_names() {

@@ -1,5 +1,7 @@
 #![allow(dead_code)]
 
+pub mod up;
+
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
