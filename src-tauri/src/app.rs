@@ -76,12 +76,12 @@ pub fn build_app<R: Runtime>(
         .on_window_event(|window, event| {
             // Closing the window destroys it (the app and the server stay in the tray; see
             // shell::create_window); the next window's UI reports ready again.
-            if let WindowEvent::Destroyed = event {
-                if let Some(state) = window.app_handle().try_state::<TrayState>() {
-                    state.ui_ready.store(false, Ordering::SeqCst);
-                    if !state.is_quitting() {
-                        tracing::info!("Window closed; YAM keeps running in the tray");
-                    }
+            if let WindowEvent::Destroyed = event
+                && let Some(state) = window.app_handle().try_state::<TrayState>()
+            {
+                state.ui_ready.store(false, Ordering::SeqCst);
+                if !state.is_quitting() {
+                    tracing::info!("Window closed; YAM keeps running in the tray");
                 }
             }
         })

@@ -18,10 +18,11 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, supervisor: Supervisor, desktop: b
             let _ = app.emit("status", &status);
             if desktop {
                 crate::tray::update(&app, &status);
-                if let Some(n) = &status.notice {
-                    if Some(n.seq) != last_notice && NOTIFY.contains(&n.kind.as_str()) {
-                        notify(&app, &n.message);
-                    }
+                if let Some(n) = &status.notice
+                    && Some(n.seq) != last_notice
+                    && NOTIFY.contains(&n.kind.as_str())
+                {
+                    notify(&app, &n.message);
                 }
             }
             last_notice = status.notice.as_ref().map(|n| n.seq);

@@ -261,17 +261,16 @@ fn on_menu<R: Runtime>(app: &AppHandle<R>, id: &str) {
                 .sessions_dirs
                 .into_iter()
                 .find(|d| d.is_dir())
+                && let Err(e) = shell::open_path(&app, &dir)
             {
-                if let Err(e) = shell::open_path(&app, &dir) {
-                    tracing::warn!("{e}");
-                }
+                tracing::warn!("{e}");
             }
         }
         MenuId::OpenLogs => {
-            if let Some(file) = supervisor.status().log_file {
-                if let Err(e) = shell::open_path(&app, &file) {
-                    tracing::warn!("{e}");
-                }
+            if let Some(file) = supervisor.status().log_file
+                && let Err(e) = shell::open_path(&app, &file)
+            {
+                tracing::warn!("{e}");
             }
         }
         MenuId::StartAtLogin => {

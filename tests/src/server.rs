@@ -171,10 +171,10 @@ impl ServerBuilder {
             .stderr(Stdio::piped())
             .spawn()
             .expect("spawn");
-        if let Some(mut pipe) = child.stdin.take() {
-            if let Some(text) = stdin {
-                pipe.write_all(text.as_bytes()).expect("stdin");
-            }
+        if let Some(mut pipe) = child.stdin.take()
+            && let Some(text) = stdin
+        {
+            pipe.write_all(text.as_bytes()).expect("stdin");
         }
         let out = child.wait_with_output().expect("wait");
         let text = format!(

@@ -75,12 +75,12 @@ impl Denied {
             Json(json!({ "success": false, "message": self.message(), "redirect": "/login" })),
         )
             .into_response();
-        if let Denied::NotLoggedIn(check) = &self {
-            if check.had_cookie() {
-                response
-                    .headers_mut()
-                    .insert(header::SET_COOKIE, auth::clear_cookie());
-            }
+        if let Denied::NotLoggedIn(check) = &self
+            && check.had_cookie()
+        {
+            response
+                .headers_mut()
+                .insert(header::SET_COOKIE, auth::clear_cookie());
         }
         response
     }

@@ -214,10 +214,10 @@ fn print_banner(local: SocketAddr, url: &str, data: &DataDir) {
         " * YAM server {} running on {url}",
         env!("CARGO_PKG_VERSION")
     );
-    if local.ip().is_unspecified() {
-        if let Some(ip) = lan_ip() {
-            println!(" * Running on http://{ip}:{} (LAN)", local.port());
-        }
+    if local.ip().is_unspecified()
+        && let Some(ip) = lan_ip()
+    {
+        println!(" * Running on http://{ip}:{} (LAN)", local.port());
     }
     println!(" * Data folder: {}", data.root().display());
     let password_file = data.file(INITIAL_ADMIN_PASSWORD);

@@ -143,10 +143,10 @@ impl LoginThrottle {
             wait = wait.max(now.until(c.blocked_until));
         }
         let user = user_key(login);
-        if !self.is_trusted(&user, ip, now) {
-            if let Some(c) = self.by_user.get(&user) {
-                wait = wait.max(now.until(c.blocked_until));
-            }
+        if !self.is_trusted(&user, ip, now)
+            && let Some(c) = self.by_user.get(&user)
+        {
+            wait = wait.max(now.until(c.blocked_until));
         }
         if wait.is_zero() { Ok(()) } else { Err(wait) }
     }

@@ -109,10 +109,10 @@ impl SupervisorLock {
                     name: old.supervisor_name,
                 });
             }
-            if let (Some(pid), Some(started)) = (old.server_pid, old.server_started) {
-                if alive(pid, started) {
-                    orphan = Some(Orphan { pid, started });
-                }
+            if let (Some(pid), Some(started)) = (old.server_pid, old.server_started)
+                && alive(pid, started)
+            {
+                orphan = Some(Orphan { pid, started });
             }
         }
         let record = LockRecord {

@@ -165,10 +165,10 @@ impl RotatingFile {
     }
 
     fn write_line(&mut self, line: &str) {
-        if self.written >= ROTATE_BYTES {
-            if let Err(e) = self.rotate() {
-                tracing::warn!("cannot rotate the server log: {e}");
-            }
+        if self.written >= ROTATE_BYTES
+            && let Err(e) = self.rotate()
+        {
+            tracing::warn!("cannot rotate the server log: {e}");
         }
         if writeln!(self.file, "{line}").is_ok() {
             self.written += line.len() as u64 + 1;

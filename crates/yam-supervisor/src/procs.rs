@@ -105,7 +105,7 @@ impl UsageSampler {
     /// Samples the tree under `root`; the tree itself (a scan of every process) is
     /// re-discovered for a new root and then only every twelfth sample.
     pub fn sample(&mut self, root: u32) -> Usage {
-        if self.root != Some(root) || self.samples % 12 == 0 {
+        if self.root != Some(root) || self.samples.is_multiple_of(12) {
             if let Some(table) = ProcessTable::snapshot() {
                 self.tree = table.tree(root).into_iter().map(Pid::from_u32).collect();
             }

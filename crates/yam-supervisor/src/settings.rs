@@ -152,13 +152,12 @@ impl Settings {
                         "enter the command that starts the server",
                     ));
                 }
-                if let Some(url) = &self.custom_health_url {
-                    if !url.is_empty()
-                        && !url.starts_with("http://")
-                        && !url.starts_with("https://")
-                    {
-                        errors.push(err("custom_health_url", "use an http:// URL"));
-                    }
+                if let Some(url) = &self.custom_health_url
+                    && !url.is_empty()
+                    && !url.starts_with("http://")
+                    && !url.starts_with("https://")
+                {
+                    errors.push(err("custom_health_url", "use an http:// URL"));
                 }
             }
         }

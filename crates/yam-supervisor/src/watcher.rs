@@ -201,10 +201,10 @@ pub struct Scanner {
 impl Scanner {
     /// Makes the next rescan read `path` again.
     pub fn forget(&mut self, path: &Path) {
-        if let (Some(dir), Some(name)) = (path.parent(), path.file_name()) {
-            if let Some(known) = self.known.get_mut(dir) {
-                known.remove(name);
-            }
+        if let (Some(dir), Some(name)) = (path.parent(), path.file_name())
+            && let Some(known) = self.known.get_mut(dir)
+        {
+            known.remove(name);
         }
     }
 

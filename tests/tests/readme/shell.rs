@@ -107,10 +107,10 @@ impl Sh {
             .stderr(Stdio::piped())
             .spawn()
             .unwrap_or_else(|e| panic!("sh -c {}: {e}", self.line));
-        if let Some(mut pipe) = child.stdin.take() {
-            if let Some(text) = stdin {
-                pipe.write_all(text.as_bytes()).expect("stdin");
-            }
+        if let Some(mut pipe) = child.stdin.take()
+            && let Some(text) = stdin
+        {
+            pipe.write_all(text.as_bytes()).expect("stdin");
         }
         let output = capture_output(&mut child);
         let done = yam_testkit::exits_within(&mut child, deadline);

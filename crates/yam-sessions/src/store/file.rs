@@ -163,12 +163,11 @@ impl FileStore {
         let _guard = self.stripe(key);
         let path = self.path(key);
         // A writer may have finished while we waited for the stripe.
-        if let Ok(meta) = fs::symlink_metadata(&path) {
-            if let Some(entry) = self.index.read().get(key) {
-                if entry.stamp == stamp_of(&meta) {
-                    return Ok(Loaded::Found(Arc::clone(&entry.record)));
-                }
-            }
+        if let Ok(meta) = fs::symlink_metadata(&path)
+            && let Some(entry) = self.index.read().get(key)
+            && entry.stamp == stamp_of(&meta)
+        {
+            return Ok(Loaded::Found(Arc::clone(&entry.record)));
         }
         match read_record(&path) {
             Ok(Some((record, stamp))) => {

@@ -59,10 +59,10 @@ impl Index {
     pub fn insert(&mut self, key: SessionKey, entry: Entry) {
         self.damaged.remove(&key);
         let user = entry.record.user_id;
-        if let Some(old) = self.entries.insert(key, entry) {
-            if old.record.user_id != user {
-                self.unlink_user(old.record.user_id, &key);
-            }
+        if let Some(old) = self.entries.insert(key, entry)
+            && old.record.user_id != user
+        {
+            self.unlink_user(old.record.user_id, &key);
         }
         self.by_user.entry(user).or_default().insert(key);
     }

@@ -32,15 +32,14 @@ impl DashboardSessions {
         getrandom::fill(&mut bytes)?;
         let secret = URL_SAFE_NO_PAD.encode(bytes);
         self.forget_idle(now);
-        if self.last_used.len() >= MAX_SESSIONS {
-            if let Some(oldest) = self
+        if self.last_used.len() >= MAX_SESSIONS
+            && let Some(oldest) = self
                 .last_used
                 .iter()
                 .min_by_key(|(_, at)| **at)
                 .map(|(k, _)| *k)
-            {
-                self.last_used.remove(&oldest);
-            }
+        {
+            self.last_used.remove(&oldest);
         }
         self.last_used.insert(digest(&secret), now);
         Ok(secret)

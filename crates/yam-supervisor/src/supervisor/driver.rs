@@ -202,12 +202,13 @@ impl Driver {
                 Ok(()) = log_rx.changed() => self.dirty = true,
                 Ok(()) = self.counts_rx.changed() => self.publish(),
             }
-            if self.child.is_none() && !self.machine.phase().has_process() {
-                if let Some(reply) = self.shutdown_reply.take() {
-                    self.publish();
-                    let _ = reply.send(());
-                    return;
-                }
+            if self.child.is_none()
+                && !self.machine.phase().has_process()
+                && let Some(reply) = self.shutdown_reply.take()
+            {
+                self.publish();
+                let _ = reply.send(());
+                return;
             }
         }
     }
@@ -322,11 +323,11 @@ impl Driver {
                 vec![]
             }
             Action::Stopped => {
-                if let Some(plan) = &self.plan {
-                    if let Err(e) = crate::prepare::write_shutdown_marker(&plan.markers_dir) {
-                        self.log
-                            .supervisor(&format!("Could not write the shutdown marker: {e}"));
-                    }
+                if let Some(plan) = &self.plan
+                    && let Err(e) = crate::prepare::write_shutdown_marker(&plan.markers_dir)
+                {
+                    self.log
+                        .supervisor(&format!("Could not write the shutdown marker: {e}"));
                 }
                 self.lock.set_server(None);
                 self.healthy = None;
