@@ -1,7 +1,7 @@
 // The app's commands get permissions (`allow-<command>`) that the window's capability names
 // one by one: with an app manifest, a command not listed in a capability cannot be called.
-// The list is the `generate_handler!` list of `app.rs`; the ACL test in tests/commands.rs
-// fails when the two differ.
+// The list is the `generate_handler!` list of `app.rs`; it is also exported to the crate
+// (`commands::NAMES`) so the ACL test calls each name.
 const COMMANDS: &[&str] = &[
     "status",
     "sessions",
@@ -22,6 +22,7 @@ const COMMANDS: &[&str] = &[
 ];
 
 fn main() {
+    println!("cargo:rustc-env=YAM_TRAY_COMMANDS={}", COMMANDS.join(","));
     let attributes = tauri_build::Attributes::new()
         .app_manifest(tauri_build::AppManifest::new().commands(COMMANDS));
     if let Err(e) = tauri_build::try_build(attributes) {

@@ -9,6 +9,11 @@ use crate::state::TrayState;
 
 type Reply = Result<Value, TrayError>;
 
+/// The names of the commands the window may call (the list `build.rs` gives the app manifest).
+pub fn names() -> impl Iterator<Item = &'static str> {
+    env!("YAM_TRAY_COMMANDS").split(',')
+}
+
 fn ok(message: impl Into<String>) -> Reply {
     Ok(json!({ "ok": true, "message": message.into() }))
 }

@@ -52,18 +52,25 @@ fn wait_for(
     }
 }
 
-#[test]
-fn commands_drive_the_supervisor() {
+/// The app with the mock runtime, its supervisor on a free port (`settings` added to its
+/// settings file), and the main window.
+fn app_with(
+    settings: &str,
+) -> (
+    tempfile::TempDir,
+    tauri::App<MockRuntime>,
+    tauri::WebviewWindow<MockRuntime>,
+    u16,
+) {
     let dir = tempfile::tempdir().expect("tmp");
     let config = dir.path().join("config");
     let port = yam_testkit::free_port();
-    yam_testkit::write_supervisor_settings(&config, port, "").expect("settings");
-    let paths = CtlPaths {
-        config_dir: config,
-        data_dir: dir.path().join("data"),
-    };
+    yam_testkit::write_supervisor_settings(&config, port, settings).expect("settings");
     let options = AppOptions {
-        paths,
+        paths: CtlPaths {
+            config_dir: config,
+            data_dir: dir.path().join("data"),
+        },
         server_bin: yam_testkit::binary("yam-server"),
         desktop: false,
         hidden: false,
@@ -72,7 +79,12 @@ fn commands_drive_the_supervisor() {
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
         .build()
         .expect("window");
+    (dir, app, webview, port)
+}
 
+#[test]
+fn commands_drive_the_supervisor() {
+    let (_dir, app, webview, port) = app_with("");
     let running = wait_for(&webview, "running", |s| s["phase"]["phase"] == "running");
     assert_eq!(running["profile"], "embedded");
     assert!(running["capabilities"]["force_logout"] == true);
@@ -148,46 +160,9 @@ fn commands_drive_the_supervisor() {
 /// of Tauri's core (it was granted all of `core:default`).
 #[test]
 fn the_window_gets_only_what_the_ui_uses() {
-    let dir = tempfile::tempdir().expect("tmp");
-    let config = dir.path().join("config");
-    yam_testkit::write_supervisor_settings(
-        &config,
-        yam_testkit::free_port(),
-        "start_on_launch = false\n",
-    )
-    .expect("settings");
-    let options = AppOptions {
-        paths: CtlPaths {
-            config_dir: config,
-            data_dir: dir.path().join("data"),
-        },
-        server_bin: yam_testkit::binary("yam-server"),
-        desktop: false,
-        hidden: false,
-    };
-    let app = build_app(mock_builder(), yam_tray::context(), options).expect("app");
-    let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())
-        .build()
-        .expect("window");
+    let (_dir, app, webview, _port) = app_with("start_on_launch = false\n");
     // Every command the app registers is allowed (an error for other reasons is fine here).
-    for cmd in [
-        "status",
-        "sessions",
-        "start",
-        "stop",
-        "restart",
-        "force_logout",
-        "revoke_session",
-        "save_settings",
-        "set_multiple_sessions",
-        "logs",
-        "first_run_password",
-        "dismiss_first_run_password",
-        "open_url",
-        "open_logs",
-        "open_sessions_folder",
-        "ui_ready",
-    ] {
+    for cmd in yam_tray::commands::names() {
         // `open_url` with an address it refuses before opening anything.
         let args = if cmd == "open_url" {
             json!({ "url": "file:///etc/passwd" })

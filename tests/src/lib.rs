@@ -64,6 +64,36 @@ pub fn capture_output(child: &mut Child) -> Arc<Mutex<String>> {
     output
 }
 
+/// Opens `n` connections to `addr` (`host:port`) that send the start of a request and never
+/// finish its headers (slowloris); the ones that could be opened.
+pub fn half_open_connections(addr: &str, n: usize) -> Vec<std::net::TcpStream> {
+    use std::io::Write;
+    (0..n)
+        .filter_map(|_| {
+            let mut s = std::net::TcpStream::connect(addr).ok()?;
+            s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").ok()?;
+            Some(s)
+        })
+        .collect()
+}
+
+/// Whether the peer closes `stream` within `deadline` (a read ends or the connection resets).
+pub fn closed_by_peer(stream: &mut std::net::TcpStream, deadline: Duration) -> bool {
+    use std::io::Read;
+    if stream.set_read_timeout(Some(deadline)).is_err() {
+        return false;
+    }
+    let mut buf = [0u8; 256];
+    loop {
+        match stream.read(&mut buf) {
+            Ok(0) => return true,
+            // An answer (e.g. 408) before the close: read on to the end.
+            Ok(_) => continue,
+            Err(e) => return e.kind() == std::io::ErrorKind::ConnectionReset,
+        }
+    }
+}
+
 /// Polls `condition` every 50 ms until it holds or `deadline` passes.
 pub fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let start = Instant::now();

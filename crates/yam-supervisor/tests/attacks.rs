@@ -4,7 +4,6 @@
 
 mod common;
 
-use std::io::{Read, Write};
 use std::process::{Command, Stdio};
 use std::time::Duration;
 
@@ -268,15 +267,7 @@ fn the_control_api_drops_half_open_connections() {
     let dir = tempfile::tempdir().expect("tmp");
     let u = up_with(&dir.path().join("cfg"), "", Some((256, 256)));
     wait_running(&u);
-    let addr = u.base.trim_start_matches("http://").to_owned();
-    let mut held: Vec<_> = (0..300)
-        .filter_map(|_| {
-            let mut s = std::net::TcpStream::connect(&addr).ok()?;
-            s.write_all(b"GET /api/status HTTP/1.1\r\nHost: 127.0.0.1\r\n")
-                .ok()?;
-            Some(s)
-        })
-        .collect();
+    let mut held = yam_testkit::half_open_connections(u.base.trim_start_matches("http://"), 300);
     let client = reqwest::blocking::Client::builder()
         .timeout(Duration::from_secs(30))
         .build()
@@ -289,14 +280,6 @@ fn the_control_api_drops_half_open_connections() {
         answer.is_ok_and(|r| r.status().is_success()),
         "the control API never answered with 300 half-open connections"
     );
-    let first = &mut held[0];
-    first
-        .set_read_timeout(Some(Duration::from_secs(20)))
-        .expect("timeout");
-    let mut buf = [0u8; 64];
-    let closed = match first.read(&mut buf) {
-        Ok(_) => true,
-        Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
-    };
+    let closed = yam_testkit::closed_by_peer(&mut held[0], Duration::from_secs(20));
     assert!(closed, "a half-open connection stayed open");
 }
