@@ -18,6 +18,8 @@ pub struct AppOptions {
     pub desktop: bool,
     /// Start with the window hidden (in the tray only).
     pub hidden: bool,
+    /// Show the dashboard in the browser instead of a window, and why.
+    pub browser: Option<crate::browser::BrowserReason>,
 }
 
 pub fn build_app<R: Runtime>(
@@ -30,6 +32,7 @@ pub fn build_app<R: Runtime>(
         server_bin,
         desktop,
         hidden,
+        browser,
     } = options;
     // Built first: plugins initialise here, so a second launch hands over to the first
     // (single-instance) before it could touch the supervisor's lock.
@@ -67,8 +70,10 @@ pub fn build_app<R: Runtime>(
                     .autostart;
                 crate::autostart::apply(app.handle(), autostart);
                 quit_on_terminate(app.handle().clone());
-                if !hidden {
-                    crate::shell::create_window(app.handle())?;
+                match browser {
+                    Some(reason) => crate::browser::start(app.handle(), reason, hidden),
+                    None if !hidden => crate::shell::create_window(app.handle())?,
+                    None => {}
                 }
             }
             Ok(())
@@ -112,10 +117,12 @@ pub fn quit<R: Runtime>(app: &AppHandle<R>) {
         return;
     }
     let supervisor = state.supervisor.clone();
+    let quit_signal = state.quit_signal.clone();
     let app = app.clone();
     tauri::async_runtime::spawn(async move {
         tracing::info!("Quit: stopping the server");
         supervisor.shutdown().await;
+        quit_signal.notify_one();
         app.exit(0);
     });
 }

@@ -33,7 +33,8 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, supervisor: Supervisor, desktop: b
     });
 }
 
-fn notify<R: Runtime>(app: &AppHandle<R>, message: &str) {
+/// One desktop notification (a warning in the log where the system shows none).
+pub fn notify<R: Runtime>(app: &AppHandle<R>, message: &str) {
     if let Err(e) = app
         .notification()
         .builder()

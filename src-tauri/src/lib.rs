@@ -4,6 +4,7 @@
 
 pub mod app;
 pub mod autostart;
+pub mod browser;
 pub mod commands;
 pub mod error;
 pub mod events;
@@ -35,6 +36,10 @@ pub struct Args {
     /// Start in the tray with the window hidden (how "Start at login" launches it).
     #[arg(long)]
     pub hidden: bool,
+    /// Show the dashboard in the default browser instead of the app window (automatic where
+    /// the system has no webview runtime, e.g. Windows without WebView2).
+    #[arg(long)]
+    pub browser: bool,
     /// Dashboard address in headless mode.
     #[arg(long, default_value = DEFAULT_LISTEN)]
     pub listen: String,
@@ -83,7 +88,7 @@ pub fn main_entry() -> ExitCode {
                 .build()?;
             runtime.block_on(yam_supervisor::ctl::up::run(paths, &args.listen, None))
         } else {
-            run_desktop(paths, args.hidden)
+            run_desktop(paths, args.hidden, args.browser)
         }
     });
     match result {
@@ -100,7 +105,14 @@ pub fn context<R: tauri::Runtime>() -> tauri::Context<R> {
     tauri::generate_context!()
 }
 
-fn run_desktop(paths: CtlPaths, hidden: bool) -> anyhow::Result<()> {
+fn run_desktop(paths: CtlPaths, hidden: bool, browser: bool) -> anyhow::Result<()> {
+    let browser = match browser::webview_missing() {
+        Some(why) => {
+            tracing::warn!("No webview runtime ({why}): the dashboard opens in the browser");
+            Some(browser::BrowserReason::NoWebView(why))
+        }
+        None => browser.then_some(browser::BrowserReason::Asked),
+    };
     let builder = tauri::Builder::default()
         // First: a second launch only shows the running app's window.
         .plugin(tauri_plugin_single_instance::init(|app, _argv, _cwd| {
@@ -118,6 +130,7 @@ fn run_desktop(paths: CtlPaths, hidden: bool) -> anyhow::Result<()> {
         server_bin: yam_supervisor::ctl::server_binary(),
         desktop: true,
         hidden,
+        browser,
     };
     let app = app::build_app(builder, context(), options)?;
     app.run(|handle, event| {

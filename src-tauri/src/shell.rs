@@ -12,6 +12,16 @@ pub const MAIN_WINDOW: &str = "main";
 /// Shows, unminimises and focuses the main window (tray click, second launch); a closed
 /// window is created again.
 pub fn show_window<R: Runtime>(app: &AppHandle<R>) {
+    if let Some(link) = app
+        .try_state::<TrayState>()
+        .and_then(|s| s.browser_dashboard.get().cloned())
+    {
+        // No window in this mode: the dashboard in the browser is the way in.
+        if let Err(e) = open_url(app, &link) {
+            tracing::warn!("could not open the browser: {e}");
+        }
+        return;
+    }
     let Some(window) = app.get_webview_window(MAIN_WINDOW) else {
         // Not from inside this (menu, tray or single-instance) handler: creating a webview
         // there deadlocks on Windows.

@@ -1,7 +1,7 @@
 //! What the app keeps in Tauri's managed state: the supervisor handle (no globals).
 
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 
 use serde::Serialize;
 
@@ -19,6 +19,10 @@ pub struct TrayState {
     /// An action the tray menu asked for while the window was closed or still loading; the
     /// UI takes it when it reports ready.
     pub pending_action: Mutex<Option<UiAction>>,
+    /// The dashboard's link when it is shown in the browser instead of a window.
+    pub browser_dashboard: OnceLock<String>,
+    /// Told once when the app quits (ends the browser dashboard).
+    pub quit_signal: Arc<tokio::sync::Notify>,
 }
 
 /// Something the tray menu asks the window to do, with the window's own confirmation.
@@ -36,6 +40,8 @@ impl TrayState {
             quitting: AtomicBool::new(false),
             ui_ready: AtomicBool::new(false),
             pending_action: Mutex::new(None),
+            browser_dashboard: OnceLock::new(),
+            quit_signal: Arc::new(tokio::sync::Notify::new()),
         }
     }
 

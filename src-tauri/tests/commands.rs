@@ -74,6 +74,7 @@ fn app_with(
         server_bin: yam_testkit::binary("yam-server"),
         desktop: false,
         hidden: false,
+        browser: None,
     };
     let app = build_app(mock_builder(), yam_tray::context(), options).expect("app");
     let webview = tauri::WebviewWindowBuilder::new(&app, "main", Default::default())

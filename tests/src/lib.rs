@@ -5,11 +5,13 @@ mod client;
 mod display;
 mod python;
 mod server;
+mod wine;
 
 pub use client::{Client, Reply, raw_request, set_session_cookie};
 pub use display::Display;
 pub use python::{ensure_venv, fixture, flask_python, requirements_file};
-pub use server::{ServerBuilder, ServerProcess, binary};
+pub use server::{Launcher, ServerBuilder, ServerProcess, binary};
+pub use wine::{KnownFolder, WinFolder, Wine, helper_exe, processes_in};
 
 use std::io::{BufRead, BufReader, Read};
 use std::process::Child;

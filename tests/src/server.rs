@@ -31,11 +31,37 @@ pub fn binary(name: &str) -> PathBuf {
     path
 }
 
+/// What runs the binary: the binary itself, or a program given it as its first argument
+/// (`prlimit … --` execs it; `wine64` runs a Windows exe), with that program's environment.
+#[derive(Clone, Debug, Default)]
+pub struct Launcher {
+    pub program: Option<PathBuf>,
+    pub args: Vec<String>,
+    pub env: Vec<(String, String)>,
+}
+
+impl Launcher {
+    /// A command that runs `bin` through this launcher.
+    pub fn command(&self, bin: &Path) -> Command {
+        match &self.program {
+            Some(program) => {
+                let mut cmd = Command::new(program);
+                cmd.args(&self.args).arg(bin);
+                cmd.envs(self.env.iter().map(|(k, v)| (k, v)));
+                cmd
+            }
+            None => Command::new(bin),
+        }
+    }
+}
+
 pub struct ServerBuilder {
     bin: PathBuf,
     data_dir: PathBuf,
+    /// The data folder as the server is told it (a `C:\…` path under Wine).
+    data_dir_arg: Option<String>,
+    launcher: Launcher,
     port: u16,
-    open_files: Option<(u64, u64)>,
     current_dir: Option<PathBuf>,
     args: Vec<String>,
     env: Vec<(String, String)>,
@@ -46,12 +72,21 @@ impl ServerBuilder {
         Self {
             bin: bin.into(),
             data_dir: data_dir.into(),
+            data_dir_arg: None,
+            launcher: Launcher::default(),
             port: 0,
-            open_files: None,
             current_dir: None,
             args: Vec::new(),
             env: Vec::new(),
         }
+    }
+
+    /// Runs the binary through `launcher`, telling it its data folder as `data_dir_arg`
+    /// (tests read the folder's files at the path given to `new`).
+    pub fn launched_by(mut self, launcher: Launcher, data_dir_arg: &str) -> Self {
+        self.launcher = launcher;
+        self.data_dir_arg = Some(data_dir_arg.to_owned());
+        self
     }
 
     /// Listen on this port instead of a free one (0).
@@ -60,9 +95,14 @@ impl ServerBuilder {
         self
     }
 
-    /// Starts the server under this open-files limit (soft, hard), as `prlimit` sets it.
+    /// Starts the server under this open-files limit (soft, hard), as `prlimit` sets it (it
+    /// execs the program: the child's pid is the server's).
     pub fn open_files_limit(mut self, soft: u64, hard: u64) -> Self {
-        self.open_files = Some((soft, hard));
+        self.launcher = Launcher {
+            program: Some(PathBuf::from("prlimit")),
+            args: vec![format!("--nofile={soft}:{hard}"), "--".into()],
+            env: Vec::new(),
+        };
         self
     }
 
@@ -82,22 +122,18 @@ impl ServerBuilder {
         self
     }
 
+    fn data_dir_arg(&self) -> std::ffi::OsString {
+        self.data_dir_arg
+            .as_ref()
+            .map_or_else(|| self.data_dir.clone().into_os_string(), Into::into)
+    }
+
     fn command(&self) -> Command {
-        let mut cmd = match self.open_files {
-            // prlimit execs the program: the child's pid is the server's.
-            Some((soft, hard)) => {
-                let mut c = Command::new("prlimit");
-                c.arg(format!("--nofile={soft}:{hard}"))
-                    .arg("--")
-                    .arg(&self.bin);
-                c
-            }
-            None => Command::new(&self.bin),
-        };
+        let mut cmd = self.launcher.command(&self.bin);
         cmd.arg("--port")
             .arg(self.port.to_string())
             .arg("--data-dir")
-            .arg(&self.data_dir);
+            .arg(self.data_dir_arg());
         cmd.args(&self.args);
         for var in [
             "YAM_ALLOW_MULTIPLE_SESSIONS",
@@ -155,16 +191,19 @@ impl ServerBuilder {
     /// Runs the binary with these args plus `--data-dir` to completion (e.g. a subcommand);
     /// returns (success, stdout + stderr).
     pub fn run_to_end(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
-        let data_dir = self.data_dir.to_string_lossy().into_owned();
+        let data_dir = self.data_dir_arg();
+        let data_dir = data_dir.to_string_lossy();
         let mut all: Vec<&str> = args.to_vec();
-        all.extend(["--data-dir", data_dir.as_str()]);
+        all.extend(["--data-dir", &data_dir]);
         self.run_plain(&all, stdin)
     }
 
     /// Runs the binary with exactly these args to completion.
     pub fn run_plain(&self, args: &[&str], stdin: Option<&str>) -> (bool, String) {
         use std::io::Write;
-        let mut child = Command::new(&self.bin)
+        let mut child = self
+            .launcher
+            .command(&self.bin)
             .args(args)
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())

@@ -15,7 +15,7 @@ const USAGE: &str = "usage:
                                             or $YAM_CONFIG_DIR, sessions in ./sessions;
                                             without a display: the dashboard, as `yamctl up`)
   cargo xtask test [--quick]                install what is missing, then check, build and run every test
-                                            (--quick: skip the windows cross-build)
+                                            (--quick: skip the Windows build and the Wine tests)
   cargo xtask bench [--smoke]               measure against the peers (release build) and write BENCHMARKS.md
                                             (--smoke: a seconds-long run of every step on debug builds)";
 
@@ -68,6 +68,11 @@ pub fn exec(cmd: &mut Command) -> Result {
     } else {
         Err(format!("{shown} failed ({status})"))
     }
+}
+
+/// Where the Windows build puts the exes (debug).
+fn windows_bin_dir() -> PathBuf {
+    target_dir().join(packages::WINDOWS_TARGET).join("debug")
 }
 
 fn bin_path(name: &str) -> PathBuf {
@@ -166,6 +171,8 @@ fn bench_run(smoke: bool, python: &Path) -> Result {
 
 /// The test that runs the README's commands as written (`tests/tests/readme/`).
 const README_RUN_TEST: &str = "readme_commands_run_as_written";
+/// The tests that run the Windows exes under Wine (`tests/tests/windows/`): a stage of their own.
+const WINE_TESTS: &str = "wine_";
 
 fn test(flags: &[String]) -> Result {
     let quick = flags.iter().any(|f| f == "--quick");
@@ -223,6 +230,8 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
                     "--",
                     "--skip",
                     README_RUN_TEST,
+                    "--skip",
+                    WINE_TESTS,
                 ])
                 .env("YAM_SERVER_BIN", bin_path("yam-server"))
                 .env("YAM_TEST_SERVER_BIN", bin_path("yam-test-server"))
@@ -263,7 +272,7 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
     )?;
     if !quick {
         stages.run(
-            "windows build (x86_64-pc-windows-gnu): yam-server, yamctl",
+            "windows build (x86_64-pc-windows-gnu): yam-server, yamctl, yam-tray",
             || {
                 exec(cargo().args([
                     "build",
@@ -274,19 +283,23 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
                     "yam-server",
                     "-p",
                     "yam-supervisor",
+                    "-p",
+                    "yam-tray",
                 ]))
             },
         )?;
-        stages.run("windows check (x86_64-pc-windows-gnu): yam-tray", || {
-            exec(cargo().args([
-                "check",
-                "--quiet",
-                "--target",
-                packages::WINDOWS_TARGET,
-                "-p",
-                "yam-tray",
-            ]))
-        })?;
+        stages.run(
+            "Wine: the Windows exes run (yam-server, yamctl, yam-tray without WebView2)",
+            || {
+                packages::ensure_libraries(&packages::WINE)?;
+                exec(
+                    cargo()
+                        .args(["test", "--quiet", "--workspace", "--test", "windows"])
+                        .env("YAM_WINDOWS_BIN_DIR", windows_bin_dir())
+                        .env("YAM_WINE_DIR", target_dir().join("wine")),
+                )
+            },
+        )?;
     }
     Ok(())
 }

@@ -104,6 +104,8 @@ pub const BENCH: [Need; 1] = [Need {
 }];
 
 pub const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
+/// Wine runs the Windows exes in the tests (`/usr/lib/wine/wine64`, checked with dpkg).
+pub const WINE: [&str; 2] = ["wine64", "wine"];
 pub const WINDOWS_CROSS: [Need; 1] = [Need {
     command: "x86_64-w64-mingw32-gcc",
     package: "gcc-mingw-w64-x86-64",

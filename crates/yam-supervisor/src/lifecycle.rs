@@ -172,6 +172,13 @@ impl Lifecycle {
     }
 
     /// Automatic restarts after crashes since the supervisor started.
+    /// When a crashed server is due to be started again (time since the driver started).
+    pub fn retry_at(&self) -> Option<Duration> {
+        matches!(self.phase, Phase::Crashed { .. })
+            .then_some(self.retry_at)
+            .flatten()
+    }
+
     pub fn restarts(&self) -> u32 {
         self.restarts
     }

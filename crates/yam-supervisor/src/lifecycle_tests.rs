@@ -55,12 +55,15 @@ fn crashes_restart_with_growing_delays_never_clearing() {
     let a = m.handle(Event::Exited(exit(1)), s(10));
     assert_eq!(a, vec![Action::Notify(Notice::Crashed(exit(1)))]);
     assert_eq!(m.phase(), &Phase::Crashed { retry_in_ms: 1000 });
+    // The driver wakes exactly then (not at its next housekeeping tick).
+    assert_eq!(m.retry_at(), Some(s(11)));
     assert!(m.handle(Event::Tick, s(10)).is_empty());
     assert_eq!(
         m.handle(Event::Tick, s(11)),
         vec![Action::Launch { clear: false }]
     );
     assert_eq!(m.restarts(), 1);
+    assert_eq!(m.retry_at(), None, "no longer waiting");
     m.handle(Event::Spawned { pid: 8 }, s(11));
     m.handle(Event::Exited(exit(1)), s(12));
     assert_eq!(m.phase(), &Phase::Crashed { retry_in_ms: 2000 });

@@ -398,7 +398,7 @@ impl SessionStore for FileStore {
             .unwrap_or_default()
             .as_millis();
         let to = qdir.join(format!("{}.json.{millis}", key.to_hex()));
-        let outcome = match fs::rename(&from, &to) {
+        let outcome = match fsio::retry_while_shared(|| fs::rename(&from, &to)) {
             Ok(()) => Quarantined::Moved,
             Err(e) if e.kind() == io::ErrorKind::NotFound => Quarantined::Moved,
             // Could not keep a copy (e.g. another volume): still take it out of service.

@@ -77,6 +77,40 @@ fn inode(_meta: &Metadata) -> u64 {
     0
 }
 
+/// Windows refuses to replace, delete or open a file while another program holds it in a
+/// conflicting way (Python's `open()` shares no delete: the PermissionError Flask-Session
+/// users met; a replace holds the file alone for a moment). Such holds are brief: retry for
+/// about a second. Elsewhere `op` runs once.
+pub fn retry_while_shared<T>(mut op: impl FnMut() -> io::Result<T>) -> io::Result<T> {
+    #[cfg(windows)]
+    {
+        const ATTEMPTS: u32 = 40;
+        for attempt in 1.. {
+            match op() {
+                Err(e) if attempt < ATTEMPTS && is_sharing_violation(&e) => {
+                    std::thread::sleep(std::time::Duration::from_millis(u64::from(
+                        attempt.min(10) * 5,
+                    )));
+                }
+                other => return other,
+            }
+        }
+        unreachable!("the loop returns")
+    }
+    #[cfg(not(windows))]
+    {
+        op()
+    }
+}
+
+/// Sharing and lock violations, and the replace failures they cause.
+#[cfg(windows)]
+fn is_sharing_violation(e: &io::Error) -> bool {
+    // ERROR_ACCESS_DENIED (a file pending deletion), ERROR_SHARING_VIOLATION,
+    // ERROR_LOCK_VIOLATION, ERROR_UNABLE_TO_REMOVE_REPLACED, ERROR_UNABLE_TO_MOVE_REPLACEMENT.
+    matches!(e.raw_os_error(), Some(5 | 32 | 33 | 1175 | 1176))
+}
+
 /// Why a file named like a session was not read as one.
 #[derive(Debug)]
 pub enum ReadRefused {
@@ -176,7 +210,7 @@ pub fn read_bounded(file: &File, max: u64, buf: &mut Vec<u8>) -> Result<(), Read
 /// blocking on a FIFO or device (the check is on the open handle, so nothing can be swapped
 /// in between). `Ok(None)`: the file is gone.
 pub fn read_regular(path: &Path, max: u64) -> Result<Option<(Vec<u8>, Metadata)>, ReadRefused> {
-    let file = match open_without_following(path) {
+    let file = match retry_while_shared(|| open_without_following(path)) {
         Ok(f) => f,
         Err(e) if e.kind() == io::ErrorKind::NotFound => return Ok(None),
         Err(e) if is_link_refusal(&e) => return Err(ReadRefused::NotRegular("link")),
@@ -262,7 +296,7 @@ pub(crate) fn replace_atomically(
         return Ok(Replaced::Gone);
     }
     let tmp = write_temp(dir, key, bytes)?;
-    let swapped = replace_if_present(&tmp, &target);
+    let swapped = retry_while_shared(|| replace_if_present(&tmp, &target));
     let _ = fs::remove_file(&tmp);
     if !swapped? {
         return Ok(Replaced::Gone);
@@ -393,7 +427,7 @@ pub(crate) fn create_private_dir(dir: &Path) -> io::Result<()> {
 
 /// Removes a file (a link itself, never its target); a file already gone is not an error.
 pub(crate) fn remove_if_present(path: &Path) -> io::Result<bool> {
-    match fs::remove_file(path) {
+    match retry_while_shared(|| fs::remove_file(path)) {
         Ok(()) => Ok(true),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
         Err(e) => Err(e),

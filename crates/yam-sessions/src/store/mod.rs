@@ -21,7 +21,7 @@ pub use file::{FileStore, ScanReport};
 pub use fsio::SAFE_OPEN_FLAGS;
 pub use fsio::{
     QUARANTINE_DIR, ReadRefused, check_regular, is_link_refusal, is_session_file_name, not_regular,
-    open_without_following, read_bounded, read_regular,
+    open_without_following, read_bounded, read_regular, retry_while_shared,
 };
 pub use memory::MemoryStore;
 

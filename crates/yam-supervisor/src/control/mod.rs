@@ -5,6 +5,7 @@
 mod auth;
 pub mod dashboard;
 mod routes;
+mod ui;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -68,7 +69,8 @@ pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
     let mut router = Router::new()
         .route("/api/login", post(routes::login))
         .merge(api)
-        .fallback(routes::no_ui);
+        .fallback(ui::embedded);
+    // A folder given with --ui (development) is served instead of the embedded files.
     if let Some(dir) = ui_dir.filter(|d| d.join("index.html").is_file()) {
         router = router.fallback_service(ServeDir::new(dir));
     }

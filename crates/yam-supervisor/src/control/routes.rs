@@ -7,7 +7,7 @@ use axum::Json;
 use axum::extract::{Extension, Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::sse::{Event, KeepAlive, Sse};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
 use tokio_stream::StreamExt as _;
@@ -238,15 +238,6 @@ pub async fn logout(State(s): State<SharedControl>, headers: axum::http::HeaderM
     (
         [(header::SET_COOKIE, cookie)],
         Json(json!({ "ok": true, "message": "Logged out of the dashboard." })),
-    )
-        .into_response()
-}
-
-pub async fn no_ui() -> Response {
-    (
-        StatusCode::NOT_FOUND,
-        Html("<!doctype html><title>yamctl</title><p>The dashboard files (ui/) were not found next to yamctl. \
-              The JSON API is at <code>/api/status</code>.</p>"),
     )
         .into_response()
 }

@@ -1,6 +1,7 @@
 //! `yamctl`: `up` runs the supervisor with its control API; the other commands talk to it.
 
 pub mod client;
+pub mod dashboard;
 pub mod offline;
 pub mod up;
 
@@ -34,7 +35,8 @@ pub enum Command {
         /// Loopback address for the control API and dashboard.
         #[arg(long, env = "YAMCTL_LISTEN", default_value = DEFAULT_LISTEN)]
         listen: String,
-        /// Dashboard files (default: `ui/` beside yamctl, or the repository's during development).
+        /// Serve the dashboard from this folder instead of the files built into yamctl
+        /// (development).
         #[arg(long, value_name = "DIR")]
         ui: Option<PathBuf>,
     },
@@ -107,19 +109,4 @@ pub fn server_binary() -> PathBuf {
         Some(p) if p.is_file() => p,
         _ => std::env::var_os("YAM_SERVER_BIN").map_or_else(|| PathBuf::from(name), PathBuf::from),
     }
-}
-
-/// The dashboard files: given, beside the program, or the repository's `ui/`.
-pub fn ui_dir(explicit: Option<&Path>) -> Option<PathBuf> {
-    if let Some(d) = explicit {
-        return Some(d.to_path_buf());
-    }
-    let beside = std::env::current_exe()
-        .ok()
-        .and_then(|e| e.parent().map(|d| d.join("ui")));
-    let repo = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../ui");
-    [beside, Some(repo)]
-        .into_iter()
-        .flatten()
-        .find(|d| d.join("index.html").is_file())
 }

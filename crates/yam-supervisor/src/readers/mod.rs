@@ -159,7 +159,10 @@ impl DirReader {
             return None;
         }
         let mut buf = std::mem::take(&mut self.buf);
-        let read = read_open(self.open(name), &mut buf);
+        let read = read_open(
+            yam_sessions::store::retry_while_shared(|| self.open(name)),
+            &mut buf,
+        );
         let info = parse(kind, read, &buf);
         self.buf = buf;
         info
@@ -177,7 +180,12 @@ pub fn read_with(path: &Path, buf: &mut Vec<u8>) -> Option<FileInfo> {
     if kind == FileKind::Ignore {
         return None;
     }
-    let read = read_open(yam_sessions::store::open_without_following(path), buf);
+    let read = read_open(
+        yam_sessions::store::retry_while_shared(|| {
+            yam_sessions::store::open_without_following(path)
+        }),
+        buf,
+    );
     parse(kind, read, buf)
 }
 

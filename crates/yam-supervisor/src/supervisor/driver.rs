@@ -64,6 +64,16 @@ pub(super) struct Driver {
     lan_ip: Option<std::net::IpAddr>,
     dirty: bool,
     shutdown_reply: Option<Reply<()>>,
+    /// The server that exited last, and when: its port may take a moment to be released.
+    pub(super) last_exit: Option<(u32, Instant)>,
+}
+
+/// Sleeps until `deadline`, or forever without one.
+async fn sleep_until(deadline: Option<tokio::time::Instant>) {
+    match deadline {
+        Some(d) => tokio::time::sleep_until(d).await,
+        None => std::future::pending().await,
+    }
 }
 
 async fn wait_child(child: &mut Option<ServerChild>) -> std::io::Result<ExitStatus> {
@@ -145,6 +155,7 @@ impl Driver {
             lan_ip: lan_ip(),
             dirty: true,
             shutdown_reply: None,
+            last_exit: None,
         };
         driver.publish();
         Ok((driver, status_rx))
@@ -175,9 +186,15 @@ impl Driver {
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         let mut log_rx = self.log.subscribe();
         loop {
+            let retry_at = self
+                .machine
+                .retry_at()
+                .map(|at| tokio::time::Instant::from_std(self.started + at));
             tokio::select! {
                 status = wait_child(&mut self.child) => {
-                    self.child = None;
+                    if let Some(child) = self.child.take() {
+                        self.last_exit = Some((child.pid(), Instant::now()));
+                    }
                     let info = match status {
                         Ok(s) => exit_info(&s),
                         Err(e) => ExitInfo { code: None, signal: None, description: format!("lost track of the process: {e}") },
@@ -190,6 +207,11 @@ impl Driver {
                     None => self.begin_shutdown(None).await,
                 },
                 Some(internal) = self.internal_rx.recv() => self.internal(internal).await,
+                // A crashed server restarts when its delay is up, not at the next tick.
+                () = sleep_until(retry_at) => {
+                    self.feed(Event::Tick).await;
+                    self.poll_health();
+                }
                 _ = tick.tick() => {
                     self.feed(Event::Tick).await;
                     self.poll_health();
@@ -199,7 +221,15 @@ impl Driver {
                         self.publish();
                     }
                 }
-                Ok(()) = log_rx.changed() => self.dirty = true,
+                Ok(()) = log_rx.changed() => {
+                    self.dirty = true;
+                    // A starting server that prints something (its address) may be ready: ask
+                    // now rather than at the next poll.
+                    if *self.machine.phase() == Phase::Starting {
+                        self.next_health = Instant::now();
+                        self.poll_health();
+                    }
+                }
                 Ok(()) = self.counts_rx.changed() => self.publish(),
             }
             if self.child.is_none()

@@ -22,7 +22,36 @@ fn new_token() -> String {
     URL_SAFE_NO_PAD.encode(bytes)
 }
 
+/// How long the port of a server that just exited may take to be released (a killed
+/// process's socket is closed by the system, under Wine by wineserver, a moment later).
+const PORT_RELEASE: Duration = Duration::from_secs(5);
+/// A server that exited this recently may still hold its port.
+const RECENT_EXIT: Duration = Duration::from_secs(10);
+
 impl Driver {
+    /// The port is busy: if the holder is (or may be) the server that exited a moment ago,
+    /// waits for the port to be released. Whether it was.
+    async fn port_released_by_last_server(&mut self, holder: Option<u32>) -> bool {
+        let Some((pid, at)) = self.last_exit else {
+            return false;
+        };
+        if at.elapsed() > RECENT_EXIT || holder.is_some_and(|h| h != pid) {
+            return false;
+        }
+        let deadline = Instant::now() + PORT_RELEASE;
+        while Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if port::check(&self.settings.host, self.settings.port, None) == PortCheck::Free {
+                self.log.supervisor(&format!(
+                    "Port {} released by the server that exited; starting",
+                    self.settings.port
+                ));
+                return true;
+            }
+        }
+        false
+    }
+
     pub(super) async fn launch(&mut self, clear: bool) -> Vec<Event> {
         self.token = new_token();
         let plan = match Self::plan_for(&self.opts, &self.settings, &self.token, clear) {
@@ -49,11 +78,13 @@ impl Driver {
                 }
             }
             PortCheck::Busy { pid, name } => {
-                self.log.supervisor(&format!(
-                    "Port {} is busy ({name}); not starting",
-                    self.settings.port
-                ));
-                return vec![Event::PortBusy { pid, name }];
+                if !self.port_released_by_last_server(pid).await {
+                    self.log.supervisor(&format!(
+                        "Port {} is busy ({name}); not starting",
+                        self.settings.port
+                    ));
+                    return vec![Event::PortBusy { pid, name }];
+                }
             }
         }
         if let Err(e) = prepare::markers_before_start(&plan.markers_dir, &self.settings) {
