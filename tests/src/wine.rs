@@ -1,7 +1,8 @@
 //! Our Windows exes under Wine: prefixes made once per machine (in `$YAM_WINE_DIR`, default
 //! `target/wine`), with no `Z:` drive so the exes see nothing of the Linux tree; each test in
-//! its own folder under `C:\t\`; the test-only `bcryptprimitives.dll` beside the exes (see
-//! tests/fixtures/wine/README.md).
+//! its own folder under `C:\t\`. Each prefix gets the test-only `bcryptprimitives.dll` in
+//! its `system32`, where every Windows 10/11 has the real one (tests/fixtures/wine/README.md),
+//! so exes run as copied or installed, with nothing test-only beside them.
 //!
 //! Two prefixes: programs with windows (the tray) get `desktop`, the rest `headless`. A
 //! prefix's desktop process starts with the first program run in it: started by a program
@@ -21,7 +22,6 @@ pub struct Wine {
     prefix: PathBuf,
     /// Where the Windows build put the exes (and `WebView2Loader.dll`).
     windows_bin: PathBuf,
-    shim: PathBuf,
 }
 
 /// A folder in the prefix's `C:` drive.
@@ -87,11 +87,10 @@ impl Wine {
         let windows_bin =
             std::env::var_os("YAM_WINDOWS_BIN_DIR").map_or_else(build_windows_exes, PathBuf::from);
         let prefix = wine_dir.join(name);
-        prepare_prefix(&prefix);
+        prepare_prefix(&prefix, &build_shim(&wine_dir));
         Wine {
             prefix,
             windows_bin,
-            shim: build_shim(&wine_dir),
         }
     }
 
@@ -137,8 +136,8 @@ impl Wine {
         }
     }
 
-    /// A new folder holding the exes `names` (as an admin copies them), the loader DLL the
-    /// tray needs, and the test-only shim.
+    /// A new folder holding the exes `names` and the loader DLL the tray needs, as an admin
+    /// copies them from the zip.
     pub fn folder_with(&self, name: &str, exes: &[&str]) -> WinFolder {
         let folder = self.folder(name);
         for exe in exes {
@@ -150,7 +149,6 @@ impl Wine {
         if loader.is_file() {
             std::fs::copy(&loader, folder.path("WebView2Loader.dll")).expect("copy the loader");
         }
-        std::fs::copy(&self.shim, folder.path("bcryptprimitives.dll")).expect("copy the shim");
         folder
     }
 
@@ -230,26 +228,29 @@ fn build_windows_exes() -> PathBuf {
     target_dir().join(WINDOWS_TARGET).join("debug")
 }
 
-/// Makes the prefix once (`wineboot`), then removes its `Z:` drive (the whole Linux tree).
-pub fn prepare_prefix(prefix: &Path) {
-    if prefix.join("system.reg").is_file() {
+/// Makes the prefix once (`wineboot`), removes its `Z:` drive (the whole Linux tree) and
+/// puts the shim into its `system32`.
+pub fn prepare_prefix(prefix: &Path, shim: &Path) {
+    let system_dll = prefix.join("drive_c/windows/system32/bcryptprimitives.dll");
+    if system_dll.is_file() {
         return;
     }
-    let wine = Wine {
-        prefix: prefix.to_path_buf(),
-        windows_bin: PathBuf::new(),
-        shim: PathBuf::new(),
-    };
+    let env = [
+        ("WINEPREFIX", prefix.to_string_lossy().into_owned()),
+        ("WINEDEBUG", "-all".to_owned()),
+        ("WINEDLLOVERRIDES", "mscoree,mshtml=".to_owned()),
+    ];
     std::fs::create_dir_all(prefix).expect("prefix folder");
     run(
         Command::new(WINE64)
             .arg("wineboot")
             .arg("--init")
-            .envs(wine.env())
+            .envs(env)
             .env_remove("DISPLAY"),
         "wineboot",
     );
     let _ = std::fs::remove_file(prefix.join("dosdevices/z:"));
+    std::fs::copy(shim, &system_dll).expect("the shim into system32");
 }
 
 /// Builds the `bcryptprimitives.dll` stand-in with mingw, once.

@@ -1,6 +1,7 @@
 //! `cargo xtask run` starts YAM; `cargo xtask test` installs what the tests need and runs them.
 
 mod disk;
+mod dist;
 mod packages;
 mod python;
 mod stages;
@@ -16,6 +17,8 @@ const USAGE: &str = "usage:
                                             without a display: the dashboard, as `yamctl up`)
   cargo xtask test [--quick]                install what is missing, then check, build and run every test
                                             (--quick: skip the Windows build and the Wine tests)
+  cargo xtask dist [--debug]                the Windows downloads in target/dist/: portable zip, installer,
+                                            SHA256SUMS (release build; --debug: debug exes, as the tests use)
   cargo xtask bench [--smoke]               measure against the peers (release build) and write BENCHMARKS.md
                                             (--smoke: a seconds-long run of every step on debug builds)";
 
@@ -25,6 +28,7 @@ fn main() -> ExitCode {
         Some("run") => run(&args[1..]),
         Some("test") => test(&args[1..]),
         Some("bench") => bench(&args[1..]),
+        Some("dist") => dist::run(&args[1..]),
         _ => {
             eprintln!("{USAGE}");
             return ExitCode::from(2);
@@ -48,11 +52,11 @@ pub fn root() -> PathBuf {
         .unwrap_or_else(|| PathBuf::from("."))
 }
 
-fn target_dir() -> PathBuf {
+pub fn target_dir() -> PathBuf {
     std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| root().join("target"), PathBuf::from)
 }
 
-fn cargo() -> Command {
+pub fn cargo() -> Command {
     let mut cmd = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
     cmd.current_dir(root());
     cmd
@@ -289,14 +293,19 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
             },
         )?;
         stages.run(
-            "Wine: the Windows exes run (yam-server, yamctl, yam-tray without WebView2)",
+            "dist of the debug exes (zip, NSIS installer, SHA256SUMS; contents checked)",
+            || dist::build(true).map(drop),
+        )?;
+        stages.run(
+            "Wine: the Windows exes run (yam-server, yamctl, yam-tray without WebView2, installer)",
             || {
                 packages::ensure_libraries(&packages::WINE)?;
                 exec(
                     cargo()
                         .args(["test", "--quiet", "--workspace", "--test", "windows"])
                         .env("YAM_WINDOWS_BIN_DIR", windows_bin_dir())
-                        .env("YAM_WINE_DIR", target_dir().join("wine")),
+                        .env("YAM_WINE_DIR", target_dir().join("wine"))
+                        .env("YAM_DIST_DIR", dist::dir()),
                 )
             },
         )?;

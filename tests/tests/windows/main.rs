@@ -3,6 +3,7 @@
 //! tests/fixtures/wine/README.md). The prefix has no `Z:` drive: the exes see nothing of the
 //! repository. A stage of `cargo xtask test` of its own (test names start with `wine_`).
 
+mod installer;
 mod server;
 mod tray;
 mod yamctl;
