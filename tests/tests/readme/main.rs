@@ -58,6 +58,10 @@ const NOT_RUN: &[(&str, &str)] = &[
         "cargo build --release -p yam-tray -p yam-server -p yam-supervisor",
         "a release build of the tray: a quarter of an hour",
     ),
+    (
+        "cargo xtask dist",
+        "release builds for Windows: a quarter of an hour; CI packages debug builds",
+    ),
 ];
 
 #[test]
