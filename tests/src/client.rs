@@ -146,6 +146,11 @@ impl Client {
         self.send(req)
     }
 
+    pub fn patch_json(&mut self, path: &str, body: &Value) -> Reply {
+        let req = self.http.patch(self.url(path)).json(body);
+        self.send(req)
+    }
+
     pub fn post_json(&mut self, path: &str, body: &Value) -> Reply {
         let req = self.http.post(self.url(path)).json(body);
         self.send(req)

@@ -8,14 +8,14 @@ use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
-use axum::routing::{delete, get, post};
+use axum::routing::{delete, get, patch, post};
 use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::csrf;
 use crate::html;
-use crate::routes::{admin, debug, force_logout, home, info, login, session_api};
+use crate::routes::{admin, debug, force_logout, home, info, login, session_api, users};
 use crate::state::SharedState;
 
 /// Larger bodies are refused with 413 before a handler sees them.
@@ -31,6 +31,11 @@ pub fn app(state: SharedState) -> Router {
         .route("/admin/clear-sessions", post(admin::clear_sessions))
         .route("/api/admin/sessions/{key}", delete(admin::revoke_session))
         .route("/api/admin/sessions", delete(admin::end_user_sessions))
+        .route("/api/admin/users", post(users::add))
+        .route(
+            "/api/admin/users/{name}",
+            patch(users::update).delete(users::remove),
+        )
         .route("/api/admin/shutdown", post(admin::shutdown))
         .route_layer(middleware::from_fn(csrf::require_json_body));
     // Everything that reads a body or changes state: cross-site checks and a time limit.
@@ -63,6 +68,7 @@ pub fn app(state: SharedState) -> Router {
         )
         .route("/api/admin/sessions", get(admin::list_sessions))
         .route("/api/admin/stats", get(admin::stats))
+        .route("/api/admin/users", get(users::list))
         .merge(guarded);
     if state.facts.debug {
         router = router.route("/debug/session", get(debug::session));

@@ -215,7 +215,7 @@ pub async fn login_submit(
             return Ok(failure(
                 kind,
                 StatusCode::FORBIDDEN,
-                "This account is disabled.",
+                "This account is disabled. Ask an administrator of this YAM to enable it.",
                 &request,
             ));
         }
@@ -224,8 +224,16 @@ pub async fn login_submit(
     let client = auth::client_info(addr, &headers);
     let sessions = state.sessions.clone();
     let login_user = user.clone();
-    let started =
-        tokio::task::spawn_blocking(move || sessions.login(&login_user, client)).await??;
+    let users = Arc::clone(&state.users);
+    let started = tokio::task::spawn_blocking(move || {
+        let started = sessions.login(&login_user, client)?;
+        // Shown in the admin's users list; a failure here must not fail the login.
+        if let Err(e) = users.record_login(login_user.id, sessions.now().as_secs()) {
+            tracing::warn!("could not record the login time: {e}");
+        }
+        Ok::<_, yam_sessions::StoreError>(started)
+    })
+    .await??;
     tracing::info!(
         user = %user.username, ip = %addr.ip(), session = %started.key.short(), displaced = started.displaced,
         "User logged in ({})", state.sessions.policy().mode.describe()

@@ -7,6 +7,7 @@ pub mod home;
 pub mod info;
 pub mod login;
 pub mod session_api;
+pub mod users;
 
 use serde::Serialize;
 use serde_json::Value;

@@ -71,8 +71,8 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
             data,
         } => {
             let (dir, users) = open(data.data_dir.as_deref())?;
-            let id = users.remove(&username)?;
-            let ended = end_sessions(&dir, sessions_dir.as_deref(), id)?;
+            let removed = users.remove(&username)?;
+            let ended = end_sessions(&dir, sessions_dir.as_deref(), removed.info.id)?;
             println!("Removed user '{username}'; {ended} session(s) ended.");
         }
     }

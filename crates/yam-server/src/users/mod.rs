@@ -7,9 +7,13 @@ use parking_lot::{Mutex, RwLock};
 use rusqlite::{Connection, OptionalExtension, params};
 use yam_sessions::{UserDirectory, UserId, UserInfo};
 
+mod changes;
 pub mod cli;
 pub mod first_run;
 pub mod passwords;
+mod schema;
+
+pub use changes::UserChange;
 
 #[derive(Debug, thiserror::Error)]
 pub enum UserError {
@@ -30,6 +34,8 @@ pub enum UserError {
     NotFound(String),
     #[error("invalid username '{0}': use 1-64 letters, digits, '.', '_', '-' or '@'")]
     InvalidName(String),
+    #[error("'{0}' is the last active admin: make another user an admin first")]
+    LastAdmin(String),
     #[error("the password must have at least {min} characters", min = passwords::MIN_PASSWORD_LEN)]
     WeakPassword,
     #[error("password hashing failed: {0}")]
@@ -43,6 +49,8 @@ pub struct UserRow {
     pub email: Option<String>,
     pub password_hash: String,
     pub created_at: i64,
+    /// Unix seconds of the last successful login, if any.
+    pub last_login_at: Option<i64>,
 }
 
 pub struct UserStore {
@@ -51,19 +59,6 @@ pub struct UserStore {
     cache: RwLock<HashMap<UserId, UserInfo>>,
     seen_data_version: Mutex<i64>,
 }
-
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS users (
-    id            INTEGER PRIMARY KEY AUTOINCREMENT, -- never reused: old session files must not map to a new user
-    username      TEXT NOT NULL UNIQUE COLLATE NOCASE,
-    email         TEXT UNIQUE COLLATE NOCASE,
-    password_hash TEXT NOT NULL,
-    is_admin      INTEGER NOT NULL DEFAULT 0,
-    is_active     INTEGER NOT NULL DEFAULT 1,
-    created_at    INTEGER NOT NULL
-);
-PRAGMA user_version = 1;
-";
 
 pub fn valid_username(name: &str) -> bool {
     (1..=64).contains(&name.len())
@@ -84,12 +79,12 @@ impl UserStore {
             path: path.to_path_buf(),
             cause: e,
         })?;
-        let conn = Connection::open(path).map_err(db)?;
+        let mut conn = Connection::open(path).map_err(db)?;
         conn.busy_timeout(std::time::Duration::from_secs(5))
             .map_err(db)?;
         conn.pragma_update(None, "journal_mode", "WAL")
             .map_err(db)?;
-        conn.execute_batch(SCHEMA).map_err(db)?;
+        schema::migrate(&mut conn).map_err(db)?;
         for companion in ["-wal", "-shm"] {
             let mut name = path.as_os_str().to_owned();
             name.push(companion);
@@ -106,7 +101,7 @@ impl UserStore {
         Ok(store)
     }
 
-    fn db_err(&self, source: rusqlite::Error) -> UserError {
+    pub(crate) fn db_err(&self, source: rusqlite::Error) -> UserError {
         UserError::Db {
             path: self.path.clone(),
             cause: source,
@@ -202,18 +197,6 @@ impl UserStore {
         Ok(())
     }
 
-    pub fn remove(&self, username: &str) -> Result<UserId, UserError> {
-        let user = self
-            .find_by_login(username)?
-            .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
-        self.conn
-            .lock()
-            .execute("DELETE FROM users WHERE id = ?1", [user.info.id])
-            .map_err(|e| self.db_err(e))?;
-        self.reload_cache()?;
-        Ok(user.info.id)
-    }
-
     /// Reloads the directory cache when another process (e.g. `yam-server user remove`)
     /// changed the database. Cheap when nothing changed.
     pub fn refresh_if_changed(&self) -> Result<bool, UserError> {
@@ -229,7 +212,7 @@ impl UserStore {
         Ok(true)
     }
 
-    fn reload_cache(&self) -> Result<(), UserError> {
+    pub(crate) fn reload_cache(&self) -> Result<(), UserError> {
         let version: i64 = self
             .conn
             .lock()
@@ -242,8 +225,8 @@ impl UserStore {
     }
 }
 
-const SELECT_ROW: &str =
-    "SELECT id, username, email, password_hash, is_admin, is_active, created_at FROM users";
+const SELECT_ROW: &str = "SELECT id, username, email, password_hash, is_admin, is_active, \
+     created_at, last_login_at FROM users";
 
 fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
     Ok(UserRow {
@@ -256,6 +239,7 @@ fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
         email: r.get(2)?,
         password_hash: r.get(3)?,
         created_at: r.get(6)?,
+        last_login_at: r.get(7)?,
     })
 }
 
@@ -287,7 +271,7 @@ mod tests {
         let store = UserStore::open(&dir.path().join("users.db")).expect("open");
         assert_eq!(store.count().expect("count"), 0);
         let id = store
-            .add("Alice", Some("alice@example.org"), "h", true)
+            .add("Alice", Some("alice@example.org"), "h", false)
             .expect("add");
         assert!(matches!(
             store.add("alice", None, "h", false),

@@ -28,11 +28,17 @@ fn argon2() -> Argon2<'static> {
     Argon2::new(Algorithm::Argon2id, Version::V0x13, params)
 }
 
-/// Hashes on the calling thread: for the CLI and for blocking tasks.
-pub fn hash_password(password: &str) -> Result<String, UserError> {
+/// A password long enough to be set.
+pub fn check_strength(password: &str) -> Result<(), UserError> {
     if password.chars().count() < MIN_PASSWORD_LEN {
         return Err(UserError::WeakPassword);
     }
+    Ok(())
+}
+
+/// Hashes on the calling thread: for the CLI and for blocking tasks.
+pub fn hash_password(password: &str) -> Result<String, UserError> {
+    check_strength(password)?;
     argon2()
         .hash_password(password.as_bytes())
         .map(|h| h.to_string())
