@@ -5,6 +5,10 @@
 const COMMANDS: &[&str] = &[
     "status",
     "sessions",
+    "users",
+    "add_user",
+    "update_user",
+    "remove_user",
     "start",
     "stop",
     "restart",

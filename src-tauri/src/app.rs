@@ -40,6 +40,10 @@ pub fn build_app<R: Runtime>(
         .invoke_handler(tauri::generate_handler![
             commands::status,
             commands::sessions,
+            commands::users,
+            commands::add_user,
+            commands::update_user,
+            commands::remove_user,
             commands::start,
             commands::stop,
             commands::restart,

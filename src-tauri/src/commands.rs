@@ -3,6 +3,7 @@
 use serde_json::{Value, json};
 use tauri::{AppHandle, Runtime, State};
 use yam_supervisor::status::{SessionList, Status};
+use yam_supervisor::users::{NewUser, UserChanged, UserPatch};
 
 use crate::error::TrayError;
 use crate::state::TrayState;
@@ -26,6 +27,37 @@ pub fn status(state: State<'_, TrayState>) -> Status {
 #[tauri::command]
 pub async fn sessions(state: State<'_, TrayState>) -> Result<SessionList, TrayError> {
     Ok(state.supervisor.sessions().await?)
+}
+
+#[tauri::command]
+pub async fn users(state: State<'_, TrayState>) -> Result<Value, TrayError> {
+    let users = state.supervisor.users().await?;
+    Ok(json!({ "ok": true, "users": users }))
+}
+
+#[tauri::command]
+pub async fn add_user(
+    state: State<'_, TrayState>,
+    user: NewUser,
+) -> Result<UserChanged, TrayError> {
+    Ok(state.supervisor.add_user(&user).await?)
+}
+
+#[tauri::command]
+pub async fn update_user(
+    state: State<'_, TrayState>,
+    name: String,
+    patch: UserPatch,
+) -> Result<UserChanged, TrayError> {
+    Ok(state.supervisor.update_user(&name, &patch).await?)
+}
+
+#[tauri::command]
+pub async fn remove_user(
+    state: State<'_, TrayState>,
+    name: String,
+) -> Result<UserChanged, TrayError> {
+    Ok(state.supervisor.remove_user(&name).await?)
 }
 
 #[tauri::command]

@@ -5,6 +5,7 @@ import { Overview } from './overview.js';
 import { SessionsView } from './sessions.js';
 import { LogsView } from './logs.js';
 import { SettingsView } from './settings.js';
+import { UsersView } from './users.js';
 import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
@@ -45,6 +46,7 @@ async function main() {
   const sessions = new SessionsView(transport);
   const logs = new LogsView(transport);
   const settings = new SettingsView(transport);
+  const users = new UsersView(transport);
   let lastNotice = null;
   const apply = (status) => {
     $('top-phase').textContent = status.phase_label;
@@ -52,6 +54,7 @@ async function main() {
     document.title = `YAM — ${status.phase_label}`;
     overview.render(status);
     sessions.onStatus(status);
+    users.onStatus(status);
     logs.onStatus(status);
     settings.onStatus(status);
     if (status.notice && lastNotice !== null && status.notice.seq !== lastNotice && status.notice.kind !== 'force_logout') {

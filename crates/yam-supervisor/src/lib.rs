@@ -19,4 +19,5 @@ pub mod settings;
 pub mod status;
 pub mod supervisor;
 pub mod tally;
+pub mod users;
 pub mod watcher;

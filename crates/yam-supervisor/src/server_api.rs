@@ -5,6 +5,8 @@ use std::time::Duration;
 
 use serde_json::Value;
 
+use crate::users::{NewUser, UserChanged, UserPatch, UserView};
+
 pub const HEALTH_TIMEOUT: Duration = Duration::from_secs(2);
 const ADMIN_TIMEOUT: Duration = Duration::from_secs(15);
 
@@ -84,6 +86,54 @@ impl ServerApi {
             Err(ApiError::Refused { status: 404, .. }) => Ok(false),
             Err(e) => Err(e),
         }
+    }
+
+    /// `/api/admin/users/<name>`, the name one path segment (encoded by `url`).
+    fn user_url(&self, name: &str) -> Result<reqwest::Url, ApiError> {
+        let invalid = |e: String| ApiError::Unreachable(format!("bad server address: {e}"));
+        let mut url = reqwest::Url::parse(&format!("{}/api/admin/users", self.base))
+            .map_err(|e| invalid(e.to_string()))?;
+        url.path_segments_mut()
+            .map_err(|()| invalid(self.base.clone()))?
+            .push(name);
+        Ok(url)
+    }
+
+    pub async fn users(&self) -> Result<Vec<UserView>, ApiError> {
+        let body = self
+            .send(self.http.get(format!("{}/api/admin/users", self.base)))
+            .await?;
+        serde_json::from_value(body["users"].clone()).map_err(|e| ApiError::Refused {
+            status: 502,
+            message: format!("unexpected users list: {e}"),
+        })
+    }
+
+    pub async fn add_user(&self, user: &NewUser) -> Result<UserChanged, ApiError> {
+        let body = self
+            .send(
+                self.http
+                    .post(format!("{}/api/admin/users", self.base))
+                    .json(user),
+            )
+            .await?;
+        Ok(serde_json::from_value(body).unwrap_or_default())
+    }
+
+    pub async fn update_user(
+        &self,
+        name: &str,
+        patch: &UserPatch,
+    ) -> Result<UserChanged, ApiError> {
+        let body = self
+            .send(self.http.patch(self.user_url(name)?).json(patch))
+            .await?;
+        Ok(serde_json::from_value(body).unwrap_or_default())
+    }
+
+    pub async fn remove_user(&self, name: &str) -> Result<UserChanged, ApiError> {
+        let body = self.send(self.http.delete(self.user_url(name)?)).await?;
+        Ok(serde_json::from_value(body).unwrap_or_default())
     }
 
     pub async fn sessions(&self, page: usize, per_page: usize) -> Result<Value, ApiError> {

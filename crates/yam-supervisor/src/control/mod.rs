@@ -6,6 +6,7 @@ mod auth;
 pub mod dashboard;
 mod routes;
 mod ui;
+mod users;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -62,6 +63,11 @@ pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
             post(routes::dismiss_first_run_password),
         )
         .route("/api/logout", post(routes::logout))
+        .route("/api/users", get(users::list).post(users::add))
+        .route(
+            "/api/users/{name}",
+            axum::routing::patch(users::update).delete(users::remove),
+        )
         .route_layer(middleware::from_fn_with_state(
             state.clone(),
             auth::require_caller,

@@ -21,7 +21,7 @@ fn ok(message: impl Into<String>) -> Response {
     Json(json!({ "ok": true, "message": message.into() })).into_response()
 }
 
-fn failed(e: &ActionError) -> Response {
+pub(super) fn failed(e: &ActionError) -> Response {
     let status = match e {
         ActionError::NotSupported(_) => StatusCode::NOT_IMPLEMENTED,
         ActionError::InvalidInput(_) => StatusCode::BAD_REQUEST,

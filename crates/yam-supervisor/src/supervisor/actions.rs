@@ -68,6 +68,19 @@ impl Driver {
         }
     }
 
+    /// The admin API of the running embedded server, which keeps the users.
+    pub(super) fn users_api(&self) -> Result<ServerApi, ActionError> {
+        if self.settings.profile != ProfileKind::Embedded {
+            return Err(ActionError::NotSupported(
+                "Users are managed here for the built-in server only; a Python YAM keeps its own."
+                    .into(),
+            ));
+        }
+        self.api().ok_or_else(|| {
+            ActionError::NotSupported("The server is not running: start it to manage users.".into())
+        })
+    }
+
     fn refresh_counts(&self) {
         self.watcher.rescan();
     }

@@ -265,6 +265,9 @@ impl Driver {
                 let r = self.revoke(&key).await;
                 let _ = reply.send(r);
             }
+            Request::ServerApi { reply } => {
+                let _ = reply.send(self.users_api());
+            }
             Request::Sessions { reply } => {
                 let r = self.sessions().await;
                 let _ = reply.send(r);

@@ -13,8 +13,10 @@ use tokio::sync::{mpsc, oneshot, watch};
 use crate::backoff::RestartPolicy;
 use crate::lock::{LockError, SupervisorLock};
 use crate::logs::ServerLog;
+use crate::server_api::{ApiError, ServerApi};
 use crate::settings::{self, SettingError, Settings};
 use crate::status::{SessionList, Status};
+use crate::users::{NewUser, UserChanged, UserPatch, UserView};
 
 /// Where the supervisor keeps things and what it runs.
 #[derive(Clone, Debug)]
@@ -99,6 +101,10 @@ pub(crate) enum Request {
     Sessions {
         reply: Reply<Result<SessionList, ActionError>>,
     },
+    /// A client of the running embedded server's admin API.
+    ServerApi {
+        reply: Reply<Result<ServerApi, ActionError>>,
+    },
     SaveSettings {
         settings: Box<Settings>,
         reply: Reply<Result<SettingsSaved, Vec<SettingError>>>,
@@ -109,6 +115,17 @@ pub(crate) enum Request {
     Shutdown {
         reply: Reply<()>,
     },
+}
+
+/// The server's refusal of an admin's request is the admin's to fix (a taken name, the last
+/// admin…); anything else failed.
+fn refused(e: ApiError) -> ActionError {
+    match e {
+        ApiError::Refused { status, message } if (400..500).contains(&status) => {
+            ActionError::InvalidInput(message)
+        }
+        other => ActionError::Failed(other.to_string()),
+    }
 }
 
 /// Cloneable handle to a running supervisor.
@@ -190,6 +207,45 @@ impl Supervisor {
         self.ask(|reply| Request::Sessions { reply })
             .await
             .unwrap_or(Err(ActionError::Gone))
+    }
+
+    /// The running embedded server's admin API (users live there).
+    async fn server_api(&self) -> Result<ServerApi, ActionError> {
+        self.ask(|reply| Request::ServerApi { reply })
+            .await
+            .unwrap_or(Err(ActionError::Gone))
+    }
+
+    pub async fn users(&self) -> Result<Vec<UserView>, ActionError> {
+        self.server_api().await?.users().await.map_err(refused)
+    }
+
+    pub async fn add_user(&self, user: &NewUser) -> Result<UserChanged, ActionError> {
+        self.server_api()
+            .await?
+            .add_user(user)
+            .await
+            .map_err(refused)
+    }
+
+    pub async fn update_user(
+        &self,
+        name: &str,
+        patch: &UserPatch,
+    ) -> Result<UserChanged, ActionError> {
+        self.server_api()
+            .await?
+            .update_user(name, patch)
+            .await
+            .map_err(refused)
+    }
+
+    pub async fn remove_user(&self, name: &str) -> Result<UserChanged, ActionError> {
+        self.server_api()
+            .await?
+            .remove_user(name)
+            .await
+            .map_err(refused)
     }
 
     /// Validates, saves and applies settings (restarting the server when needed, never
