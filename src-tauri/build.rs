@@ -19,6 +19,8 @@ const COMMANDS: &[&str] = &[
     "logs",
     "first_run_password",
     "dismiss_first_run_password",
+    "pick_folder",
+    "check_yam_folder",
     "open_url",
     "open_logs",
     "open_sessions_folder",

@@ -54,6 +54,8 @@ pub fn build_app<R: Runtime>(
             commands::logs,
             commands::first_run_password,
             commands::dismiss_first_run_password,
+            commands::pick_folder,
+            commands::check_yam_folder,
             commands::open_url,
             commands::open_logs,
             commands::open_sessions_folder,

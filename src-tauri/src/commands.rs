@@ -132,6 +132,25 @@ pub async fn dismiss_first_run_password(state: State<'_, TrayState>) -> Reply {
     ok("The first-run password will not be shown again.")
 }
 
+/// "Connect my YAM": the system's folder picker (desktop only); `None` when cancelled.
+#[tauri::command]
+pub async fn pick_folder<R: Runtime>(app: AppHandle<R>) -> Result<Option<String>, TrayError> {
+    crate::shell::pick_folder(&app).await
+}
+
+/// What the tray could do with a YAM folder, before anything is saved.
+#[tauri::command]
+pub async fn check_yam_folder(
+    state: State<'_, TrayState>,
+    path: String,
+) -> Result<yam_supervisor::yam_folder::FolderCheck, TrayError> {
+    let python = state.supervisor.status().settings.python;
+    Ok(
+        yam_supervisor::yam_folder::check(std::path::Path::new(path.trim()), python.as_deref())
+            .await,
+    )
+}
+
 #[tauri::command]
 pub fn open_url<R: Runtime>(app: AppHandle<R>, url: String) -> Reply {
     if !(url.starts_with("http://") || url.starts_with("https://")) {

@@ -124,6 +124,7 @@ fn run_desktop(paths: CtlPaths, hidden: bool, browser: bool) -> anyhow::Result<(
             None,
         ))
         .plugin(tauri_plugin_notification::init())
+        .plugin(tauri_plugin_dialog::init())
         .plugin(tauri_plugin_opener::init());
     let options = app::AppOptions {
         paths,

@@ -92,3 +92,21 @@ pub fn open_path<R: Runtime>(app: &AppHandle<R>, path: &Path) -> Result<(), Tray
         .open_path(path.to_string_lossy(), None::<&str>)
         .map_err(|e| TrayError::shell(&format!("open {}", path.display()), e))
 }
+
+/// The system's folder picker; `None` when cancelled.
+pub async fn pick_folder<R: Runtime>(app: &AppHandle<R>) -> Result<Option<String>, TrayError> {
+    use tauri_plugin_dialog::DialogExt as _;
+    if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
+        return Err(TrayError::Action {
+            message: "this app cannot show a folder picker here; type the folder instead".into(),
+        });
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("The YAM folder (the one holding app\\server.py)")
+        .pick_folder(move |folder| {
+            let _ = tx.send(folder.map(|f| f.to_string()));
+        });
+    Ok(rx.await.ok().flatten())
+}

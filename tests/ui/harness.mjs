@@ -23,12 +23,15 @@ export async function freePort() {
   });
 }
 
-export async function startYamctl() {
+/** The test venv's Python (Flask, Flask-Session), exported by `cargo xtask test`. */
+export const testPython = () => process.env.YAM_TEST_PYTHON || join(repo, 'target/test-venv/bin/python');
+
+export async function startYamctl({ settings = '' } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'yam-ui-'));
   const config = join(dir, 'config');
   mkdirSync(config, { recursive: true });
   const port = await freePort();
-  writeFileSync(join(config, 'settings.toml'), `host = "127.0.0.1"\nport = ${port}\n`);
+  writeFileSync(join(config, 'settings.toml'), `host = "127.0.0.1"\nport = ${port}\n${settings}`);
   const child = spawn(bin('yamctl'), ['--config', config, 'up', '--listen', '127.0.0.1:0', '--ui', join(repo, 'ui')], {
     env: { ...process.env, YAM_SERVER_BIN: bin('yam-server') },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -47,6 +50,7 @@ export async function startYamctl() {
   });
   const base = dashboard.split('/#token=')[0];
   return {
+    dir,
     dashboard,
     base,
     serverUrl: `http://127.0.0.1:${port}`,

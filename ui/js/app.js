@@ -6,6 +6,7 @@ import { SessionsView } from './sessions.js';
 import { LogsView } from './logs.js';
 import { SettingsView } from './settings.js';
 import { UsersView } from './users.js';
+import { ConnectDialog } from './connect.js';
 import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
@@ -30,6 +31,17 @@ function setupTabs() {
   });
 }
 
+/// The first-start choice: the built-in server (running already) or an existing YAM folder.
+function setupWelcome(transport, connectDialog) {
+  $('welcome-builtin').addEventListener('click', async () => {
+    try {
+      await transport.saveSettings({ setup_done: true });
+      toast('YAM Tray runs the built-in server. You can connect your YAM later in Settings.');
+    } catch (e) { toast(e.message, { error: true }); }
+  });
+  $('welcome-connect').addEventListener('click', () => connectDialog.open());
+}
+
 async function main() {
   let transport;
   try {
@@ -47,12 +59,16 @@ async function main() {
   const logs = new LogsView(transport);
   const settings = new SettingsView(transport);
   const users = new UsersView(transport);
+  const connectDialog = new ConnectDialog(transport);
+  setupWelcome(transport, connectDialog);
+  $('settings-check-folder').addEventListener('click', () => connectDialog.open(document.querySelector('#settings-form input[name=yam_dir]').value.trim()));
   let lastNotice = null;
   const apply = (status) => {
     $('top-phase').textContent = status.phase_label;
     document.querySelector('.brand').dataset.tone = status.tone;
     document.title = `YAM — ${status.phase_label}`;
     overview.render(status);
+    $('welcome').hidden = Boolean(status.settings.setup_done);
     sessions.onStatus(status);
     users.onStatus(status);
     logs.onStatus(status);

@@ -80,6 +80,9 @@ async function httpTransport() {
     status: () => call('GET', '/api/status'),
     sessions: () => call('GET', '/api/sessions'),
     users: () => call('GET', '/api/users'),
+    checkYamFolder: async (path) => (await call('POST', '/api/yam-folder/check', { path }, 'ask')).check,
+    // A browser cannot open the server's folder picker: the folder is typed.
+    pickFolder: null,
     addUser: async (user) => (await call('POST', '/api/users', user, 'ask')).result,
     updateUser: async (name, patch) => (await call('PATCH', `/api/users/${encodeURIComponent(name)}`, patch, 'ask')).result,
     removeUser: async (name) => (await call('DELETE', `/api/users/${encodeURIComponent(name)}`, undefined, 'ask')).result,
@@ -119,6 +122,8 @@ function tauriTransport(tauri) {
     status: () => invoke('status'),
     sessions: () => invoke('sessions'),
     users: () => invoke('users'),
+    checkYamFolder: (path) => invoke('check_yam_folder', { path }),
+    pickFolder: () => invoke('pick_folder'),
     addUser: (user) => invoke('add_user', { user }),
     updateUser: (name, patch) => invoke('update_user', { name, patch }),
     removeUser: (name) => invoke('remove_user', { name }),

@@ -255,7 +255,8 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
                 .args(["--test", "--test-concurrency=1", "."])
                 .current_dir(&ui)
                 .env("YAM_SERVER_BIN", bin_path("yam-server"))
-                .env("YAM_YAMCTL_BIN", bin_path("yamctl")),
+                .env("YAM_YAMCTL_BIN", bin_path("yamctl"))
+                .env("YAM_TEST_PYTHON", &python),
         )
     })?;
     // Last of the Linux stages: it runs `cargo xtask run` on ports 5000 and 7878 and the

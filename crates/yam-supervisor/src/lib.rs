@@ -21,3 +21,4 @@ pub mod supervisor;
 pub mod tally;
 pub mod users;
 pub mod watcher;
+pub mod yam_folder;

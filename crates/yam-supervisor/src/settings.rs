@@ -60,6 +60,8 @@ pub struct Settings {
     pub start_on_launch: bool,
     /// Start the app at login (tray only).
     pub autostart: bool,
+    /// The first-start choice (built-in server or an existing YAM folder) was made.
+    pub setup_done: bool,
 }
 
 impl Default for Settings {
@@ -80,6 +82,7 @@ impl Default for Settings {
             sessions_dir: None,
             start_on_launch: true,
             autostart: false,
+            setup_done: false,
         }
     }
 }
@@ -206,6 +209,7 @@ impl Settings {
             "sessions_dir" => self.sessions_dir = path(v),
             "start_on_launch" => self.start_on_launch = parse_bool(key, v)?,
             "autostart" => self.autostart = parse_bool(key, v)?,
+            "setup_done" => self.setup_done = parse_bool(key, v)?,
             _ => return Err(err(key, "unknown setting")),
         }
         Ok(())
@@ -273,6 +277,7 @@ impl Settings {
         for s in [&mut a, &mut b] {
             s.start_on_launch = false;
             s.autostart = false;
+            s.setup_done = false;
             s.clear_sessions_on_restart = false;
         }
         a != b

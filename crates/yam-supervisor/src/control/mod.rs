@@ -63,6 +63,7 @@ pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
             post(routes::dismiss_first_run_password),
         )
         .route("/api/logout", post(routes::logout))
+        .route("/api/yam-folder/check", post(routes::check_yam_folder))
         .route("/api/users", get(users::list).post(users::add))
         .route(
             "/api/users/{name}",

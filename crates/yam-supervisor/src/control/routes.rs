@@ -242,6 +242,27 @@ pub async fn logout(State(s): State<SharedControl>, headers: axum::http::HeaderM
         .into_response()
 }
 
+#[derive(Debug, Deserialize)]
+pub struct FolderBody {
+    path: String,
+}
+
+/// "Connect my YAM": what the tray could do with a folder, before anything is saved. Owner
+/// only: it runs the Python it finds in that folder.
+pub async fn check_yam_folder(
+    State(s): State<SharedControl>,
+    Extension(caller): Extension<Caller>,
+    Json(body): Json<FolderBody>,
+) -> Response {
+    if caller == Caller::Dashboard {
+        return owner_only("Checking a YAM folder (it runs that folder's Python)");
+    }
+    let python = s.supervisor.status().settings.python;
+    let report =
+        crate::yam_folder::check(std::path::Path::new(body.path.trim()), python.as_deref()).await;
+    Json(json!({ "ok": true, "check": report })).into_response()
+}
+
 /// The first-run admin password, until the admin confirms they saved it. Owner only: a
 /// cookie that leaked to another local program must not yield the server's admin password.
 pub async fn first_run_password(

@@ -91,11 +91,9 @@ fn lan_ip() -> Option<std::net::IpAddr> {
     (!ip.is_loopback() && !ip.is_unspecified()).then_some(ip)
 }
 
-pub(super) fn which(name: &str) -> Option<PathBuf> {
-    let exe = format!("{name}{}", std::env::consts::EXE_SUFFIX);
-    std::env::split_paths(&std::env::var_os("PATH")?)
-        .map(|d| d.join(&exe))
-        .find(|p| p.is_file())
+/// A program on PATH (with Windows' extensions).
+pub fn which(name: &str) -> Option<PathBuf> {
+    which::which(name).ok()
 }
 
 impl Driver {

@@ -5,6 +5,8 @@ mod actions;
 mod driver;
 mod launch;
 
+pub use driver::which as which_program;
+
 use std::path::PathBuf;
 use std::time::Duration;
 
