@@ -149,10 +149,11 @@ fn source_files(folder: &Path) -> Vec<(String, String)> {
             let small = entry
                 .metadata()
                 .is_ok_and(|m| kind.is_file() && m.len() <= MAX_FILE_BYTES);
-            if config && small {
-                if let Ok(text) = std::fs::read_to_string(entry.path()) {
-                    found.push((name, text));
-                }
+            if config
+                && small
+                && let Ok(text) = std::fs::read_to_string(entry.path())
+            {
+                found.push((name, text));
             }
         }
     }
