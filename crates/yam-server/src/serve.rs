@@ -95,13 +95,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             ("version", env!("CARGO_PKG_VERSION").to_owned()),
         ],
     )?;
-    print_banner(local, &url, &data);
-
+    // Before the banner: whoever waits for the address (a script, the supervisor) finds the
+    // token there.
     let token_file = control_token.write_file(data.root())?;
     tracing::info!(
         "Control token for admin scripts is in {}",
         token_file.display()
     );
+    print_banner(local, &url, &data);
     let mut form_secret = [0u8; 32];
     getrandom::fill(&mut form_secret)?;
     let (stop, _) = tokio::sync::watch::channel(false);
