@@ -52,8 +52,10 @@ fn concurrent_unknown_user_logins_on_fresh_servers_all_answer_quickly() {
         });
         for (status, took) in times {
             assert_eq!(status, 401, "fresh start {start}");
+            // The old bug was a hang: the bound catches that without timing the machine
+            // (four hashes on two busy cores can take a second).
             assert!(
-                took < Duration::from_secs(1),
+                took < Duration::from_secs(15),
                 "fresh start {start}: an unknown-user login took {took:?}"
             );
             slowest = slowest.max(took);
