@@ -5,6 +5,7 @@
 const COMMANDS: &[&str] = &[
     "status",
     "sessions",
+    "history",
     "users",
     "add_user",
     "update_user",

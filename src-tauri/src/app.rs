@@ -40,6 +40,7 @@ pub fn build_app<R: Runtime>(
         .invoke_handler(tauri::generate_handler![
             commands::status,
             commands::sessions,
+            commands::history,
             commands::users,
             commands::add_user,
             commands::update_user,

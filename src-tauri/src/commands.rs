@@ -2,6 +2,7 @@
 
 use serde_json::{Value, json};
 use tauri::{AppHandle, Runtime, State};
+use yam_supervisor::history::{Series, Span};
 use yam_supervisor::status::{SessionList, Status};
 use yam_supervisor::users::{NewUser, UserChanged, UserPatch};
 
@@ -27,6 +28,12 @@ pub fn status(state: State<'_, TrayState>) -> Status {
 #[tauri::command]
 pub async fn sessions(state: State<'_, TrayState>) -> Result<SessionList, TrayError> {
     Ok(state.supervisor.sessions().await?)
+}
+
+/// The load history for the chart (`day` or `week`).
+#[tauri::command]
+pub async fn history(state: State<'_, TrayState>, span: Span) -> Result<Series, TrayError> {
+    Ok(state.supervisor.history(span).await?)
 }
 
 #[tauri::command]

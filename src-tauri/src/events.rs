@@ -5,9 +5,6 @@ use tauri_plugin_notification::NotificationExt;
 use yam_supervisor::status::Status;
 use yam_supervisor::supervisor::Supervisor;
 
-/// Notices worth a desktop notification.
-const NOTIFY: [&str; 4] = ["crashed", "crash_loop", "port_busy", "force_logout"];
-
 pub fn forward<R: Runtime>(app: AppHandle<R>, supervisor: Supervisor, desktop: bool) {
     tauri::async_runtime::spawn(async move {
         let mut rx = supervisor.subscribe();
@@ -20,8 +17,9 @@ pub fn forward<R: Runtime>(app: AppHandle<R>, supervisor: Supervisor, desktop: b
                 crate::tray::update(&app, &status);
                 if let Some(n) = &status.notice
                     && Some(n.seq) != last_notice
-                    && NOTIFY.contains(&n.kind.as_str())
+                    && n.news
                 {
+                    // News only: a repeat crash of the same episode updates the window.
                     notify(&app, &n.message);
                 }
             }

@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod control;
 pub mod ctl;
 pub mod first_run;
+pub mod history;
 pub mod lifecycle;
 pub mod lock;
 pub mod logs;

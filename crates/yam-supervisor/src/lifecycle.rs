@@ -98,14 +98,39 @@ pub enum Event {
     Tick,
 }
 
+/// Something the admin should hear about. Crashes and recoveries come in episodes (from a
+/// crash until the server has run stable again): only the first crash and the first recovery
+/// of an episode are news; the rest are `repeat`s, shown in place rather than announced.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Notice {
-    Crashed(ExitInfo),
+    Crashed {
+        info: ExitInfo,
+        /// Crashes in this episode so far (1 = the first).
+        nth: u32,
+    },
     CrashLoop(ExitInfo),
-    PortBusy { pid: Option<u32>, name: String },
+    PortBusy {
+        pid: Option<u32>,
+        name: String,
+    },
     Unhealthy,
-    Recovered,
+    /// Healthy again: after failed health checks (`after_crashes` 0) or after crashes.
+    Recovered {
+        after_crashes: u32,
+        repeat: bool,
+    },
     Failed(String),
+}
+
+impl Notice {
+    /// Whether this notice is news (a desktop notification) or an update of the last one.
+    pub fn is_repeat(&self) -> bool {
+        match self {
+            Notice::Crashed { nth, .. } => *nth > 1,
+            Notice::Recovered { repeat, .. } => *repeat,
+            _ => false,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -140,6 +165,10 @@ pub struct Lifecycle {
     restarts: u32,
     last_exit: Option<ExitInfo>,
     then_start: Option<bool>,
+    /// Crashes since the server last ran stable (the current episode); 0 = none.
+    episode_crashes: u32,
+    /// The episode's recovery was announced.
+    episode_recovered: bool,
 }
 
 impl Lifecycle {
@@ -160,6 +189,8 @@ impl Lifecycle {
             restarts: 0,
             last_exit: None,
             then_start: None,
+            episode_crashes: 0,
+            episode_recovered: false,
         }
     }
 
@@ -222,7 +253,19 @@ impl Lifecycle {
     fn admin_start(&mut self, clear: bool, now: Duration) -> Vec<Action> {
         self.consecutive_crashes = 0;
         self.recent_exits.clear();
+        self.end_episode();
         self.launch(clear, now)
+    }
+
+    fn end_episode(&mut self) {
+        self.episode_crashes = 0;
+        self.episode_recovered = false;
+    }
+
+    /// Running stable ends a crash episode: the next crash is news again.
+    fn stable(&self, now: Duration) -> bool {
+        self.healthy_since
+            .is_some_and(|t| now.saturating_sub(t) >= self.policy.stable_after)
     }
 
     pub fn handle(&mut self, event: Event, now: Duration) -> Vec<Action> {
@@ -244,6 +287,7 @@ impl Lifecycle {
 
             (Event::Stop, P::Starting | P::Running | P::Unhealthy) => {
                 self.then_start = None;
+                self.end_episode();
                 self.request_stop(now)
             }
             (Event::Stop, P::Stopping) => {
@@ -293,12 +337,22 @@ impl Lifecycle {
                 self.phase = P::Running;
                 self.healthy_since = Some(now);
                 self.health_failures = 0;
-                vec![]
+                if self.episode_crashes == 0 {
+                    return vec![];
+                }
+                let repeat = std::mem::replace(&mut self.episode_recovered, true);
+                vec![Action::Notify(Notice::Recovered {
+                    after_crashes: self.episode_crashes,
+                    repeat,
+                })]
             }
             (Event::HealthOk, P::Unhealthy) => {
                 self.phase = P::Running;
                 self.health_failures = 0;
-                vec![Action::Notify(Notice::Recovered)]
+                vec![Action::Notify(Notice::Recovered {
+                    after_crashes: 0,
+                    repeat: false,
+                })]
             }
             (Event::HealthOk, P::Running) => {
                 self.health_failures = 0;
@@ -354,6 +408,12 @@ impl Lifecycle {
                 }
                 vec![]
             }
+            (Event::Tick, P::Running) => {
+                if self.episode_crashes > 0 && self.stable(now) {
+                    self.end_episode();
+                }
+                vec![]
+            }
             (Event::Tick, P::Stopping) => {
                 let deadline = self.stop_requested_at.map(|t| t + self.policy.stop_grace);
                 if !self.killed && deadline.is_some_and(|d| d <= now) {
@@ -374,13 +434,12 @@ impl Lifecycle {
                 info.description
             );
         }
-        let was_stable = self
-            .healthy_since
-            .is_some_and(|t| now.saturating_sub(t) >= self.policy.stable_after);
-        if was_stable {
+        if self.stable(now) {
             self.consecutive_crashes = 0;
+            self.end_episode();
         }
         self.consecutive_crashes += 1;
+        self.episode_crashes += 1;
         self.pid = None;
         self.healthy_since = None;
         self.last_exit = Some(info.clone());
@@ -402,7 +461,10 @@ impl Lifecycle {
         self.phase = Phase::Crashed {
             retry_in_ms: millis(delay),
         };
-        vec![Action::Notify(Notice::Crashed(info))]
+        vec![Action::Notify(Notice::Crashed {
+            info,
+            nth: self.episode_crashes,
+        })]
     }
 }
 

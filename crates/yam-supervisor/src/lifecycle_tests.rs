@@ -53,7 +53,13 @@ fn crashes_restart_with_growing_delays_never_clearing() {
     let mut m = Lifecycle::new(RestartPolicy::default());
     running(&mut m, s(0));
     let a = m.handle(Event::Exited(exit(1)), s(10));
-    assert_eq!(a, vec![Action::Notify(Notice::Crashed(exit(1)))]);
+    assert_eq!(
+        a,
+        vec![Action::Notify(Notice::Crashed {
+            info: exit(1),
+            nth: 1
+        })]
+    );
     assert_eq!(m.phase(), &Phase::Crashed { retry_in_ms: 1000 });
     // The driver wakes exactly then (not at its next housekeeping tick).
     assert_eq!(m.retry_at(), Some(s(11)));
@@ -169,7 +175,7 @@ fn never_healthy_is_killed_and_counted_as_a_crash() {
     assert!(m.handle(Event::Tick, s(29)).is_empty());
     assert_eq!(m.handle(Event::Tick, s(30)), vec![Action::KillTree]);
     let actions = m.handle(Event::Exited(exit(137)), s(31));
-    let Action::Notify(Notice::Crashed(info)) = &actions[0] else {
+    let Action::Notify(Notice::Crashed { info, .. }) = &actions[0] else {
         panic!("{actions:?}")
     };
     assert!(
@@ -193,7 +199,10 @@ fn unhealthy_after_failed_checks_and_recovers() {
     assert_eq!(m.phase(), &Phase::Unhealthy);
     assert_eq!(
         m.handle(Event::HealthOk, s(4)),
-        vec![Action::Notify(Notice::Recovered)]
+        vec![Action::Notify(Notice::Recovered {
+            after_crashes: 0,
+            repeat: false
+        })]
     );
     assert_eq!(m.phase(), &Phase::Running);
 }
@@ -233,4 +242,87 @@ fn port_busy_and_spawn_failures_do_not_retry() {
     );
     m.handle(Event::Stop, s(102));
     assert_eq!(m.phase(), &Phase::Stopped);
+}
+
+/// The notices of one event, as (news?, notice) pairs.
+fn notices(actions: Vec<Action>) -> Vec<(bool, Notice)> {
+    actions
+        .into_iter()
+        .filter_map(|a| match a {
+            Action::Notify(n) => Some((!n.is_repeat(), n)),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn a_crash_episode_is_news_once_and_back_healthy_once_until_stable_again() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    running(&mut m, s(0));
+    let crash = |m: &mut Lifecycle, at: Duration| notices(m.handle(Event::Exited(exit(1)), at));
+    let back = |m: &mut Lifecycle, at: Duration| {
+        m.handle(Event::Tick, at);
+        m.handle(Event::Spawned { pid: 9 }, at);
+        notices(m.handle(Event::HealthOk, at))
+    };
+    // First crash: news. Back healthy: news, saying after how many crashes.
+    assert_eq!(
+        crash(&mut m, s(100)),
+        vec![(
+            true,
+            Notice::Crashed {
+                info: exit(1),
+                nth: 1
+            }
+        )]
+    );
+    assert_eq!(
+        back(&mut m, s(101)),
+        vec![(
+            true,
+            Notice::Recovered {
+                after_crashes: 1,
+                repeat: false
+            }
+        )]
+    );
+    // Flapping within the episode: updates, not news.
+    assert_eq!(
+        crash(&mut m, s(110)),
+        vec![(
+            false,
+            Notice::Crashed {
+                info: exit(1),
+                nth: 2
+            }
+        )]
+    );
+    assert_eq!(
+        back(&mut m, s(112)),
+        vec![(
+            false,
+            Notice::Recovered {
+                after_crashes: 2,
+                repeat: true
+            }
+        )]
+    );
+    // Stable for a minute ends the episode: nothing to say then, and the next crash is news.
+    assert!(notices(m.handle(Event::Tick, s(172))).is_empty());
+    assert!(crash(&mut m, s(300))[0].0);
+    // A server that was never crashing says nothing when it first becomes healthy.
+    let mut fresh = Lifecycle::new(RestartPolicy::default());
+    fresh.handle(Event::Start { clear: false }, s(0));
+    fresh.handle(Event::Spawned { pid: 1 }, s(0));
+    assert!(notices(fresh.handle(Event::HealthOk, s(1))).is_empty());
+}
+
+#[test]
+fn an_admin_start_after_a_crash_loop_is_not_a_recovery_notice() {
+    let mut m = Lifecycle::new(RestartPolicy::default());
+    running(&mut m, s(0));
+    m.handle(Event::Exited(exit(1)), s(10));
+    m.handle(Event::Start { clear: false }, s(10));
+    m.handle(Event::Spawned { pid: 3 }, s(10));
+    assert!(notices(m.handle(Event::HealthOk, s(11))).is_empty());
 }

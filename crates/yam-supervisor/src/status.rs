@@ -4,6 +4,7 @@ use std::path::PathBuf;
 
 use serde::Serialize;
 
+use crate::history::Peak;
 use crate::lifecycle::{ExitInfo, Phase};
 use crate::logs::LogLine;
 use crate::procs::Usage;
@@ -43,6 +44,9 @@ pub struct NoticeView {
     pub seq: u64,
     pub kind: String,
     pub message: String,
+    /// A desktop notification is due (the first crash of an episode, a crash loop, a busy
+    /// port…); a repeat only updates what the window shows.
+    pub news: bool,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]
@@ -80,6 +84,8 @@ pub struct Status {
     pub notice: Option<NoticeView>,
     pub busy: Option<String>,
     pub log_tail: Vec<LogLine>,
+    /// Today's busiest minute (local time) and today's logins, starts and crashes.
+    pub today: Option<Peak>,
     pub supervisor_pid: u32,
     pub supervisor_name: String,
     pub version: String,

@@ -6,6 +6,8 @@ mod common;
 use std::time::{Duration, Instant};
 
 use common::*;
+use yam_supervisor::backoff::RestartPolicy;
+use yam_supervisor::history::{History, Span};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn start_count_logout_and_recover_from_kill_9() {
@@ -22,9 +24,11 @@ async fn start_count_logout_and_recover_from_kill_9() {
     for n in 1..=3 {
         cookies.push(h.login().await);
         let t = Instant::now();
-        h.wait(&format!("{n} sessions"), |s| s.sessions.live == n)
+        let s = h
+            .wait(&format!("{n} sessions"), |s| s.sessions.live == n)
             .await;
         latencies.push(t.elapsed());
+        assert_eq!(s.today.map(|t| t.logins), Some(n as u32), "logins today");
     }
     let t = Instant::now();
     let url = h.url();
@@ -64,7 +68,39 @@ async fn start_count_logout_and_recover_from_kill_9() {
             "sessions survive a crash restart"
         );
     }
-    h.stop().await;
+    // The crash and the way back are news once each; the day's history has it all.
+    let notice = again.notice.expect("a notice");
+    assert_eq!(
+        (notice.kind.as_str(), notice.news),
+        ("recovered", true),
+        "{notice:?}"
+    );
+    assert!(notice.message.contains("back and healthy"), "{notice:?}");
+    let today = again.today.expect("today");
+    assert_eq!(
+        (today.live, today.logins, today.starts, today.crashes),
+        (3, 3, 2, 1),
+        "{today:?}"
+    );
+    let day = h.supervisor.history(Span::Day).await.expect("history");
+    assert_eq!(day.points.iter().map(|p| p.crashes).sum::<u32>(), 1);
+    assert_eq!(day.points.iter().map(|p| p.logins).sum::<u32>(), 3);
+
+    // Saved when the supervisor stops, and read back by the next one.
+    let dir = h.stop().await;
+    let saved = std::fs::read_to_string(dir.path().join("data/history.csv")).expect("history.csv");
+    let loaded = History::from_csv(&saved, i64::MAX / 2);
+    assert_eq!(loaded.bad_lines, 0);
+    let back = harness_with("", RestartPolicy::default(), free_port(), dir);
+    let week = back.supervisor.history(Span::Week).await.expect("history");
+    assert_eq!(week.points.iter().map(|p| p.logins).sum::<u32>(), 3);
+    assert!(
+        back.supervisor
+            .status()
+            .today
+            .is_some_and(|t| t.crashes == 1)
+    );
+    back.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

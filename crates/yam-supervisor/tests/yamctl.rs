@@ -22,7 +22,32 @@ fn up_supervises_and_the_cli_talks_to_it() {
         text.contains("YAM — Running") && text.contains("multiple sessions (4 h sessions)"),
         "{text}"
     );
+    assert!(
+        text.contains("Today:     peak 0 live (0 users) at ")
+            && text.contains("; 0 logins, 1 server start, 0 crashes"),
+        "{text}"
+    );
     assert!(s["capabilities"]["force_logout"] == true);
+    // The chart's data: a point a minute for a day, a point an hour for a week.
+    let c = http();
+    let history = |q: &str| {
+        c.get(format!("{}/api/history{q}", u.base))
+            .bearer_auth(&u.token)
+            .send()
+            .expect("history")
+    };
+    let day: Value = history("").json().expect("json");
+    assert_eq!(
+        (day["span"].as_str(), day["step"].as_i64()),
+        (Some("day"), Some(1))
+    );
+    assert_eq!(day["points"][0]["starts"], 1, "{day}");
+    let week: Value = history("?span=week").json().expect("json");
+    assert_eq!(
+        week["to"].as_i64().expect("to") - week["from"].as_i64().expect("from"),
+        7 * 1440
+    );
+    assert_eq!(history("?span=year").status(), 400);
 
     let (code, text) = yamctl(&u.config, &["sessions"]);
     assert_eq!(code, 0, "{text}");

@@ -50,6 +50,7 @@ pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
         .route("/api/sessions", get(routes::sessions))
         .route("/api/sessions/{key}", delete(routes::revoke))
         .route("/api/logs", get(routes::logs))
+        .route("/api/history", get(routes::history))
         .route("/api/events", get(routes::events))
         .route("/api/start", post(routes::start))
         .route("/api/stop", post(routes::stop))

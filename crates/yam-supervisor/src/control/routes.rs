@@ -73,6 +73,21 @@ pub async fn logs(State(s): State<SharedControl>, Query(q): Query<LogsQuery>) ->
     Json(json!({ "lines": s.supervisor.log().since(q.since) })).into_response()
 }
 
+#[derive(Debug, Deserialize)]
+pub struct HistoryQuery {
+    span: Option<crate::history::Span>,
+}
+
+/// The load history for the chart: `?span=day` (default, a point a minute) or `week` (a point
+/// an hour).
+pub async fn history(State(s): State<SharedControl>, Query(q): Query<HistoryQuery>) -> Response {
+    let span = q.span.unwrap_or(crate::history::Span::Day);
+    match s.supervisor.history(span).await {
+        Ok(series) => Json(series).into_response(),
+        Err(e) => failed(&e),
+    }
+}
+
 /// One `status` event now and one per change.
 pub async fn events(
     State(s): State<SharedControl>,

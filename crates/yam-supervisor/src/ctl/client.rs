@@ -123,6 +123,30 @@ impl Client {
     }
 }
 
+/// "peak 12 live (8 users) at 09:41; 23 logins, 2 server starts, 1 crash" (local time).
+fn describe_today(t: &serde_json::Map<String, Value>) -> String {
+    let n = |k: &str| t.get(k).and_then(Value::as_u64).unwrap_or(0);
+    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    let at = t
+        .get("minute")
+        .and_then(Value::as_i64)
+        .and_then(|m| chrono::DateTime::from_timestamp(m.saturating_mul(60), 0))
+        .map(|utc| {
+            utc.with_timezone(&chrono::Local)
+                .format("%H:%M")
+                .to_string()
+        })
+        .unwrap_or_else(|| "?".into());
+    format!(
+        "peak {} live ({}) at {at}; {}, {}, {}",
+        n("live"),
+        plural(n("users"), "user", "users"),
+        plural(n("logins"), "login", "logins"),
+        plural(n("starts"), "server start", "server starts"),
+        plural(n("crashes"), "crash", "crashes"),
+    )
+}
+
 pub fn describe_status(s: &Value) -> String {
     let mut out = String::new();
     let label = s["phase_label"].as_str().unwrap_or("?");
@@ -166,6 +190,9 @@ pub fn describe_status(s: &Value) -> String {
         "  Sessions:  {} live ({} users), {} expiring soon, {} damaged\n",
         c["live"], c["users"], c["expiring_soon"], c["damaged"]
     ));
+    if let Some(today) = s["today"].as_object() {
+        out.push_str(&format!("  Today:     {}\n", describe_today(today)));
+    }
     if let Some(u) = s["usage"].as_object() {
         let rss = u.get("rss_bytes").and_then(Value::as_u64).unwrap_or(0) as f64 / 1_048_576.0;
         let cpu = u.get("cpu_percent").and_then(Value::as_f64).unwrap_or(0.0);

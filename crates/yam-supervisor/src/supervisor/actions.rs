@@ -135,7 +135,7 @@ impl Driver {
             }
         };
         self.log.supervisor(&format!("Force logout: {message}"));
-        self.set_notice("force_logout", message.clone());
+        self.set_notice("force_logout", message.clone(), true);
         self.refresh_counts();
         Ok(message)
     }

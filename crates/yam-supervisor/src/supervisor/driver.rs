@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
 
+use super::history_file::HistoryFile;
 use super::{Options, Reply, Request};
 use crate::lifecycle::{Action, Event, ExitInfo, Lifecycle, Notice, Phase};
 use crate::lock::{Orphan, SupervisorLock};
@@ -66,6 +67,7 @@ pub(super) struct Driver {
     shutdown_reply: Option<Reply<()>>,
     /// The server that exited last, and when: its port may take a moment to be released.
     pub(super) last_exit: Option<(u32, Instant)>,
+    pub(super) history: HistoryFile,
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -117,13 +119,14 @@ impl Driver {
             }
         }
         let watcher = SessionsWatcher::start(dirs);
+        let (history, history_warning) = HistoryFile::load(&opts.data_dir);
         let counts_rx = watcher.counts();
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
         let (status_tx, status_rx) = watch::channel(placeholder_status());
         let now = Instant::now();
         let mut driver = Self {
             spawner: Spawner::new(tokio::runtime::Handle::current())?,
-            warnings: loaded.warning.into_iter().collect(),
+            warnings: loaded.warning.into_iter().chain(history_warning).collect(),
             machine: Lifecycle::new(opts.policy.clone()),
             opts,
             settings,
@@ -154,6 +157,7 @@ impl Driver {
             dirty: true,
             shutdown_reply: None,
             last_exit: None,
+            history,
         };
         driver.publish();
         Ok((driver, status_rx))
@@ -214,6 +218,9 @@ impl Driver {
                     self.feed(Event::Tick).await;
                     self.poll_health();
                     self.sample_usage();
+                    if self.history.tick(&self.counts_rx.borrow()) {
+                        self.dirty = true;
+                    }
                     let uptime = self.machine.uptime(self.now()).map(|d| d.as_secs());
                     if self.dirty || uptime != self.status_tx.borrow().uptime_seconds {
                         self.publish();
@@ -228,12 +235,19 @@ impl Driver {
                         self.poll_health();
                     }
                 }
-                Ok(()) = self.counts_rx.changed() => self.publish(),
+                Ok(()) = self.counts_rx.changed() => {
+                    // `changed` marked the reading seen: record it before publishing.
+                    self.history.observe(&self.counts_rx.borrow());
+                    self.publish();
+                }
             }
             if self.child.is_none()
                 && !self.machine.phase().has_process()
                 && let Some(reply) = self.shutdown_reply.take()
             {
+                if let Err(e) = self.history.save() {
+                    tracing::warn!("could not save the load history: {e}");
+                }
                 self.publish();
                 let _ = reply.send(());
                 return;
@@ -275,6 +289,9 @@ impl Driver {
                 let _ = reply.send(r);
             }
             Request::Shutdown { reply } => self.begin_shutdown(Some(reply)).await,
+            Request::History { span, reply } => {
+                let _ = reply.send(self.history.series(span));
+            }
             Request::Refresh { reply } => {
                 self.publish();
                 let _ = reply.send(());
@@ -324,6 +341,9 @@ impl Driver {
         let mut acted = false;
         let mut queue = VecDeque::from([first]);
         while let Some(event) = queue.pop_front() {
+            if matches!(event, Event::Spawned { .. }) {
+                self.history.server_started();
+            }
             let actions = self.machine.handle(event, self.now());
             acted |= !actions.is_empty();
             for action in actions {
@@ -367,6 +387,9 @@ impl Driver {
                 vec![]
             }
             Action::Notify(notice) => {
+                if matches!(notice, Notice::Crashed { .. } | Notice::CrashLoop(_)) {
+                    self.history.server_crashed();
+                }
                 self.notify(&notice);
                 vec![]
             }
@@ -375,10 +398,17 @@ impl Driver {
 
     fn notify(&mut self, notice: &Notice) {
         let (kind, message) = match notice {
-            Notice::Crashed(info) => (
+            Notice::Crashed { info, nth: 1 } => (
                 "crashed",
                 format!(
                     "The server stopped unexpectedly ({}); restarting it.",
+                    info.description
+                ),
+            ),
+            Notice::Crashed { info, nth } => (
+                "crashed",
+                format!(
+                    "The server stopped unexpectedly again ({}; {nth} times since it last ran steadily); restarting it.",
                     info.description
                 ),
             ),
@@ -406,9 +436,21 @@ impl Driver {
                 "unhealthy",
                 "The server stopped answering its health check.".to_owned(),
             ),
-            Notice::Recovered => (
+            Notice::Recovered {
+                after_crashes: 0, ..
+            } => (
                 "recovered",
                 "The server answers its health check again.".to_owned(),
+            ),
+            Notice::Recovered {
+                after_crashes: 1, ..
+            } => (
+                "recovered",
+                "The server is back and healthy after the crash.".to_owned(),
+            ),
+            Notice::Recovered { after_crashes, .. } => (
+                "recovered",
+                format!("The server is back and healthy after {after_crashes} crashes."),
             ),
             Notice::Failed(reason) => (
                 "failed",
@@ -416,15 +458,17 @@ impl Driver {
             ),
         };
         self.log.supervisor(&message);
-        self.set_notice(kind, message);
+        self.set_notice(kind, message, !notice.is_repeat());
     }
 
-    pub(super) fn set_notice(&mut self, kind: &str, message: String) {
+    /// `news`: worth a desktop notification; otherwise it updates the banner in place.
+    pub(super) fn set_notice(&mut self, kind: &str, message: String, news: bool) {
         self.notice_seq += 1;
         self.notice = Some(NoticeView {
             seq: self.notice_seq,
             kind: kind.to_owned(),
             message,
+            news,
         });
     }
 
@@ -514,6 +558,10 @@ impl Driver {
 
     pub(super) fn publish(&mut self) {
         self.dirty = false;
+        // The counts shown and the history's today always come from the same reading.
+        if self.counts_rx.has_changed().unwrap_or(false) {
+            self.history.observe(&self.counts_rx.borrow_and_update());
+        }
         let status = self.build_status();
         self.status_tx.send_if_modified(|old| {
             let changed = *old != status;
@@ -554,7 +602,7 @@ impl Driver {
             healthy: self.healthy,
             health_failures: self.machine.health_failures(),
             usage: self.usage,
-            sessions: self.watcher.current(),
+            sessions: self.counts_rx.borrow().clone(),
             sessions_dirs: plan.map(|p| p.sessions_dirs.clone()).unwrap_or_default(),
             profile: self.settings.profile,
             capabilities: plan.map(|p| p.capabilities.clone()),
@@ -573,6 +621,7 @@ impl Driver {
             notice: self.notice.clone(),
             busy: None,
             log_tail: self.log.tail(LOG_TAIL),
+            today: self.history.today_peak(),
             supervisor_pid: std::process::id(),
             supervisor_name: self.opts.name.clone(),
             version: env!("CARGO_PKG_VERSION").to_owned(),
@@ -613,6 +662,7 @@ fn placeholder_status() -> Status {
         notice: None,
         busy: None,
         log_tail: Vec::new(),
+        today: None,
         supervisor_pid: std::process::id(),
         supervisor_name: String::new(),
         version: String::new(),

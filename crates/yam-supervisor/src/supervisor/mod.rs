@@ -3,6 +3,7 @@
 
 mod actions;
 mod driver;
+mod history_file;
 mod launch;
 
 pub use driver::which as which_program;
@@ -13,6 +14,7 @@ use std::time::Duration;
 use tokio::sync::{mpsc, oneshot, watch};
 
 use crate::backoff::RestartPolicy;
+use crate::history::{Series, Span};
 use crate::lock::{LockError, SupervisorLock};
 use crate::logs::ServerLog;
 use crate::server_api::{ApiError, ServerApi};
@@ -110,6 +112,10 @@ pub(crate) enum Request {
     SaveSettings {
         settings: Box<Settings>,
         reply: Reply<Result<SettingsSaved, Vec<SettingError>>>,
+    },
+    History {
+        span: Span,
+        reply: Reply<Series>,
     },
     Refresh {
         reply: Reply<()>,
@@ -286,6 +292,13 @@ impl Supervisor {
         let mut settings = self.status().settings;
         settings.multiple_sessions = on;
         self.save_settings(settings).await
+    }
+
+    /// The load history for a chart.
+    pub async fn history(&self, span: Span) -> Result<Series, ActionError> {
+        self.ask(|reply| Request::History { span, reply })
+            .await
+            .ok_or(ActionError::Gone)
     }
 
     /// Re-publishes the status (after a change outside the supervisor, e.g. a marker file).

@@ -107,9 +107,11 @@ impl Harness {
         .expect("join")
     }
 
-    pub async fn stop(self) {
+    /// Stops the supervisor; its folder stays until the returned value is dropped.
+    pub async fn stop(self) -> tempfile::TempDir {
         self.supervisor.shutdown().await;
         let _ = self.task.await;
+        self.dir
     }
 }
 
