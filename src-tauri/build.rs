@@ -21,6 +21,7 @@ const COMMANDS: &[&str] = &[
     "first_run_password",
     "dismiss_first_run_password",
     "pick_folder",
+    "save_log",
     "check_yam_folder",
     "open_url",
     "open_logs",

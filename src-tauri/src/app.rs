@@ -56,6 +56,7 @@ pub fn build_app<R: Runtime>(
             commands::first_run_password,
             commands::dismiss_first_run_password,
             commands::pick_folder,
+            commands::save_log,
             commands::check_yam_folder,
             commands::open_url,
             commands::open_logs,

@@ -145,6 +145,16 @@ pub async fn pick_folder<R: Runtime>(app: AppHandle<R>) -> Result<Option<String>
     crate::shell::pick_folder(&app).await
 }
 
+/// "Save as…" for the log lines the window shows; the path saved to, `None` when cancelled.
+#[tauri::command]
+pub async fn save_log<R: Runtime>(
+    app: AppHandle<R>,
+    suggested_name: String,
+    text: String,
+) -> Result<Option<String>, TrayError> {
+    crate::shell::save_text(&app, &suggested_name, text).await
+}
+
 /// What the tray could do with a YAM folder, before anything is saved.
 #[tauri::command]
 pub async fn check_yam_folder(

@@ -110,3 +110,36 @@ pub async fn pick_folder<R: Runtime>(app: &AppHandle<R>) -> Result<Option<String
         });
     Ok(rx.await.ok().flatten())
 }
+
+/// "Save as…": the system's save dialog, then `text` written to the chosen file. The path,
+/// or `None` when cancelled.
+pub async fn save_text<R: Runtime>(
+    app: &AppHandle<R>,
+    suggested_name: &str,
+    text: String,
+) -> Result<Option<String>, TrayError> {
+    use tauri_plugin_dialog::DialogExt as _;
+    if app.try_state::<tauri_plugin_dialog::Dialog<R>>().is_none() {
+        return Err(TrayError::Action {
+            message: "this app cannot show a save dialog here; use Copy instead".into(),
+        });
+    }
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    app.dialog()
+        .file()
+        .set_title("Save the log as")
+        .set_file_name(suggested_name)
+        .add_filter("Log", &["log", "txt"])
+        .save_file(move |file| {
+            let _ = tx.send(file.and_then(|f| f.into_path().ok()));
+        });
+    let Some(path) = rx.await.ok().flatten() else {
+        return Ok(None);
+    };
+    let target = path.clone();
+    tokio::task::spawn_blocking(move || std::fs::write(&target, text))
+        .await
+        .map_err(|e| TrayError::shell("save the log", e))?
+        .map_err(|e| TrayError::shell(&format!("save the log to {}", path.display()), e))?;
+    Ok(Some(path.display().to_string()))
+}

@@ -7,6 +7,8 @@ import { LogsView } from './logs.js';
 import { SettingsView } from './settings.js';
 import { UsersView } from './users.js';
 import { ConnectDialog } from './connect.js';
+import { LoadChart } from './chart.js';
+import { NoticeBanner } from './notices.js';
 import { toast } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
@@ -60,9 +62,10 @@ async function main() {
   const settings = new SettingsView(transport);
   const users = new UsersView(transport);
   const connectDialog = new ConnectDialog(transport);
+  const chart = new LoadChart(transport);
+  const notices = new NoticeBanner();
   setupWelcome(transport, connectDialog);
   $('settings-check-folder').addEventListener('click', () => connectDialog.open(document.querySelector('#settings-form input[name=yam_dir]').value.trim()));
-  let lastNotice = null;
   const apply = (status) => {
     $('top-phase').textContent = status.phase_label;
     document.querySelector('.brand').dataset.tone = status.tone;
@@ -73,10 +76,8 @@ async function main() {
     users.onStatus(status);
     logs.onStatus(status);
     settings.onStatus(status);
-    if (status.notice && lastNotice !== null && status.notice.seq !== lastNotice && status.notice.kind !== 'force_logout') {
-      toast(status.notice.message, { error: ['crashed', 'crash_loop', 'port_busy', 'failed', 'unhealthy'].includes(status.notice.kind) });
-    }
-    lastNotice = status.notice ? status.notice.seq : 0;
+    chart.onStatus(status);
+    notices.onStatus(status);
   };
   apply(await transport.status());
   transport.onStatus(apply);

@@ -1,9 +1,11 @@
-// The log tab: a live tail that can be paused, copied, and opened as a file.
+// The log tab: a live tail coloured by level (read from each line by the supervisor, not from
+// the stream it came on), filtered by level and text, paused, copied, saved, or opened.
 
 import { toast, toastError } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
 const KEEP = 2000;
+const RANK = { debug: 0, info: 1, warn: 2, error: 3 };
 
 export class LogsView {
   constructor(transport) {
@@ -13,20 +15,26 @@ export class LogsView {
     this.paused = false;
     this.fetching = false;
     this.file = null;
+    this.minLevel = 'debug';
+    this.search = '';
     $('logs-pause').addEventListener('click', () => {
       this.paused = !this.paused;
       $('logs-pause').textContent = this.paused ? 'Resume' : 'Pause';
       $('logs-pause').setAttribute('aria-pressed', String(this.paused));
       if (!this.paused) this.draw();
     });
+    $('logs-level').addEventListener('change', (e) => { this.minLevel = e.target.value; this.draw(); });
+    $('logs-search').addEventListener('input', (e) => { this.search = e.target.value.trim().toLowerCase(); this.draw(); });
     $('logs-copy').addEventListener('click', async () => {
+      const shown = this.shown();
       try {
-        await navigator.clipboard.writeText(this.lines.map(format).join('\n'));
-        toast(`Copied ${this.lines.length} log lines.`);
+        await navigator.clipboard.writeText(shown.map(format).join('\n'));
+        toast(`Copied ${shown.length} log lines.`);
       } catch {
         toast('Copying is not allowed here: select the text and copy it.', { error: true });
       }
     });
+    $('logs-save').addEventListener('click', () => this.save());
     $('logs-open').addEventListener('click', async () => {
       if (this.t.openLogFile) {
         try { await this.t.openLogFile(); } catch (e) { toastError(e); }
@@ -64,15 +72,48 @@ export class LogsView {
     this.fetching = false;
   }
 
+  // The lines the filters let through.
+  shown() {
+    const min = RANK[this.minLevel];
+    return this.lines.filter((l) => RANK[l.level] >= min && (!this.search || l.text.toLowerCase().includes(this.search)));
+  }
+
+  // The lines shown, as a file: the browser downloads it, the tray asks where to save it.
+  async save() {
+    const shown = this.shown();
+    const stamp = new Date().toISOString().slice(0, 16).replace(/[-:T]/g, '');
+    const name = `yam-server-${stamp}.log`;
+    const text = shown.map((l) => `${l.at} ${l.level.toUpperCase().padEnd(5)} [${l.stream}] ${l.text}`).join('\n') + '\n';
+    if (this.t.saveLog) {
+      try {
+        const path = await this.t.saveLog(name, text);
+        if (path) toast(`Saved ${shown.length} lines to ${path}.`);
+      } catch (e) { toastError(e); }
+      return;
+    }
+    const link = Object.assign(document.createElement('a'), {
+      href: URL.createObjectURL(new Blob([text], { type: 'text/plain' })),
+      download: name,
+    });
+    document.body.append(link);
+    link.click();
+    link.remove();
+    setTimeout(() => URL.revokeObjectURL(link.href), 10000);
+    toast(`Saved ${shown.length} lines as ${name}.`);
+  }
+
   draw() {
     const pre = $('logs');
     const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 20;
-    pre.replaceChildren(...this.lines.map((l) => {
+    const shown = this.shown();
+    pre.replaceChildren(...shown.map((l) => {
       const span = document.createElement('span');
-      span.className = l.stream === 'stderr' ? 'err' : l.stream === 'supervisor' ? 'yam' : '';
+      span.className = `lvl-${l.level}${l.stream === 'supervisor' ? ' yam' : ''}`;
       span.textContent = format(l) + '\n';
       return span;
     }));
+    const hidden = this.lines.length - shown.length;
+    $('logs-count').textContent = hidden ? `${shown.length} of ${this.lines.length} lines` : `${this.lines.length} lines`;
     if (atBottom) pre.scrollTop = pre.scrollHeight;
   }
 }

@@ -79,6 +79,7 @@ async function httpTransport() {
     kind: 'http',
     status: () => call('GET', '/api/status'),
     sessions: () => call('GET', '/api/sessions'),
+    history: (span) => call('GET', `/api/history?span=${encodeURIComponent(span)}`),
     users: () => call('GET', '/api/users'),
     checkYamFolder: async (path) => (await call('POST', '/api/yam-folder/check', { path }, 'ask')).check,
     // A browser cannot open the server's folder picker: the folder is typed.
@@ -104,6 +105,8 @@ async function httpTransport() {
     onUiAction: () => () => {},
     openUrl: (url) => window.open(url, '_blank', 'noopener'),
     openLogFile: null,
+    // A browser downloads the file instead.
+    saveLog: null,
     openSessionsFolder: null,
     uiReady: () => Promise.resolve(),
   };
@@ -121,6 +124,7 @@ function tauriTransport(tauri) {
     kind: 'tauri',
     status: () => invoke('status'),
     sessions: () => invoke('sessions'),
+    history: (span) => invoke('history', { span }),
     users: () => invoke('users'),
     checkYamFolder: (path) => invoke('check_yam_folder', { path }),
     pickFolder: () => invoke('pick_folder'),
@@ -148,6 +152,7 @@ function tauriTransport(tauri) {
     },
     openUrl: (url) => invoke('open_url', { url }),
     openLogFile: () => invoke('open_logs'),
+    saveLog: (suggestedName, text) => invoke('save_log', { suggestedName, text }),
     openSessionsFolder: () => invoke('open_sessions_folder'),
     uiReady: () => invoke('ui_ready'),
   };

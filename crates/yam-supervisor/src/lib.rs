@@ -8,6 +8,7 @@ pub mod first_run;
 pub mod history;
 pub mod lifecycle;
 pub mod lock;
+pub mod log_level;
 pub mod logs;
 pub mod port;
 pub mod prepare;

@@ -12,6 +12,8 @@ use serde::Serialize;
 use tokio::sync::watch;
 use yam_sessions::{Clock, SystemClock};
 
+use crate::log_level::{Classifier, Level};
+
 pub const RING_LINES: usize = 2000;
 pub const ROTATE_BYTES: u64 = 5 * 1024 * 1024;
 pub const KEEP_ROTATED: usize = 3;
@@ -31,6 +33,8 @@ pub struct LogLine {
     pub seq: u64,
     pub at: String,
     pub stream: Stream,
+    /// Read from the text (see [`crate::log_level`]); not from the stream.
+    pub level: Level,
     pub text: String,
 }
 
@@ -38,6 +42,7 @@ struct Inner {
     lines: VecDeque<LogLine>,
     next_seq: u64,
     file: Option<RotatingFile>,
+    levels: Classifier,
 }
 
 /// Cloneable handle to the log of one supervisor.
@@ -64,6 +69,7 @@ impl ServerLog {
                 lines: VecDeque::with_capacity(RING_LINES),
                 next_seq: 1,
                 file: rotating,
+                levels: Classifier::default(),
             })),
             changed: Arc::new(changed),
             path: file,
@@ -74,13 +80,19 @@ impl ServerLog {
         self.path.as_deref()
     }
 
+    /// A line from the server; its level is read from the text.
     pub fn push(&self, stream: Stream, text: &str) {
+        self.push_at(stream, None, text);
+    }
+
+    fn push_at(&self, stream: Stream, level: Option<Level>, text: &str) {
         let text = text.trim_end_matches(['\r', '\n']).to_owned();
         let at = SystemClock.now();
         let seq = {
             let mut inner = self.inner.lock();
             let seq = inner.next_seq;
             inner.next_seq += 1;
+            let level = level.unwrap_or_else(|| inner.levels.classify(stream, &text));
             if let Some(file) = inner.file.as_mut() {
                 file.write_line(&format!(
                     "{} [{}] {}",
@@ -96,6 +108,7 @@ impl ServerLog {
                 seq,
                 at: at.to_rfc3339(),
                 stream,
+                level,
                 text,
             });
             seq
@@ -103,9 +116,19 @@ impl ServerLog {
         self.changed.send_replace(seq);
     }
 
+    /// A line of the supervisor's own (information).
     pub fn supervisor(&self, text: &str) {
-        tracing::info!("{text}");
-        self.push(Stream::Supervisor, text);
+        self.supervisor_at(Level::Info, text);
+    }
+
+    pub fn supervisor_at(&self, level: Level, text: &str) {
+        match level {
+            Level::Error => tracing::error!("{text}"),
+            Level::Warn => tracing::warn!("{text}"),
+            Level::Info => tracing::info!("{text}"),
+            Level::Debug => tracing::debug!("{text}"),
+        }
+        self.push_at(Stream::Supervisor, Some(level), text);
     }
 
     /// The last `n` lines.
@@ -223,6 +246,19 @@ mod tests {
         );
         assert_eq!(log.since(tail[1].seq).len(), 1);
         assert_eq!(*log.subscribe().borrow(), tail[2].seq);
+    }
+
+    #[test]
+    fn lines_carry_their_level_not_their_stream() {
+        let log = ServerLog::new(None);
+        log.push(Stream::Stderr, "INFO:werkzeug:Press CTRL+C to quit");
+        log.push(
+            Stream::Stdout,
+            "[2026-12-03 09:41:00,123] ERROR in app: boom",
+        );
+        log.supervisor_at(Level::Warn, "The server stopped answering");
+        let levels: Vec<Level> = log.tail(3).iter().map(|l| l.level).collect();
+        assert_eq!(levels, vec![Level::Info, Level::Error, Level::Warn]);
     }
 
     #[test]

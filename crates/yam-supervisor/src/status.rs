@@ -47,6 +47,8 @@ pub struct NoticeView {
     /// A desktop notification is due (the first crash of an episode, a crash loop, a busy
     /// port…); a repeat only updates what the window shows.
     pub news: bool,
+    /// When it happened (RFC 3339).
+    pub at: String,
 }
 
 #[derive(Clone, Debug, PartialEq, Serialize)]

@@ -7,11 +7,13 @@ use std::process::ExitStatus;
 use std::time::{Duration, Instant};
 
 use tokio::sync::{mpsc, watch};
+use yam_sessions::Clock as _;
 
 use super::history_file::HistoryFile;
 use super::{Options, Reply, Request};
 use crate::lifecycle::{Action, Event, ExitInfo, Lifecycle, Notice, Phase};
 use crate::lock::{Orphan, SupervisorLock};
+use crate::log_level::Level;
 use crate::logs::ServerLog;
 use crate::process::{ServerChild, Spawner, exit_info};
 use crate::procs::{Usage, UsageSampler};
@@ -201,7 +203,8 @@ impl Driver {
                         Ok(s) => exit_info(&s),
                         Err(e) => ExitInfo { code: None, signal: None, description: format!("lost track of the process: {e}") },
                     };
-                    self.log.supervisor(&format!("Server exited: {}", info.description));
+                    let level = if self.machine.phase() == &Phase::Stopping { Level::Info } else { Level::Error };
+                    self.log.supervisor_at(level, &format!("Server exited: {}", info.description));
                     self.feed(Event::Exited(info)).await;
                 }
                 request = self.requests.recv() => match request {
@@ -457,7 +460,12 @@ impl Driver {
                 format!("The server could not be started: {reason}"),
             ),
         };
-        self.log.supervisor(&message);
+        let level = match notice {
+            Notice::Recovered { .. } => Level::Info,
+            Notice::Unhealthy | Notice::PortBusy { .. } => Level::Warn,
+            Notice::Crashed { .. } | Notice::CrashLoop(_) | Notice::Failed(_) => Level::Error,
+        };
+        self.log.supervisor_at(level, &message);
         self.set_notice(kind, message, !notice.is_repeat());
     }
 
@@ -469,6 +477,7 @@ impl Driver {
             kind: kind.to_owned(),
             message,
             news,
+            at: yam_sessions::SystemClock.now().to_rfc3339(),
         });
     }
 

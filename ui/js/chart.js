@@ -1,0 +1,136 @@
+// The Overview's load chart: live sessions and users over the last 24 hours or 7 days, with
+// crashes and server starts marked. Hand-drawn SVG (no library, nothing fetched at run time).
+
+import { layout } from './chart-layout.js';
+
+const $ = (id) => document.getElementById(id);
+const SVG = 'http://www.w3.org/2000/svg';
+const HEIGHT = 170;
+const REFRESH_MS = 60000;
+
+function svg(tag, attrs = {}, text) {
+  const node = document.createElementNS(SVG, tag);
+  for (const [k, v] of Object.entries(attrs)) node.setAttribute(k, v);
+  if (text !== undefined) node.textContent = text;
+  return node;
+}
+
+const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const weekday = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric' });
+const dayTime = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
+const at = (minute) => new Date(minute * 60000);
+const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
+
+export class LoadChart {
+  constructor(transport) {
+    this.t = transport;
+    this.span = 'day';
+    this.series = null;
+    this.layout = null;
+    this.lastEvents = null;
+    this.box = $('chart');
+    for (const button of document.querySelectorAll('[data-span]')) {
+      button.addEventListener('click', () => {
+        this.span = button.dataset.span;
+        for (const b of document.querySelectorAll('[data-span]')) b.setAttribute('aria-pressed', String(b === button));
+        this.load();
+      });
+    }
+    new ResizeObserver(() => this.draw()).observe(this.box);
+    this.box.addEventListener('pointermove', (e) => this.hover(e));
+    this.box.addEventListener('pointerleave', () => this.hover(null));
+    setInterval(() => this.load(), REFRESH_MS);
+    this.load();
+  }
+
+  // A crash, start or login shows at once rather than at the next minute's refresh.
+  onStatus(s) {
+    const t = s.today;
+    const events = t ? `${t.crashes}/${t.starts}/${t.logins}` : '';
+    if (this.lastEvents !== null && events !== this.lastEvents) this.load();
+    this.lastEvents = events;
+    $('chart-today').textContent = t
+      ? `Today's peak: ${plural(t.live, 'session', 'sessions')} (${plural(t.users, 'user', 'users')}) at ${time.format(at(t.minute))} · ${plural(t.logins, 'login', 'logins')} · ${plural(t.crashes, 'crash', 'crashes')}`
+      : 'Nothing recorded today yet.';
+  }
+
+  async load() {
+    try {
+      this.series = await this.t.history(this.span);
+      this.draw();
+    } catch {
+      /* the next refresh tries again */
+    }
+  }
+
+  draw() {
+    const series = this.series;
+    const width = this.box.clientWidth;
+    if (!series || width <= 0) return;
+    const l = layout(series, width, HEIGHT);
+    this.layout = l;
+    const root = svg('svg', { width, height: HEIGHT, viewBox: `0 0 ${width} ${HEIGHT}`, role: 'img', 'aria-labelledby': 'chart-title chart-summary' });
+    for (const tick of l.yTicks) {
+      root.append(svg('line', { class: 'grid', x1: l.plot.left, x2: l.plot.left + l.plot.width, y1: tick.y, y2: tick.y }));
+      root.append(svg('text', { class: 'axis', x: l.plot.left - 6, y: tick.y + 4, 'text-anchor': 'end' }, String(tick.value)));
+    }
+    // Labels far enough apart not to collide at narrow widths.
+    const minGap = series.step === 1 ? 46 : 52;
+    let lastLabel = -Infinity;
+    for (const tick of l.xTicks) {
+      root.append(svg('line', { class: 'grid faint', x1: tick.x, x2: tick.x, y1: l.plot.top, y2: l.plot.bottom }));
+      if (tick.x - lastLabel >= minGap && tick.x <= width - 20) {
+        root.append(svg('text', { class: 'axis', x: tick.x, y: HEIGHT - 6, 'text-anchor': 'middle' },
+          (series.step === 1 ? time : weekday).format(at(tick.minute))));
+        lastLabel = tick.x;
+      }
+    }
+    root.append(svg('path', { class: 'live-area', d: l.area }));
+    root.append(svg('path', { class: 'live-line', d: l.live }));
+    root.append(svg('path', { class: 'users-line', d: l.users }));
+    for (const s of l.starts) {
+      const mark = svg('line', { class: 'start-mark', x1: s.x, x2: s.x, y1: l.plot.bottom - 7, y2: l.plot.bottom });
+      mark.append(svg('title', {}, `Server started at ${dayTime.format(at(s.minute))}`));
+      root.append(mark);
+    }
+    for (const c of l.crashes) {
+      const g = svg('g', { class: 'crash-mark' });
+      g.append(svg('line', { x1: c.x, x2: c.x, y1: l.plot.top, y2: l.plot.bottom }));
+      g.append(svg('circle', { cx: c.x, cy: l.plot.top + 4, r: 4 }));
+      g.append(svg('title', {}, `${plural(c.count, 'crash', 'crashes')} at ${dayTime.format(at(c.minute))}`));
+      root.append(g);
+    }
+    root.append(svg('line', { class: 'cursor', id: 'chart-cursor', x1: 0, x2: 0, y1: l.plot.top, y2: l.plot.bottom, visibility: 'hidden' }));
+    this.box.replaceChildren(root);
+
+    const live = series.points.map((p) => p.live);
+    const crashes = series.points.reduce((n, p) => n + p.crashes, 0);
+    const logins = series.points.reduce((n, p) => n + p.logins, 0);
+    const span = series.span === 'day' ? 'the last 24 hours' : 'the last 7 days';
+    $('chart-summary').textContent = series.points.length
+      ? `Over ${span}: at most ${plural(Math.max(...live), 'session', 'sessions')}, ${plural(logins, 'login', 'logins')}, ${plural(crashes, 'crash', 'crashes')}.`
+      : `No history for ${span} yet: a point is recorded every minute while YAM Tray runs.`;
+  }
+
+  hover(e) {
+    const cursor = document.getElementById('chart-cursor');
+    if (!this.layout || !cursor) return;
+    const found = e ? this.layout.pointAt(e.clientX - this.box.getBoundingClientRect().left) : null;
+    if (!found) {
+      cursor.setAttribute('visibility', 'hidden');
+      $('chart-readout').textContent = '';
+      return;
+    }
+    cursor.setAttribute('x1', found.x);
+    cursor.setAttribute('x2', found.x);
+    cursor.setAttribute('visibility', 'visible');
+    const p = found.point;
+    const when = this.series.step === 1 ? dayTime.format(at(p.minute)) : `${dayTime.format(at(p.minute))} (hour)`;
+    const events = [
+      p.logins ? plural(p.logins, 'login', 'logins') : '',
+      p.crashes ? plural(p.crashes, 'crash', 'crashes') : '',
+      p.starts ? plural(p.starts, 'server start', 'server starts') : '',
+    ].filter(Boolean);
+    $('chart-readout').textContent = `${when}: ${plural(p.live, 'session', 'sessions')}, ${plural(p.users, 'user', 'users')}${events.length ? ' · ' + events.join(', ') : ''}`;
+  }
+}

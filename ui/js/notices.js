@@ -1,0 +1,35 @@
+// The in-page banner for the supervisor's notices (crash, crash loop, port busy, back
+// healthy…): one banner, updated in place by repeats, shown once per event until dismissed.
+
+const $ = (id) => document.getElementById(id);
+const BAD = ['crashed', 'crash_loop', 'port_busy', 'failed', 'unhealthy'];
+// A notice older than this is history, not news, when the page opens.
+const FRESH_MS = 10 * 60 * 1000;
+const DISMISSED_KEY = 'yam-dismissed-notice';
+
+const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+
+export class NoticeBanner {
+  constructor() {
+    this.seq = null;
+    $('notice-dismiss').addEventListener('click', () => {
+      $('notice').hidden = true;
+      if (this.seq !== null) sessionStorage.setItem(DISMISSED_KEY, String(this.seq));
+    });
+  }
+
+  onStatus(s) {
+    const n = s.notice;
+    // Force logout reports to the one who asked (a toast); the banner is for what happens.
+    if (!n || n.kind === 'force_logout' || n.seq === this.seq) return;
+    const first = this.seq === null;
+    this.seq = n.seq;
+    if (first && (Date.now() - Date.parse(n.at) > FRESH_MS || sessionStorage.getItem(DISMISSED_KEY) === String(n.seq))) return;
+    const box = $('notice');
+    box.dataset.tone = BAD.includes(n.kind) ? 'bad' : n.kind === 'recovered' ? 'ok' : 'warn';
+    box.dataset.kind = n.kind;
+    $('notice-text').textContent = n.message;
+    $('notice-time').textContent = time.format(new Date(n.at));
+    box.hidden = false;
+  }
+}
