@@ -26,10 +26,15 @@ export async function freePort() {
 /** The test venv's Python (Flask, Flask-Session), exported by `cargo xtask test`. */
 export const testPython = () => process.env.YAM_TEST_PYTHON || join(repo, 'target/test-venv/bin/python');
 
-export async function startYamctl({ settings = '' } = {}) {
+/** `files`: paths under the config folder (e.g. `data/history.csv`) written before start. */
+export async function startYamctl({ settings = '', files = {} } = {}) {
   const dir = mkdtempSync(join(tmpdir(), 'yam-ui-'));
   const config = join(dir, 'config');
   mkdirSync(config, { recursive: true });
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(config, path)), { recursive: true });
+    writeFileSync(join(config, path), content);
+  }
   const port = await freePort();
   writeFileSync(join(config, 'settings.toml'), `host = "127.0.0.1"\nport = ${port}\n${settings}`);
   const child = spawn(bin('yamctl'), ['--config', config, 'up', '--listen', '127.0.0.1:0', '--ui', join(repo, 'ui')], {
@@ -49,10 +54,22 @@ export async function startYamctl({ settings = '' } = {}) {
     child.on('exit', (code) => fail(new Error(`yamctl up exited (${code}):\n${output}`)));
   });
   const base = dashboard.split('/#token=')[0];
+  const token = decodeURIComponent(dashboard.split('#token=')[1]);
   return {
     dir,
     dashboard,
     base,
+    /** The control API as the owner (the link's token). */
+    async api(method, path, body) {
+      const r = await fetch(`${base}${path}`, {
+        method,
+        headers: { Authorization: `Bearer ${token}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+        body: body ? JSON.stringify(body) : undefined,
+      });
+      const json = await r.json().catch(() => null);
+      if (!r.ok) throw new Error(`${method} ${path}: ${r.status} ${JSON.stringify(json)}`);
+      return json;
+    },
     serverUrl: `http://127.0.0.1:${port}`,
     dataDir: join(config, 'data'),
     output: () => output,

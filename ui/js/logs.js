@@ -118,6 +118,9 @@ export class LogsView {
   }
 }
 
+// Our time first; a server line's own timestamp after it would only repeat it.
+const OWN_TIMESTAMP = /^\d{4}-\d\d-\d\dT[\d:.]+Z?\s+/;
+
 function format(l) {
-  return `${l.at.slice(11, 19)} ${l.text}`;
+  return `${l.at.slice(11, 19)} ${l.text.replace(OWN_TIMESTAMP, '')}`;
 }

@@ -101,10 +101,10 @@ export class SessionsView {
       : el('span', { class: 'muted small', title: 'This profile cannot revoke sessions.' }, '—');
     return el('tr', { 'data-key': r.key },
       el('td', { title: r.created_at || '' }, r.damaged ? 'damaged file' : (r.created_at ? `created ${ago(r.created_at)}` : user)),
-      el('td', { title: r.last_activity || '' }, ago(r.last_activity)),
-      el('td', { class: 'expires', 'data-expires': expires ?? '', title: r.expires_at || 'never' }, ''),
+      el('td', { title: r.last_activity || '', 'data-label': 'Last seen' }, ago(r.last_activity)),
+      el('td', { class: 'expires', 'data-expires': expires ?? '', title: r.expires_at || 'never', 'data-label': 'Expires in' }, ''),
       el('td', { class: 'client', title: r.user_agent || '' }, client),
-      el('td', {}, revoke));
+      el('td', { class: 'actions' }, revoke));
   }
 
   renderEmpty(matching) {
