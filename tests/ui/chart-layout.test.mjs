@@ -18,6 +18,9 @@ test('lines break where the supervisor was not running, and the area follows the
   const l = layout(day(points), 640, 170);
   assert.equal((l.live.match(/M/g) || []).length, 2, l.live);
   assert.equal((l.area.match(/Z/g) || []).length, 2, l.area);
+  assert.deepEqual(l.dots, [], 'every run has a line');
+  const lone = layout(day([point(T0, 1), point(T0 + 5, 2), point(T0 + 6, 2)]), 640, 170);
+  assert.deepEqual(lone.dots.map((d) => d.minute), [T0], 'a lone point is a dot');
   assert.equal(l.top, 6);
   assert.deepEqual(l.yTicks.map((t) => t.value), [0, 3, 6]);
   assert.equal(l.yTicks[0].y, l.plot.bottom);

@@ -1,10 +1,11 @@
 // Watching the server from the dashboard: the load chart (logins, a crash marked), the
-// notice banner (crash, then back healthy, once each), and the log tab (levels read from the
+// notice banner (crash, then back healthy, once each; a busy port), and the log tab (levels read from the
 // lines, a level filter, search, Save as…). Real yamctl up, real yam-server, real Chromium.
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:net';
 import { launchBrowser, login, shot, startYamctl } from './harness.mjs';
 
 const SECOND = 1000;
@@ -106,11 +107,31 @@ test('the dashboard shows the load, notices and levelled logs', { timeout: 180 *
     await page.fill('#logs-search', '');
   });
 
+  await t.test('a busy port is a banner naming who holds it; nothing is killed', async () => {
+    await page.click('#tab-overview');
+    await yam.api('POST', '/api/stop', {});
+    await page.locator('#phase-label', { hasText: 'Stopped' }).waitFor({ timeout: 30 * SECOND });
+    const port = Number(new URL(yam.serverUrl).port);
+    const squatter = createServer();
+    await new Promise((ok) => squatter.listen(port, '127.0.0.1', ok));
+    try {
+      await yam.api('POST', '/api/start', {});
+      await page.locator('#notice[data-kind=port_busy]').waitFor({ timeout: 30 * SECOND });
+      assert.match(await page.locator('#notice-text').innerText(), new RegExp(`Port ${port} is used by .*node.*\\(pid ${process.pid}\\); nothing was stopped`));
+      assert.equal(await page.locator('#notice').getAttribute('data-tone'), 'warn', 'orange, as the status');
+      await shot(page, 'monitoring-port-busy-banner');
+    } finally {
+      await new Promise((ok) => squatter.close(ok));
+    }
+    await yam.api('POST', '/api/start', {});
+    await page.locator('#phase-label', { hasText: 'Running' }).waitFor({ timeout: 30 * SECOND });
+  });
+
   await t.test('yamctl status would print the same peak', async () => {
     const status = await api('/api/status');
     assert.equal(status.today.logins, 2);
     assert.equal(status.today.crashes, 1);
-    assert.equal(status.today.starts, 2);
+    assert.equal(status.today.starts, 3, 'started, restarted after the crash, started after the busy port');
   });
 
   assert.deepEqual(errors, [], 'JavaScript errors on the page');

@@ -16,7 +16,7 @@ function svg(tag, attrs = {}, text) {
 }
 
 const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
-const weekday = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric' });
+const weekday = new Intl.DateTimeFormat(undefined, { weekday: 'short', month: 'numeric', day: 'numeric' });
 const dayTime = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
 const at = (minute) => new Date(minute * 60000);
 const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
@@ -88,6 +88,8 @@ export class LoadChart {
     root.append(svg('path', { class: 'live-area', d: l.area }));
     root.append(svg('path', { class: 'live-line', d: l.live }));
     root.append(svg('path', { class: 'users-line', d: l.users }));
+    // A point with no neighbour draws no line: a dot shows it.
+    for (const dot of l.dots) root.append(svg('circle', { class: 'live-dot', cx: dot.x, cy: dot.y, r: 2.5 }));
     for (const s of l.starts) {
       const mark = svg('line', { class: 'start-mark', x1: s.x, x2: s.x, y1: l.plot.bottom - 7, y2: l.plot.bottom });
       mark.append(svg('title', {}, `Server started at ${dayTime.format(at(s.minute))}`));

@@ -2,7 +2,9 @@
 // healthy…): one banner, updated in place by repeats, shown once per event until dismissed.
 
 const $ = (id) => document.getElementById(id);
-const BAD = ['crashed', 'crash_loop', 'port_busy', 'failed', 'unhealthy'];
+// The same colours as the status: red for a server that is down, orange for one in trouble.
+const BAD = ['crashed', 'crash_loop', 'failed'];
+const WARN = ['port_busy', 'unhealthy'];
 // A notice older than this is history, not news, when the page opens.
 const FRESH_MS = 10 * 60 * 1000;
 const DISMISSED_KEY = 'yam-dismissed-notice';
@@ -26,7 +28,7 @@ export class NoticeBanner {
     this.seq = n.seq;
     if (first && (Date.now() - Date.parse(n.at) > FRESH_MS || sessionStorage.getItem(DISMISSED_KEY) === String(n.seq))) return;
     const box = $('notice');
-    box.dataset.tone = BAD.includes(n.kind) ? 'bad' : n.kind === 'recovered' ? 'ok' : 'warn';
+    box.dataset.tone = BAD.includes(n.kind) ? 'bad' : WARN.includes(n.kind) ? 'warn' : n.kind === 'recovered' ? 'ok' : 'busy';
     box.dataset.kind = n.kind;
     $('notice-text').textContent = n.message;
     $('notice-time').textContent = time.format(new Date(n.at));
