@@ -146,3 +146,47 @@ pub fn cpu_ticks(pid: u32) -> Option<u64> {
     let fields: Vec<&str> = rest.split_whitespace().collect();
     Some(fields.get(11)?.parse::<u64>().ok()? + fields.get(12)?.parse::<u64>().ok()?)
 }
+
+/// How long a supervisor gets to stop its server and exit after SIGTERM.
+const STOP_DEADLINE: Duration = Duration::from_secs(45);
+
+/// Sends SIGTERM to `child` (`what` names it) and waits for it to exit. One that is still
+/// running after the deadline is an error that carries its threads' stacks (gdb, when
+/// installed) and the end of its `log`; it and its process tree are then killed, so a hang
+/// fails the step instead of the whole run.
+pub fn stop_with_sigterm(child: &mut Child, what: &str, log: &Path) -> anyhow::Result<()> {
+    let pid = child.id().to_string();
+    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    if yam_testkit::exits_within(child, STOP_DEADLINE) {
+        return Ok(());
+    }
+    let stacks = Command::new("timeout")
+        .args([
+            "30",
+            "gdb",
+            "-p",
+            &pid,
+            "-batch",
+            "-ex",
+            "thread apply all bt 12",
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .map(|o| String::from_utf8_lossy(&o.stdout).into_owned())
+        .unwrap_or_else(|e| format!("(no stacks: gdb: {e})"));
+    let tree = yam_testkit::child_processes(child.id());
+    for (p, _) in &tree {
+        let _ = Command::new("kill")
+            .args(["-KILL", &p.to_string()])
+            .status();
+    }
+    let _ = child.kill();
+    let _ = child.wait();
+    let log = std::fs::read_to_string(log).unwrap_or_default();
+    let tail: Vec<&str> = log.lines().rev().take(40).collect();
+    anyhow::bail!(
+        "{what} (pid {pid}) still ran {STOP_DEADLINE:?} after SIGTERM; its children: {tree:?}\n\
+         last log lines:\n{}\nthreads:\n{stacks}",
+        tail.into_iter().rev().collect::<Vec<_>>().join("\n")
+    )
+}

@@ -1,7 +1,7 @@
 //! The supervisor: how fast counts follow logins, how fast a restart is, and what
 //! `yamctl up` costs when idle.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use yam_supervisor::supervisor::{Options, Supervisor};
@@ -103,14 +103,16 @@ pub fn yamctl_idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Resu
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
     yam_testkit::write_supervisor_settings(&config, procs::free_port(), "")?;
+    let log_path = dir.path().join("yamctl.log");
+    let log = std::fs::File::create(&log_path)?;
     let mut child = Command::new(bins.path("yamctl"))
         .arg("--config")
         .arg(&config)
         .args(["up", "--listen", "127.0.0.1:0"])
         .env("YAM_SERVER_BIN", bins.path("yam-server"))
-        .env("YAM_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .env("YAM_LOG", "info")
+        .stdout(log.try_clone()?)
+        .stderr(log)
         .spawn()?;
     let pid = child.id();
     std::thread::sleep(Duration::from_secs(4));
@@ -121,10 +123,7 @@ pub fn yamctl_idle(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Resu
     let t1 = procs::cpu_ticks(pid).unwrap_or(0);
     let cpu = (t1 - t0) as f64 / ticks_per_sec / started.elapsed().as_secs_f64() * 100.0;
     let rss = procs::rss_bytes(pid).unwrap_or(0) as f64 / 1_048_576.0;
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    procs::stop_with_sigterm(&mut child, "yamctl up", &log_path)?;
     rows.push(Row::new(
         "`yamctl up` idle, server running: CPU / RSS of yamctl itself",
         format!("{cpu:.2}% / {rss:.1} MB"),

@@ -1,7 +1,7 @@
 //! yam-tray idle under Xvfb: CPU and RSS of our process, window open and closed (hidden), with
 //! its WebKit helper processes listed apart.
 
-use std::process::{Command, Stdio};
+use std::process::Command;
 use std::time::{Duration, Instant};
 
 use super::Plan;
@@ -26,14 +26,16 @@ fn measure(
     let dir = tempfile::tempdir()?;
     let config = dir.path().join("config");
     yam_testkit::write_supervisor_settings(&config, procs::free_port(), "")?;
+    let log_path = dir.path().join("yam-tray.log");
+    let log = std::fs::File::create(&log_path)?;
     let mut cmd = Command::new(bins.path("yam-tray"));
     cmd.arg("--config")
         .arg(&config)
         .env("DISPLAY", display.name())
-        .env("YAM_LOG", "warn")
+        .env("YAM_LOG", "info")
         .env("YAM_SERVER_BIN", bins.path("yam-server"))
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
+        .stdout(log.try_clone()?)
+        .stderr(log);
     if hidden {
         cmd.arg("--hidden");
     }
@@ -60,10 +62,7 @@ fn measure(
             )
         })
         .collect();
-    let _ = Command::new("kill")
-        .args(["-TERM", &pid.to_string()])
-        .status();
-    let _ = child.wait();
+    procs::stop_with_sigterm(&mut child, "yam-tray", &log_path)?;
     Ok(Idle {
         cpu,
         rss,
