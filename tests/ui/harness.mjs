@@ -2,7 +2,7 @@
 // Chromium through playwright-core.
 
 import { spawn } from 'node:child_process';
-import { mkdtempSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
@@ -74,9 +74,26 @@ export async function startYamctl({ settings = '', files = {} } = {}) {
     dataDir: join(config, 'data'),
     output: () => output,
     password: () => readFileSync(join(config, 'data', 'initial-admin-password.txt'), 'utf8').trim(),
+    /** SIGTERM, as an admin's Ctrl+C: yamctl must stop its server and exit (a hang fails the
+     * test, with yamctl's output); the temp folder goes with it. */
     async stop() {
+      const exited = new Promise((ok) => {
+        if (child.exitCode !== null || child.signalCode !== null) ok();
+        else child.once('exit', ok);
+      });
       child.kill('SIGTERM');
-      await new Promise((ok) => { child.on('exit', ok); setTimeout(ok, 20000); });
+      let timer;
+      const inTime = await Promise.race([
+        exited.then(() => true),
+        new Promise((ok) => { timer = setTimeout(() => ok(false), 20000); }),
+      ]);
+      clearTimeout(timer);
+      if (!inTime) {
+        child.kill('SIGKILL');
+        await exited;
+        throw new Error(`yamctl up still ran 20 s after SIGTERM; its output:\n${output.slice(-4000)}`);
+      }
+      rmSync(dir, { recursive: true, force: true });
     },
   };
 }
