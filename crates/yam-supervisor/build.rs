@@ -1,17 +1,5 @@
-// Windows builds carry the app icon and version information (Explorer's Properties, the
-// firewall prompt, Task Manager show them); elsewhere there is nothing to do.
+include!("../../build-support/windows_resource.rs");
+
 fn main() {
-    println!("cargo:rerun-if-changed=../../icons/icon.ico");
-    if std::env::var("CARGO_CFG_TARGET_OS").as_deref() != Ok("windows") {
-        return;
-    }
-    let mut resource = winresource::WindowsResource::new();
-    resource
-        .set_icon("../../icons/icon.ico")
-        .set("FileDescription", "yamctl: run and control a YAM server")
-        .set("ProductName", "YAM Tray")
-        .set("LegalCopyright", "MIT licence");
-    if let Err(e) = resource.compile() {
-        panic!("Windows resources (icon, version): {e}");
-    }
+    windows_resource("yamctl: run and control a YAM server");
 }
