@@ -36,6 +36,8 @@ test('the dashboard shows and controls the server', { timeout: 240 * SECOND }, a
     assert.match(await page.locator('#mode').innerText(), /4 h/);
     await page.locator('#first-run').waitFor({ state: 'visible' });
     assert.equal(await page.locator('#first-run-password').innerText(), yam.password());
+    // Nobody has logged in: no peak time is named.
+    assert.match(await page.locator('#chart-today').innerText(), /^No sessions yet today · 0 logins · 0 crashes$/);
     shots.push(await shot(page, '01-overview-running-first-run-password'));
   });
 

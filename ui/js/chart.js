@@ -49,8 +49,12 @@ export class LoadChart {
     const events = t ? `${t.crashes}/${t.starts}/${t.logins}` : '';
     if (this.lastEvents !== null && events !== this.lastEvents) this.load();
     this.lastEvents = events;
+    // A peak of nobody has no time worth naming.
+    const peak = t && t.live > 0
+      ? `Today's peak: ${plural(t.live, 'session', 'sessions')} (${plural(t.users, 'user', 'users')}) at ${time.format(at(t.minute))}`
+      : 'No sessions yet today';
     $('chart-today').textContent = t
-      ? `Today's peak: ${plural(t.live, 'session', 'sessions')} (${plural(t.users, 'user', 'users')}) at ${time.format(at(t.minute))} · ${plural(t.logins, 'login', 'logins')} · ${plural(t.crashes, 'crash', 'crashes')}`
+      ? `${peak} · ${plural(t.logins, 'login', 'logins')} · ${plural(t.crashes, 'crash', 'crashes')}`
       : 'Nothing recorded today yet.';
   }
 

@@ -84,7 +84,7 @@ pub struct Series {
 }
 
 /// The busiest minute of a period.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peak {
     pub minute: Minute,
     pub live: u32,

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use parking_lot::Mutex;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 use yam_sessions::{Clock, SystemClock};
 
@@ -18,7 +18,7 @@ pub const RING_LINES: usize = 2000;
 pub const ROTATE_BYTES: u64 = 5 * 1024 * 1024;
 pub const KEEP_ROTATED: usize = 3;
 
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Stream {
     Stdout,
@@ -27,7 +27,7 @@ pub enum Stream {
     Supervisor,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LogLine {
     /// Increases by one per line, so a client can ask for what it has not seen.
     pub seq: u64,

@@ -84,7 +84,7 @@ pub struct UsageSampler {
     samples: u32,
 }
 
-#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Usage {
     /// Percent of one core.
     pub cpu_percent: f32,

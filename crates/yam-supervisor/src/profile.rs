@@ -3,12 +3,12 @@
 
 use std::path::{Path, PathBuf};
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::settings::{ProfileKind, Settings};
 
 /// How a server is asked to stop before its tree is killed.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum StopMethod {
     /// `POST /api/admin/shutdown` with the control token (embedded).
@@ -21,7 +21,7 @@ pub enum StopMethod {
 }
 
 /// What the UI may offer for this profile; `why_not` explains what is greyed out.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Capabilities {
     pub health: bool,
     pub live_counts: bool,

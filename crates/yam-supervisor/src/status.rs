@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 use crate::history::Peak;
 use crate::lifecycle::{ExitInfo, Phase};
@@ -13,7 +13,7 @@ use crate::settings::{ProfileKind, Settings};
 use crate::tally::Counts;
 
 /// Colour family of a phase, for the tray icon and the status card.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Tone {
     /// Running.
@@ -39,7 +39,7 @@ pub fn tone(phase: &Phase) -> Tone {
 }
 
 /// Something the admin should hear about (the tray shows it as a notification).
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct NoticeView {
     pub seq: u64,
     pub kind: String,
@@ -51,14 +51,14 @@ pub struct NoticeView {
     pub at: String,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct ModeView {
     pub multiple_sessions: bool,
     pub conflict_resolution: bool,
     pub lifetime_hours: u32,
 }
 
-#[derive(Clone, Debug, PartialEq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub phase: Phase,
     pub phase_label: String,
@@ -94,7 +94,7 @@ pub struct Status {
 }
 
 /// One session as the UI lists it, from the server's admin API or from the folder.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionRow {
     pub key: String,
     pub user_id: Option<String>,
@@ -107,7 +107,7 @@ pub struct SessionRow {
     pub damaged: bool,
 }
 
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SessionList {
     /// `server` (admin API), `folder` (files), or `none`.
     pub source: String,

@@ -23,8 +23,7 @@ fn up_supervises_and_the_cli_talks_to_it() {
         "{text}"
     );
     assert!(
-        text.contains("Today:     peak 0 live (0 users) at ")
-            && text.contains("; 0 logins, 1 server start, 0 crashes"),
+        text.contains("Today:     no sessions yet; 0 logins, 1 server start, 0 crashes"),
         "{text}"
     );
     assert!(s["capabilities"]["force_logout"] == true);

@@ -93,14 +93,11 @@ fn message(v: &serde_json::Value) -> String {
 async fn run_online(client: &Client, command: &Command) -> Result<String, ClientError> {
     match command {
         Command::Up { .. } => Ok(String::new()),
-        Command::Status { json } => {
-            let s = client.get("/api/status").await?;
-            Ok(if *json {
-                s.to_string()
-            } else {
-                describe_status(&s)
-            })
-        }
+        Command::Status { json } => Ok(if *json {
+            client.get("/api/status").await?.to_string()
+        } else {
+            describe_status(&client.status().await?)
+        }),
         Command::Sessions { json } => {
             let list = client.get("/api/sessions").await?;
             if *json {

@@ -2,9 +2,11 @@
 
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::Value;
 
 use super::{CtlPaths, STATE_FILE, TOKEN_FILE};
+use crate::history::Peak;
+use crate::status::Status;
 
 /// Why a command could not reach `yamctl up`.
 #[derive(Debug, thiserror::Error)]
@@ -83,6 +85,16 @@ impl Client {
             .await
     }
 
+    /// The supervisor's status, typed.
+    pub async fn status(&self) -> Result<Status, ClientError> {
+        let value = self.get("/api/status").await?;
+        serde_json::from_value(value).map_err(|e| {
+            ClientError::Refused(format!(
+                "yamctl up sent a status this yamctl cannot read ({e}); are both the same version?"
+            ))
+        })
+    }
+
     pub async fn post(&self, path: &str, body: Value) -> Result<Value, ClientError> {
         self.send(self.http.post(format!("{}{path}", self.url)).json(&body))
             .await
@@ -124,89 +136,112 @@ impl Client {
 }
 
 /// "peak 12 live (8 users) at 09:41; 23 logins, 2 server starts, 1 crash" (local time).
-fn describe_today(t: &serde_json::Map<String, Value>) -> String {
-    let n = |k: &str| t.get(k).and_then(Value::as_u64).unwrap_or(0);
-    let plural = |n: u64, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
-    let at = t
-        .get("minute")
-        .and_then(Value::as_i64)
-        .and_then(|m| chrono::DateTime::from_timestamp(m.saturating_mul(60), 0))
-        .map(|utc| {
-            utc.with_timezone(&chrono::Local)
-                .format("%H:%M")
-                .to_string()
-        })
-        .unwrap_or_else(|| "?".into());
+fn describe_today(t: &Peak) -> String {
+    let plural = |n: u32, one: &str, many: &str| format!("{n} {}", if n == 1 { one } else { many });
+    // A peak of nobody has no time worth naming.
+    let peak = if t.live == 0 {
+        "no sessions yet".to_owned()
+    } else {
+        let at = chrono::DateTime::from_timestamp(t.minute.saturating_mul(60), 0)
+            .map(|utc| {
+                utc.with_timezone(&chrono::Local)
+                    .format("%H:%M")
+                    .to_string()
+            })
+            .unwrap_or_else(|| "?".into());
+        format!(
+            "peak {} live ({}) at {at}",
+            t.live,
+            plural(t.users, "user", "users")
+        )
+    };
     format!(
-        "peak {} live ({}) at {at}; {}, {}, {}",
-        n("live"),
-        plural(n("users"), "user", "users"),
-        plural(n("logins"), "login", "logins"),
-        plural(n("starts"), "server start", "server starts"),
-        plural(n("crashes"), "crash", "crashes"),
+        "{peak}; {}, {}, {}",
+        plural(t.logins, "login", "logins"),
+        plural(t.starts, "server start", "server starts"),
+        plural(t.crashes, "crash", "crashes"),
     )
 }
 
-pub fn describe_status(s: &Value) -> String {
+/// `yamctl status` as text, from the status the control API sends (the same type the
+/// dashboard and the tray read).
+pub fn describe_status(s: &Status) -> String {
     let mut out = String::new();
-    let label = s["phase_label"].as_str().unwrap_or("?");
-    let pid = s["pid"]
-        .as_u64()
-        .map(|p| format!("pid {p}, "))
-        .unwrap_or_default();
-    let up = s["uptime_seconds"]
-        .as_u64()
+    let pid = s.pid.map(|p| format!("pid {p}, ")).unwrap_or_default();
+    let up = s
+        .uptime_seconds
         .map(|u| format!("up {}m {}s, ", u / 60, u % 60))
         .unwrap_or_default();
     out.push_str(&format!(
-        "YAM — {label} ({pid}{up}{} restarts)\n",
-        s["restarts"]
+        "YAM — {} ({pid}{up}{} restarts)\n",
+        s.phase_label, s.restarts
     ));
-    out.push_str(&format!(
-        "  URL:       {}",
-        s["url"].as_str().unwrap_or("?")
-    ));
-    if let Some(lan) = s["lan_url"].as_str() {
+    out.push_str(&format!("  URL:       {}", s.url));
+    if let Some(lan) = &s.lan_url {
         out.push_str(&format!("   LAN: {lan}"));
     }
     out.push('\n');
-    let mode = &s["mode"];
+    let on_off = |b: bool| if b { "on" } else { "off" };
     out.push_str(&format!(
         "  Mode:      {} ({} h sessions), conflict resolution {}\n",
-        if mode["multiple_sessions"] == json!(true) {
+        if s.mode.multiple_sessions {
             "multiple sessions"
         } else {
             "single session"
         },
-        mode["lifetime_hours"],
-        if mode["conflict_resolution"] == json!(true) {
-            "on"
-        } else {
-            "off"
-        },
+        s.mode.lifetime_hours,
+        on_off(s.mode.conflict_resolution),
     ));
-    let c = &s["sessions"];
+    let c = &s.sessions;
     out.push_str(&format!(
         "  Sessions:  {} live ({} users), {} expiring soon, {} damaged\n",
-        c["live"], c["users"], c["expiring_soon"], c["damaged"]
+        c.live, c.users, c.expiring_soon, c.damaged
     ));
-    if let Some(today) = s["today"].as_object() {
+    if let Some(today) = &s.today {
         out.push_str(&format!("  Today:     {}\n", describe_today(today)));
     }
-    if let Some(u) = s["usage"].as_object() {
-        let rss = u.get("rss_bytes").and_then(Value::as_u64).unwrap_or(0) as f64 / 1_048_576.0;
-        let cpu = u.get("cpu_percent").and_then(Value::as_f64).unwrap_or(0.0);
-        out.push_str(&format!("  CPU/RSS:   {cpu:.1}% / {rss:.1} MB\n"));
+    if let Some(u) = &s.usage {
+        let rss = u.rss_bytes as f64 / 1_048_576.0;
+        out.push_str(&format!(
+            "  CPU/RSS:   {:.1}% / {rss:.1} MB\n",
+            u.cpu_percent
+        ));
     }
-    out.push_str(&format!(
-        "  Profile:   {}\n",
-        s["profile"].as_str().unwrap_or("?")
-    ));
-    if let Some(exit) = s["last_exit"]["description"].as_str() {
-        out.push_str(&format!("  Last exit: {exit}\n"));
+    out.push_str(&format!("  Profile:   {}\n", s.profile.as_str()));
+    if let Some(exit) = &s.last_exit {
+        out.push_str(&format!("  Last exit: {}\n", exit.description));
     }
-    for w in s["warnings"].as_array().into_iter().flatten() {
-        out.push_str(&format!("  Warning:   {}\n", w.as_str().unwrap_or("")));
+    for w in &s.warnings {
+        out.push_str(&format!("  Warning:   {w}\n"));
     }
     out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn today(v: Value) -> String {
+        describe_today(&serde_json::from_value(v).expect("a peak"))
+    }
+
+    #[test]
+    fn today_names_the_peak_and_its_time_only_when_someone_was_in() {
+        let quiet = today(
+            json!({"minute": 0, "live": 0, "users": 0, "logins": 0, "starts": 1, "crashes": 0}),
+        );
+        assert_eq!(
+            quiet,
+            "no sessions yet; 0 logins, 1 server start, 0 crashes"
+        );
+        let busy = today(
+            json!({"minute": 29_000_000, "live": 12, "users": 1, "logins": 23, "starts": 2, "crashes": 1}),
+        );
+        assert!(busy.starts_with("peak 12 live (1 user) at "), "{busy}");
+        assert!(
+            busy.ends_with("; 23 logins, 2 server starts, 1 crash"),
+            "{busy}"
+        );
+    }
 }
