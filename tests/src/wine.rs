@@ -253,8 +253,15 @@ pub fn prepare_prefix(prefix: &Path, shim: &Path) {
     std::fs::copy(shim, &system_dll).expect("the shim into system32");
 }
 
-/// Builds the `bcryptprimitives.dll` stand-in with mingw, once.
+/// Builds the `bcryptprimitives.dll` stand-in with mingw, once per process: the headless and
+/// the desktop prefix are prepared by tests running at the same time, and two builders in one
+/// process once shared a temp name (CI: "shim in place: NotFound").
 fn build_shim(dir: &Path) -> PathBuf {
+    static SHIM: OnceLock<PathBuf> = OnceLock::new();
+    SHIM.get_or_init(|| build_shim_now(dir)).clone()
+}
+
+fn build_shim_now(dir: &Path) -> PathBuf {
     let fixtures = crate::fixture("wine");
     let dll = dir.join("bcryptprimitives.dll");
     if dll.is_file() {
@@ -271,6 +278,10 @@ fn build_shim(dir: &Path) -> PathBuf {
             .arg("-ladvapi32"),
         "building the bcryptprimitives shim",
     );
-    std::fs::rename(&tmp, &dll).expect("shim in place");
+    // Another test process may have put its copy in place first: either copy will do.
+    if let Err(e) = std::fs::rename(&tmp, &dll) {
+        let _ = std::fs::remove_file(&tmp);
+        assert!(dll.is_file(), "shim in place: {e}");
+    }
     dll
 }

@@ -28,9 +28,13 @@ impl Drop for Up {
 
 impl Up {
     fn start(name: &str) -> Up {
+        Self::start_on(name, yam_testkit::free_port())
+    }
+
+    /// `yamctl.exe up` in a fresh folder, its server on `port`.
+    fn start_on(name: &str, port: u16) -> Up {
         let wine = Wine::get();
         let folder = wine.folder_with(name, &["yamctl.exe", "yam-server.exe"]);
-        let port = yam_testkit::free_port();
         yam_testkit::write_supervisor_settings(&folder.path("cfg"), port, "").expect("settings");
         let mut child = wine
             .command(&folder, "yamctl.exe")
@@ -195,26 +199,9 @@ fn wine_yamctl_supervises_yam_server() {
 
 #[test]
 fn wine_a_program_on_the_port_is_reported_and_left_alone() {
-    let wine = Wine::get();
     let holder = std::net::TcpListener::bind("127.0.0.1:0").expect("hold a port");
     let port = holder.local_addr().expect("addr").port();
-    let folder = wine.folder_with("port-busy", &["yamctl.exe", "yam-server.exe"]);
-    yam_testkit::write_supervisor_settings(&folder.path("cfg"), port, "").expect("settings");
-    let mut up = Up {
-        child: wine
-            .command(&folder, "yamctl.exe")
-            .arg("--config")
-            .arg(folder.win("cfg"))
-            .args(["up", "--listen", "127.0.0.1:0"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .expect("yamctl.exe up"),
-        output: Arc::default(),
-        folder,
-        port,
-    };
-    up.output = yam_testkit::capture_output(&mut up.child);
+    let up = Up::start_on("port-busy", port);
     up.dashboard();
     let status = up.wait_phase("port_busy");
     assert!(
