@@ -100,7 +100,16 @@ impl Up {
     fn wait_phase(&self, phase: &str) -> Value {
         let mut last = Value::Null;
         let ok = wait_until(Duration::from_secs(60), || {
-            last = self.status();
+            // One failed poll is not the answer (seen once in five fresh Wine prefixes, while
+            // Wine was still setting the prefix up): say so, and ask again.
+            let (ok, out) = self.ctl(&["status", "--json"]);
+            match serde_json::from_str::<Value>(out.trim()) {
+                Ok(status) if ok => last = status,
+                _ => {
+                    eprintln!("yamctl.exe status failed while waiting for {phase}: {out}");
+                    return false;
+                }
+            }
             last["phase"]["phase"] == phase
         });
         assert!(ok, "never {phase}: {last}\n{}", self.output());
