@@ -1,0 +1,209 @@
+//! What the driver tells the world: notices for the banner and the tray, and the status it
+//! publishes on its watch channel.
+
+use std::path::PathBuf;
+
+use yam_sessions::Clock as _;
+
+use super::{Driver, LOG_TAIL};
+use crate::lifecycle::{Notice, Phase};
+use crate::log_level::Level;
+use crate::process::ServerChild;
+use crate::settings::{ProfileKind, Settings};
+use crate::status::{ModeView, NoticeView, Status, tone};
+
+impl Driver {
+    pub(super) fn notify(&mut self, notice: &Notice) {
+        let (kind, message) = match notice {
+            Notice::Crashed { info, nth: 1 } => (
+                "crashed",
+                format!(
+                    "The server stopped unexpectedly ({}); restarting it.",
+                    info.description
+                ),
+            ),
+            Notice::Crashed { info, nth } => (
+                "crashed",
+                format!(
+                    "The server stopped unexpectedly again ({}; {nth} times since it last ran steadily); restarting it.",
+                    info.description
+                ),
+            ),
+            Notice::CrashLoop(info) => (
+                "crash_loop",
+                format!(
+                    "The server keeps crashing ({}); automatic restarts stopped.",
+                    info.description
+                ),
+            ),
+            Notice::PortBusy { pid, name } => (
+                "port_busy",
+                match pid {
+                    Some(pid) => format!(
+                        "Port {} is used by {name} (pid {pid}); nothing was stopped.",
+                        self.settings.port
+                    ),
+                    None => format!(
+                        "Port {} is used by {name}; nothing was stopped.",
+                        self.settings.port
+                    ),
+                },
+            ),
+            Notice::Unhealthy => (
+                "unhealthy",
+                "The server stopped answering its health check.".to_owned(),
+            ),
+            Notice::Recovered {
+                after_crashes: 0, ..
+            } => (
+                "recovered",
+                "The server answers its health check again.".to_owned(),
+            ),
+            Notice::Recovered {
+                after_crashes: 1, ..
+            } => (
+                "recovered",
+                "The server is back and healthy after the crash.".to_owned(),
+            ),
+            Notice::Recovered { after_crashes, .. } => (
+                "recovered",
+                format!("The server is back and healthy after {after_crashes} crashes."),
+            ),
+            Notice::Failed(reason) => (
+                "failed",
+                format!("The server could not be started: {reason}"),
+            ),
+        };
+        let level = match notice {
+            Notice::Recovered { .. } => Level::Info,
+            Notice::Unhealthy | Notice::PortBusy { .. } => Level::Warn,
+            Notice::Crashed { .. } | Notice::CrashLoop(_) | Notice::Failed(_) => Level::Error,
+        };
+        self.log.supervisor_at(level, &message);
+        self.set_notice(kind, message, !notice.is_repeat());
+    }
+
+    /// `news`: worth a desktop notification; otherwise it updates the banner in place.
+    pub(in crate::supervisor) fn set_notice(&mut self, kind: &str, message: String, news: bool) {
+        self.notice_seq += 1;
+        self.notice = Some(NoticeView {
+            seq: self.notice_seq,
+            kind: kind.to_owned(),
+            message,
+            news,
+            at: yam_sessions::SystemClock.now().to_rfc3339(),
+        });
+    }
+
+    pub(in crate::supervisor) fn publish(&mut self) {
+        self.dirty = false;
+        // The counts shown and the history's today always come from the same reading.
+        if self.counts_rx.has_changed().unwrap_or(false) {
+            self.history.observe(&self.counts_rx.borrow_and_update());
+        }
+        let status = self.build_status();
+        self.status_tx.send_if_modified(|old| {
+            let changed = *old != status;
+            *old = status;
+            changed
+        });
+    }
+
+    fn build_status(&self) -> Status {
+        let phase = self.machine.phase().clone();
+        let plan = self
+            .plan
+            .as_ref()
+            .filter(|_| phase.has_process())
+            .or(self.preview.as_ref().ok());
+        let mut warnings = self.warnings.clone();
+        if let Err(e) = &self.preview {
+            warnings.push(format!("The settings cannot start a server: {e}"));
+        }
+        let port = self.settings.port;
+        let lan_url = match (self.settings.host.as_str(), self.lan_ip) {
+            ("0.0.0.0" | "::", Some(ip)) => Some(format!("http://{ip}:{port}")),
+            _ => None,
+        };
+        let multiple = self.settings.multiple_sessions;
+        Status {
+            phase_label: phase.label(),
+            tone: tone(&phase),
+            pid: self.child.as_ref().map(ServerChild::pid),
+            uptime_seconds: self.machine.uptime(self.now()).map(|d| d.as_secs()),
+            restarts: self.machine.restarts(),
+            last_exit: self.machine.last_exit().cloned(),
+            url: plan.map_or_else(
+                || format!("http://127.0.0.1:{port}"),
+                |p| p.local_url.clone(),
+            ),
+            lan_url,
+            healthy: self.healthy,
+            health_failures: self.machine.health_failures(),
+            usage: self.usage,
+            sessions: self.counts_rx.borrow().clone(),
+            sessions_dirs: plan.map(|p| p.sessions_dirs.clone()).unwrap_or_default(),
+            profile: self.settings.profile,
+            capabilities: plan.map(|p| p.capabilities.clone()),
+            mode: ModeView {
+                multiple_sessions: multiple,
+                conflict_resolution: self.settings.conflict_resolution_effective(),
+                lifetime_hours: if multiple { 4 } else { 2 },
+            },
+            settings: self.settings.clone(),
+            warnings,
+            data_dir: self.opts.data_dir.clone(),
+            config_dir: self.opts.config_dir.clone(),
+            log_file: self.log.path().map(PathBuf::from),
+            first_run_password_file: crate::first_run::pending_file(&self.opts.data_dir)
+                .filter(|_| self.settings.profile == ProfileKind::Embedded),
+            notice: self.notice.clone(),
+            busy: None,
+            log_tail: self.log.tail(LOG_TAIL),
+            today: self.history.today_peak(),
+            supervisor_pid: std::process::id(),
+            supervisor_name: self.opts.name.clone(),
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            phase,
+        }
+    }
+}
+
+pub(super) fn placeholder_status() -> Status {
+    Status {
+        phase: Phase::Stopped,
+        phase_label: Phase::Stopped.label(),
+        tone: tone(&Phase::Stopped),
+        pid: None,
+        uptime_seconds: None,
+        restarts: 0,
+        last_exit: None,
+        url: String::new(),
+        lan_url: None,
+        healthy: None,
+        health_failures: 0,
+        usage: None,
+        sessions: Default::default(),
+        sessions_dirs: Vec::new(),
+        profile: ProfileKind::Embedded,
+        capabilities: None,
+        mode: ModeView {
+            multiple_sessions: true,
+            conflict_resolution: true,
+            lifetime_hours: 4,
+        },
+        settings: Settings::default(),
+        warnings: Vec::new(),
+        data_dir: PathBuf::new(),
+        config_dir: PathBuf::new(),
+        log_file: None,
+        first_run_password_file: None,
+        notice: None,
+        busy: None,
+        log_tail: Vec::new(),
+        today: None,
+        supervisor_pid: std::process::id(),
+        supervisor_name: String::new(),
+        version: String::new(),
+    }
+}
