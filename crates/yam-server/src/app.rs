@@ -2,18 +2,17 @@
 
 use std::time::Duration;
 
-use axum::Json;
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
 use axum::http::{HeaderValue, StatusCode, Uri, header};
 use axum::middleware;
 use axum::response::{Html, IntoResponse, Response};
 use axum::routing::{delete, get, patch, post};
-use serde_json::json;
 use tower_http::limit::RequestBodyLimitLayer;
 use tower_http::timeout::TimeoutLayer;
 
 use crate::csrf;
+use crate::error::failure;
 use crate::html;
 use crate::routes::{admin, debug, force_logout, home, info, login, session_api, users};
 use crate::state::SharedState;
@@ -113,11 +112,7 @@ async fn security_headers(mut response: Response) -> Response {
 
 async fn not_found(uri: Uri) -> Response {
     if uri.path().starts_with("/api/") {
-        (
-            StatusCode::NOT_FOUND,
-            Json(json!({ "success": false, "message": "No such API endpoint." })),
-        )
-            .into_response()
+        failure(StatusCode::NOT_FOUND, "No such API endpoint.")
     } else {
         (
             StatusCode::NOT_FOUND,

@@ -2,15 +2,15 @@
 //! a foreign `Origin` is refused, JSON endpoints take only JSON (or no body), and HTML forms
 //! carry a token bound to the session. No permissive CORS anywhere.
 
-use axum::Json;
 use axum::extract::Request;
 use axum::http::{HeaderMap, Method, StatusCode, header};
 use axum::middleware::Next;
-use axum::response::{IntoResponse, Response};
+use axum::response::Response;
 use hmac::{Hmac, KeyInit, Mac};
-use serde_json::json;
 use sha2::Sha256;
 use yam_sessions::SessionKey;
+
+use crate::error::failure;
 
 /// Same origin: `Origin` absent (scripts, curl) or naming the host the request was sent to.
 pub fn origin_allowed(headers: &HeaderMap) -> bool {
@@ -37,14 +37,6 @@ pub fn origin_allowed(headers: &HeaderMap) -> bool {
     !authority.is_empty() && authority.eq_ignore_ascii_case(host)
 }
 
-fn refuse(status: StatusCode, message: &str) -> Response {
-    (
-        status,
-        Json(json!({ "success": false, "message": message })),
-    )
-        .into_response()
-}
-
 /// Middleware for every route: unsafe methods from another site are refused.
 pub async fn reject_cross_site(request: Request, next: Next) -> Response {
     let safe = matches!(
@@ -53,7 +45,7 @@ pub async fn reject_cross_site(request: Request, next: Next) -> Response {
     );
     if !safe && !origin_allowed(request.headers()) {
         tracing::warn!(method = %request.method(), path = %request.uri().path(), "Refused a cross-site request");
-        return refuse(
+        return failure(
             StatusCode::FORBIDDEN,
             "Cross-site request refused: this action must come from YAM's own pages or a script.",
         );
@@ -84,7 +76,7 @@ pub async fn require_json_body(request: Request, next: Next) -> Response {
         None => !has_body,
     };
     if !ok {
-        return refuse(
+        return failure(
             StatusCode::UNSUPPORTED_MEDIA_TYPE,
             "This endpoint takes JSON: send Content-Type: application/json (or no body).",
         );

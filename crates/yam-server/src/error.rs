@@ -10,6 +10,15 @@ pub const UNWRITABLE: &str = "Sessions cannot be saved right now: the server's s
     refuses writes (read-only, no permission or disk full). Signed-in sessions keep working; \
     an administrator will find the folder named in the server's log.";
 
+/// The JSON every refusal and failure is answered with: `{"success": false, "message"}`.
+pub fn failure(status: StatusCode, message: &str) -> Response {
+    (
+        status,
+        Json(json!({ "success": false, "message": message })),
+    )
+        .into_response()
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum AppError {
     #[error("{0}")]
@@ -42,11 +51,7 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        let mut response = (
-            status,
-            Json(json!({ "success": false, "message": message })),
-        )
-            .into_response();
+        let mut response = failure(status, &message);
         if status == StatusCode::SERVICE_UNAVAILABLE {
             // The folder is usually fixed by a person; clients should not hammer meanwhile.
             response

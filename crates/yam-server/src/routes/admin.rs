@@ -13,7 +13,7 @@ use serde_json::{Value, json};
 use yam_sessions::{EndReason, SessionKey, SessionMode, SessionSummary, UserId};
 
 use crate::admin_auth::Caller;
-use crate::error::AppError;
+use crate::error::{AppError, failure};
 use crate::state::{AppState, SharedState};
 
 /// "Expiring soon" in stats: the next ten minutes.
@@ -128,11 +128,10 @@ pub async fn revoke_session(
     let ended =
         tokio::task::spawn_blocking(move || sessions.end(&key, EndReason::Revoked)).await??;
     if !ended {
-        return Ok((
+        return Ok(failure(
             StatusCode::NOT_FOUND,
-            Json(json!({ "success": false, "message": "No such session (it may have ended already)." })),
-        )
-            .into_response());
+            "No such session (it may have ended already).",
+        ));
     }
     tracing::info!(session = %key.short(), by = %caller.describe(), "Session revoked");
     Ok(Json(json!({ "success": true, "revoked": key.to_hex() })).into_response())
@@ -246,10 +245,6 @@ pub async fn shutdown(
         .into_response())
 }
 
-fn bad_request(message: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({ "success": false, "message": message })),
-    )
-        .into_response()
+pub(super) fn bad_request(message: &str) -> Response {
+    failure(StatusCode::BAD_REQUEST, message)
 }

@@ -96,11 +96,7 @@ pub async fn login_page(
 
 fn failure(kind: BodyKind, status: StatusCode, message: &str, request: &LoginRequest) -> Response {
     match kind {
-        BodyKind::Json => (
-            status,
-            Json(json!({ "success": false, "message": message })),
-        )
-            .into_response(),
+        BodyKind::Json => crate::error::failure(status, message),
         BodyKind::Form => {
             let next = auth::safe_next(request.next.as_deref());
             (

@@ -15,8 +15,8 @@ use serde::Deserialize;
 use serde_json::{Value, json};
 use yam_sessions::{EndReason, Timestamp};
 
-use super::admin::{SOON, admin_or_deny};
-use crate::error::AppError;
+use super::admin::{SOON, admin_or_deny, bad_request};
+use crate::error::{AppError, failure};
 use crate::state::{AppState, SharedState};
 use crate::users::{UserChange, UserError, UserRow, passwords};
 
@@ -47,19 +47,7 @@ fn refusal(e: UserError) -> Result<Response, AppError> {
         UserError::InvalidName(_) | UserError::WeakPassword => StatusCode::BAD_REQUEST,
         _ => return Err(AppError::Users(e)),
     };
-    Ok((
-        status,
-        Json(json!({ "success": false, "message": e.to_string() })),
-    )
-        .into_response())
-}
-
-fn bad_request(message: &str) -> Response {
-    (
-        StatusCode::BAD_REQUEST,
-        Json(json!({ "success": false, "message": message })),
-    )
-        .into_response()
+    Ok(failure(status, &e.to_string()))
 }
 
 /// The password to set: the one given (checked), or a generated one (returned once).
