@@ -6,14 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { cpSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { launchBrowser, repo, shot, startYamctl, testPython } from './harness.mjs';
+import { repo, shot, startWithBrowser, testPython } from './harness.mjs';
 
 const SECOND = 1000;
 
 test('an existing YAM folder is checked, then connected', { timeout: 240 * SECOND }, async (t) => {
-  const yam = await startYamctl({ settings: `python = "${testPython()}"\n` });
-  const browser = await launchBrowser();
-  t.after(async () => { await browser.close(); await yam.stop(); });
+  const { yam, browser } = await startWithBrowser(t, { settings: `python = "${testPython()}"\n` });
   const page = await (await browser.newContext({ viewport: { width: 900, height: 700 } })).newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));

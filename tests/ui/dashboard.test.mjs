@@ -2,15 +2,13 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, login, shot, startYamctl } from './harness.mjs';
+import { login, shot, startWithBrowser } from './harness.mjs';
 import { layoutProblems } from './layout-checks.mjs';
 
 const SECOND = 1000;
 
 test('the dashboard shows and controls the server', { timeout: 240 * SECOND }, async (t) => {
-  const yam = await startYamctl();
-  const browser = await launchBrowser();
-  t.after(async () => { await browser.close(); await yam.stop(); });
+  const { yam, browser } = await startWithBrowser(t);
   const context = await browser.newContext({ viewport: { width: 900, height: 600 } });
   const page = await context.newPage();
   const errors = [];

@@ -98,6 +98,16 @@ export async function startYamctl({ settings = '', files = {} } = {}) {
   };
 }
 
+/** `yamctl up` and Chromium for test `t`, both stopped when it ends (yamctl even when the
+ * browser cannot start). */
+export async function startWithBrowser(t, options) {
+  const yam = await startYamctl(options);
+  let browser;
+  t.after(async () => { await browser?.close(); await yam.stop(); });
+  browser = await launchBrowser();
+  return { yam, browser };
+}
+
 export async function launchBrowser() {
   return chromium.launch({
     executablePath: process.env.CHROMIUM || '/usr/bin/chromium',

@@ -7,7 +7,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { join } from 'node:path';
-import { artifacts, launchBrowser, login, startYamctl } from './harness.mjs';
+import { artifacts, login, startWithBrowser } from './harness.mjs';
 import { axeProblems, layoutProblems } from './layout-checks.mjs';
 
 const SECOND = 1000;
@@ -53,9 +53,7 @@ async function settle(page) {
 
 test('every tab passes the layout and accessibility checks at every width, light and dark', { timeout: 420 * SECOND }, async (t) => {
   const now = Math.floor(Date.now() / 60000);
-  const yam = await startYamctl({ files: { 'data/history.csv': sampleHistory(now) } });
-  const browser = await launchBrowser();
-  t.after(async () => { await browser.close(); await yam.stop(); });
+  const { yam, browser } = await startWithBrowser(t, { files: { 'data/history.csv': sampleHistory(now) } });
 
   // Something in every tab: sessions of three users, a crash notice, server log lines.
   const first = await browser.newContext({ viewport: { width: 1280, height: 800 } });

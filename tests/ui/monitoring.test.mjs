@@ -6,14 +6,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { launchBrowser, login, shot, startYamctl } from './harness.mjs';
+import { login, shot, startWithBrowser } from './harness.mjs';
 
 const SECOND = 1000;
 
 test('the dashboard shows the load, notices and levelled logs', { timeout: 180 * SECOND }, async (t) => {
-  const yam = await startYamctl();
-  const browser = await launchBrowser();
-  t.after(async () => { await browser.close(); await yam.stop(); });
+  const { yam, browser } = await startWithBrowser(t);
   const context = await browser.newContext({ viewport: { width: 1280, height: 900 }, acceptDownloads: true });
   const page = await context.newPage();
   const errors = [];

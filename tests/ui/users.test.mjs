@@ -4,7 +4,7 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { launchBrowser, login, shot, startYamctl } from './harness.mjs';
+import { login, shot, startWithBrowser } from './harness.mjs';
 
 const SECOND = 1000;
 
@@ -21,9 +21,7 @@ async function manage(page, name, action) {
 }
 
 test('admins manage users from the window', { timeout: 240 * SECOND }, async (t) => {
-  const yam = await startYamctl();
-  const browser = await launchBrowser();
-  t.after(async () => { await browser.close(); await yam.stop(); });
+  const { yam, browser } = await startWithBrowser(t);
   const context = await browser.newContext({ viewport: { width: 900, height: 700 } });
   const page = await context.newPage();
   const errors = [];
