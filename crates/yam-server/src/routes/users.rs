@@ -4,6 +4,7 @@
 //! password, a disabled account or a removed user ends that user's sessions. The last active
 //! admin can never be removed, disabled or demoted (users/changes.rs).
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -13,21 +14,20 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Deserialize;
 use serde_json::{Value, json};
-use yam_sessions::{EndReason, Timestamp};
+use yam_sessions::{EndReason, Timestamp, UserId};
 
 use super::admin::{SOON, admin_or_deny, bad_request};
 use crate::error::{AppError, failure};
 use crate::state::{AppState, SharedState};
 use crate::users::{UserChange, UserError, UserRow, passwords};
 
-fn user_json(state: &AppState, user: &UserRow) -> Value {
-    let live = state
-        .sessions
-        .counts(SOON)
-        .per_user
-        .get(&user.info.id)
-        .copied()
-        .unwrap_or(0);
+/// Live sessions per user, counted once per answer.
+fn live_per_user(state: &AppState) -> BTreeMap<UserId, usize> {
+    state.sessions.counts(SOON).per_user
+}
+
+fn user_json(user: &UserRow, live_per_user: &BTreeMap<UserId, usize>) -> Value {
+    let live = live_per_user.get(&user.info.id).copied().unwrap_or(0);
     json!({
         "username": user.info.username,
         "email": user.email,
@@ -88,9 +88,10 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let _caller = admin_or_deny!(state, headers, peer);
-    let users = blocking(&state, |s| s.users.list()).await??;
-    let mut items: Vec<Value> = users.iter().map(|u| user_json(&state, u)).collect();
-    items.sort_by_key(|u| u["username"].as_str().unwrap_or("").to_lowercase());
+    let mut users = blocking(&state, |s| s.users.list()).await??;
+    users.sort_by_cached_key(|u| u.info.username.to_lowercase());
+    let live = live_per_user(&state);
+    let items: Vec<Value> = users.iter().map(|u| user_json(u, &live)).collect();
     Ok(Json(json!({ "success": true, "users": items })).into_response())
 }
 
@@ -134,7 +135,7 @@ pub async fn add(
         Err(e) => return refusal(e),
     };
     tracing::info!(user = %user.info.username, admin = user.info.is_admin, by = %caller.describe(), "User added");
-    let mut body = json!({ "success": true, "user": user_json(&state, &user) });
+    let mut body = json!({ "success": true, "user": user_json(&user, &live_per_user(&state)) });
     if let Some(p) = generated {
         body["generated_password"] = p.into();
     }
@@ -222,7 +223,7 @@ pub async fn update(
     tracing::info!(user = %user.info.username, sessions_ended = ended, by = %caller.describe(), "User changed");
     let mut body = json!({
         "success": true,
-        "user": user_json(&state, &user),
+        "user": user_json(&user, &live_per_user(&state)),
         "sessions_ended": ended,
     });
     if let Some(p) = generated {
