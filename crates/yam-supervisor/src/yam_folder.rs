@@ -69,7 +69,7 @@ pub struct FolderCheck {
     pub folder: PathBuf,
     pub server_py: bool,
     pub python: Option<PathBuf>,
-    /// `venv`, `.venv`, `setting` or `PATH`.
+    /// `venv`, `venv (.venv)`, `setting` or `PATH`.
     pub python_source: Option<String>,
     pub python_version: Option<String>,
     pub flask_version: Option<String>,
@@ -218,8 +218,16 @@ pub async fn check(folder: &Path, configured_python: Option<&Path>) -> FolderChe
             None => flask_error = Some("Python did not answer within 20 s".into()),
         }
     }
-    let sources = source_files(folder);
-    let sessions = session_storage(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())));
+    // Up to MAX_FILES files read: on a blocking thread, not an async worker.
+    let sessions = {
+        let folder = folder.to_path_buf();
+        tokio::task::spawn_blocking(move || {
+            let sources = source_files(&folder);
+            session_storage(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
+        })
+        .await
+        .unwrap_or(SessionStorage::Unknown)
+    };
     let mut findings = Vec::new();
     if !folder.is_dir() {
         findings.push(format!("{} is not a folder.", folder.display()));
