@@ -160,10 +160,7 @@ fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
     // SIGTERM quits gracefully: the server is stopped first.
     let server = server_pid(&dir.path().join("config/data")).expect("server pid in the lock file");
     assert!(process_alive(server));
-    Command::new("kill")
-        .args(["-TERM", &first.child.id().to_string()])
-        .status()
-        .expect("kill");
+    assert!(yam_testkit::signal(first.child.id(), "TERM"), "kill -TERM");
     assert!(
         yam_testkit::exits_within(&mut first.child, Duration::from_secs(30)),
         "yam-tray did not exit:\n{}",

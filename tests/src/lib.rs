@@ -115,6 +115,16 @@ pub fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
+/// Sends `signal` (`TERM`, `INT`, `KILL`, `9`…) to process `pid` with the system's `kill`,
+/// as an admin or a service manager would; whether `kill` succeeded.
+pub fn signal(pid: u32, signal: &str) -> bool {
+    std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
 /// Waits up to `deadline` for `child` to exit; whether it did.
 pub fn exits_within(child: &mut Child, deadline: Duration) -> bool {
     wait_until(deadline, || child.try_wait().ok().flatten().is_some())

@@ -274,9 +274,7 @@ impl ServerProcess {
 
     /// SIGTERM, then waits (up to 15 s) for a clean exit. Returns whether it exited cleanly.
     pub fn stop(&mut self) -> bool {
-        let _ = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status();
+        crate::signal(self.pid(), "TERM");
         let exited = wait_until(Duration::from_secs(15), || {
             matches!(self.child.try_wait(), Ok(Some(_)))
         });

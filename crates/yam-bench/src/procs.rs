@@ -156,7 +156,7 @@ const STOP_DEADLINE: Duration = Duration::from_secs(45);
 /// fails the step instead of the whole run.
 pub fn stop_with_sigterm(child: &mut Child, what: &str, log: &Path) -> anyhow::Result<()> {
     let pid = child.id().to_string();
-    let _ = Command::new("kill").args(["-TERM", &pid]).status();
+    yam_testkit::signal(child.id(), "TERM");
     if yam_testkit::exits_within(child, STOP_DEADLINE) {
         return Ok(());
     }
@@ -176,9 +176,7 @@ pub fn stop_with_sigterm(child: &mut Child, what: &str, log: &Path) -> anyhow::R
         .unwrap_or_else(|e| format!("(no stacks: gdb: {e})"));
     let tree = yam_testkit::child_processes(child.id());
     for (p, _) in &tree {
-        let _ = Command::new("kill")
-            .args(["-KILL", &p.to_string()])
-            .status();
+        yam_testkit::signal(*p, "KILL");
     }
     let _ = child.kill();
     let _ = child.wait();

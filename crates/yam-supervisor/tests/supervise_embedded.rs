@@ -42,10 +42,7 @@ async fn start_count_logout_and_recover_from_kill_9() {
 
     let pid = status.pid.expect("pid");
     let killed_at = Instant::now();
-    std::process::Command::new("kill")
-        .args(["-9", &pid.to_string()])
-        .status()
-        .expect("kill");
+    assert!(yam_testkit::signal(pid, "9"), "kill -9 {pid}");
     let again = h
         .wait("restart after kill -9", |s| {
             s.restarts == 1 && s.phase_label == "Running"

@@ -2,7 +2,6 @@
 
 mod common;
 
-use std::process::Command;
 use std::time::Duration;
 
 use common::up::{http, status_of, up, wait_running, yamctl};
@@ -200,10 +199,7 @@ fn sigterm_stops_the_server_gracefully() {
     let dir = tempfile::tempdir().expect("tmp");
     let mut u = up(&dir.path().join("cfg"));
     let pid = wait_running(&u)["pid"].as_u64().expect("pid") as u32;
-    Command::new("kill")
-        .args(["-TERM", &u.child.id().to_string()])
-        .status()
-        .expect("kill");
+    assert!(yam_testkit::signal(u.child.id(), "TERM"), "kill -TERM");
     assert!(
         yam_testkit::exits_within(&mut u.child, Duration::from_secs(20)),
         "yamctl up did not exit"

@@ -157,9 +157,7 @@ impl Sh {
 fn interrupt_group(child: &Child) {
     let shell = child.id();
     for pid in members_of_group(shell).into_iter().filter(|p| *p != shell) {
-        let _ = Command::new("kill")
-            .args(["-INT", &pid.to_string()])
-            .status();
+        yam_testkit::signal(pid, "INT");
     }
 }
 

@@ -173,9 +173,7 @@ fn wine_yamctl_supervises_yam_server() {
     // A killed server is back, healthy, within 3 s.
     let pids = up.server_pids();
     assert_eq!(pids.len(), 1, "{pids:?}");
-    let _ = std::process::Command::new("kill")
-        .args(["-KILL", &pids[0].to_string()])
-        .status();
+    yam_testkit::signal(pids[0], "KILL");
     let killed = Instant::now();
     assert!(wait_until(Duration::from_secs(5), || {
         !yam_testkit::process_alive(pids[0])
