@@ -2,6 +2,7 @@
 // crashes and server starts marked. Hand-drawn SVG (no library, nothing fetched at run time).
 
 import { layout } from './chart-layout.js';
+import { plural } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 const SVG = 'http://www.w3.org/2000/svg';
@@ -19,7 +20,6 @@ const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-di
 const weekday = new Intl.DateTimeFormat(undefined, { weekday: 'short', month: 'numeric', day: 'numeric' });
 const dayTime = new Intl.DateTimeFormat(undefined, { weekday: 'short', hour: '2-digit', minute: '2-digit' });
 const at = (minute) => new Date(minute * 60000);
-const plural = (n, one, many) => `${n} ${n === 1 ? one : many}`;
 
 export class LoadChart {
   constructor(transport) {

@@ -1,5 +1,10 @@
 // Small formatting helpers: durations, relative times, bytes, browser names.
 
+/** "1 session", "3 sessions"; `many` for irregular plurals ("crashes"). */
+export function plural(n, one, many = `${one}s`) {
+  return `${n} ${n === 1 ? one : many}`;
+}
+
 export function duration(seconds) {
   if (seconds == null || !Number.isFinite(seconds)) return '—';
   const s = Math.max(0, Math.floor(seconds));

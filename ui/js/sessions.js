@@ -1,7 +1,7 @@
 // The sessions table: grouped by user, filtered, paged (stays quick with 10,000 sessions),
 // with a live "expires in" countdown and a revoke button per session.
 
-import { ago, browserName, countdown, el } from './format.js';
+import { ago, browserName, countdown, el, plural } from './format.js';
 import { toast, toastError } from './toast.js';
 import { confirmAction } from './confirm.js';
 
@@ -78,7 +78,7 @@ export class SessionsView {
     const canRevoke = Boolean(this.status && this.status.capabilities && this.status.capabilities.revoke_session);
     const body = $('sessions-body');
     body.replaceChildren(...slice.map((item) => item.group !== undefined
-      ? el('tr', { class: 'group' }, el('td', { colspan: 5 }, `${item.group} — ${item.count} session${item.count === 1 ? '' : 's'}`))
+      ? el('tr', { class: 'group' }, el('td', { colspan: 5 }, `${item.group} — ${plural(item.count, 'session')}`))
       : this.rowElement(item.row, item.user, canRevoke)));
     this.tick();
     $('page-info').textContent = pages > 1 ? `Page ${this.page + 1} of ${pages}` : '';
@@ -86,7 +86,7 @@ export class SessionsView {
     $('page-prev').disabled = this.page === 0;
     $('page-next').disabled = this.page >= pages - 1;
     const total = this.list.total || 0;
-    const parts = [`${matching} of ${total} session${total === 1 ? '' : 's'}`];
+    const parts = [`${matching} of ${plural(total, 'session')}`];
     if (this.list.source && this.list.source !== 'none') parts.push(`from the ${this.list.source}`);
     if (this.list.note) parts.push(this.list.note);
     $('sessions-summary').textContent = parts.join(' · ');

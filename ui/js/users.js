@@ -2,7 +2,7 @@
 // user (a generated password shown once, or one typed twice); per user: reset the password,
 // make or unmake an administrator, disable or enable, remove. What ends sessions says so.
 
-import { ago, el } from './format.js';
+import { ago, el, plural } from './format.js';
 import { confirmAction } from './confirm.js';
 import { toast, toastError } from './toast.js';
 
@@ -75,7 +75,7 @@ export class UsersView {
     $('users-empty').textContent = this.note || 'No users.';
     const admins = this.users.filter((u) => u.admin && !u.disabled).length;
     $('users-summary').textContent = this.users.length
-      ? `${this.users.length} user${this.users.length === 1 ? '' : 's'}, ${admins} active administrator${admins === 1 ? '' : 's'}`
+      ? `${plural(this.users.length, 'user')}, ${plural(admins, 'active administrator')}`
       : '';
     $('user-add').disabled = !this.supported() || Boolean(this.note);
   }
@@ -84,7 +84,7 @@ export class UsersView {
     const tags = [];
     if (u.admin) tags.push(el('span', { class: 'tag admin' }, 'admin'));
     if (u.disabled) tags.push(el('span', { class: 'tag disabled' }, 'disabled'));
-    const sessions = `${u.live_sessions} session${u.live_sessions === 1 ? '' : 's'}`;
+    const sessions = plural(u.live_sessions, 'session');
     return el('li', { 'data-user': u.username },
       el('div', { class: 'who' }, el('strong', {}, u.username), ' ', ...tags,
         u.email ? el('span', { class: 'muted small' }, u.email) : ''),
@@ -96,7 +96,7 @@ export class UsersView {
   manage(u) {
     this.current = u;
     $('manage-title').textContent = `Manage ${u.username}`;
-    const sessions = `${u.live_sessions} live session${u.live_sessions === 1 ? '' : 's'}`;
+    const sessions = plural(u.live_sessions, 'live session');
     $('manage-facts').textContent = [u.admin ? 'Administrator' : 'User', u.disabled ? 'disabled' : 'active', sessions].join(' · ');
     $('manage-admin').textContent = u.admin ? 'Remove administrator rights' : 'Make administrator';
     $('manage-disable').textContent = u.disabled ? 'Enable account' : 'Disable account…';
@@ -185,7 +185,7 @@ export class UsersView {
   async change(u, patch, done) {
     try {
       const r = await this.t.updateUser(u.username, patch);
-      const ended = r.sessions_ended ? ` ${r.sessions_ended} session${r.sessions_ended === 1 ? '' : 's'} ended.` : '';
+      const ended = r.sessions_ended ? ` ${plural(r.sessions_ended, 'session')} ended.` : '';
       toast(`${done}${ended}`);
       if (r.generated_password) this.showSecret(u.username, r.generated_password);
       this.refresh();
@@ -209,7 +209,7 @@ export class UsersView {
     if (!u.disabled) {
       const ok = await confirmAction({
         title: `Disable ${u.username}?`,
-        text: `${u.username} can no longer log in${u.live_sessions ? `, and their ${u.live_sessions} session${u.live_sessions === 1 ? '' : 's'} end now` : ''}. You can enable the account again.`,
+        text: `${u.username} can no longer log in${u.live_sessions ? `, and their ${plural(u.live_sessions, 'session')} end now` : ''}. You can enable the account again.`,
         ok: 'Disable',
       });
       if (!ok) return;
@@ -221,7 +221,7 @@ export class UsersView {
     this.closeManage();
     const ok = await confirmAction({
       title: `Remove ${u.username}?`,
-      text: `The account is deleted${u.live_sessions ? ` and its ${u.live_sessions} session${u.live_sessions === 1 ? '' : 's'} end now` : ''}. This cannot be undone.`,
+      text: `The account is deleted${u.live_sessions ? ` and its ${plural(u.live_sessions, 'session')} end now` : ''}. This cannot be undone.`,
       ok: 'Remove',
     });
     if (!ok) return;
