@@ -196,7 +196,7 @@ impl SessionManager {
         if self.policy.login_displaces_others() {
             let others: Vec<_> = self
                 .store
-                .list_by_user(user.id)
+                .list_by_user(user.id)?
                 .into_iter()
                 .map(|s| s.key)
                 .filter(|k| *k != key)
@@ -320,7 +320,7 @@ impl SessionManager {
     pub fn end_user(&self, user_id: UserId, reason: EndReason) -> Result<usize, StoreError> {
         let keys: Vec<_> = self
             .store
-            .list_by_user(user_id)
+            .list_by_user(user_id)?
             .into_iter()
             .map(|s| s.key)
             .collect();
@@ -329,7 +329,7 @@ impl SessionManager {
     }
 
     pub fn end_all(&self, reason: EndReason) -> Result<usize, StoreError> {
-        let keys: Vec<_> = self.store.list().into_iter().map(|s| s.key).collect();
+        let keys: Vec<_> = self.store.list()?.into_iter().map(|s| s.key).collect();
         self.remember(&keys, reason);
         self.store.delete_all()
     }
@@ -359,7 +359,7 @@ impl SessionManager {
         self.store.flush_renewals(Timestamp(i64::MAX))
     }
 
-    pub fn counts(&self, soon: Duration) -> SessionCounts {
+    pub fn counts(&self, soon: Duration) -> Result<SessionCounts, StoreError> {
         self.store.counts(self.now(), soon)
     }
 

@@ -98,7 +98,7 @@ fn multiple_mode_keeps_every_session_of_a_user() {
                 .expect("auth"),
         );
     }
-    assert_eq!(f.manager.counts(Duration::ZERO).per_user.get(&1), Some(&2));
+    assert_eq!(f.manager.counts(Duration::ZERO).expect("counts").per_user.get(&1), Some(&2));
 }
 
 #[test]
@@ -170,7 +170,7 @@ fn activity_slides_expiry_but_probes_do_not() {
             .expect("auth"),
     );
     assert_eq!(reason, EndReason::Expired);
-    assert_eq!(f.manager.counts(Duration::ZERO).live, 0);
+    assert_eq!(f.manager.counts(Duration::ZERO).expect("counts").live, 0);
 }
 
 #[test]

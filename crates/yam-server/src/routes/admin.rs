@@ -72,14 +72,17 @@ pub async fn list_sessions(
 ) -> Result<Response, AppError> {
     let caller = admin_or_deny!(state, headers, peer);
     let now = state.sessions.now();
-    let mut sessions: Vec<SessionSummary> =
-        match q.user.as_deref().map(str::trim).filter(|u| !u.is_empty()) {
-            Some(name) => match state.users.find_by_login(name)? {
-                Some(u) => state.sessions.store().list_by_user(u.info.id),
+    let user = q.user.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
+    let mut sessions: Vec<SessionSummary> = super::blocking(&state, move |s| {
+        Ok::<_, AppError>(match user {
+            Some(name) => match s.users.find_by_login(&name)? {
+                Some(u) => s.sessions.store().list_by_user(u.info.id)?,
                 None => Vec::new(),
             },
-            None => state.sessions.store().list(),
-        };
+            None => s.sessions.store().list()?,
+        })
+    })
+    .await??;
     sessions.retain(|s| !s.record.is_expired(now));
     sessions.sort_unstable_by(|a, b| {
         b.record
@@ -166,11 +169,11 @@ pub async fn stats(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let _caller = admin_or_deny!(state, headers, peer);
-    Ok(Json(stats_json(&state)).into_response())
+    Ok(Json(super::blocking(&state, stats_json).await??).into_response())
 }
 
-pub fn stats_json(state: &AppState) -> Value {
-    let counts = state.sessions.counts(SOON);
+pub fn stats_json(state: &AppState) -> Result<Value, AppError> {
+    let counts = state.sessions.counts(SOON)?;
     let per_user: Vec<Value> = counts
         .per_user
         .iter()
@@ -180,7 +183,7 @@ pub fn stats_json(state: &AppState) -> Value {
         })
         .collect();
     let policy = state.sessions.policy();
-    json!({
+    Ok(json!({
         "success": true,
         "live_sessions": counts.live,
         "users": counts.users,
@@ -191,7 +194,7 @@ pub fn stats_json(state: &AppState) -> Value {
         "multiple_sessions": policy.mode == SessionMode::Multiple,
         "session_lifetime_hours": policy.lifetime().as_secs() / 3600,
         "uptime_seconds": state.facts.started.until(state.sessions.now()).as_secs(),
-    })
+    }))
 }
 
 impl AppState {

@@ -45,7 +45,7 @@ pub async fn confirm_page(
         Ok(c) => c,
         Err(denied) => return Ok(denied_page(denied)),
     };
-    let counts = state.sessions.counts(SOON);
+    let counts = super::blocking(&state, |s| s.sessions.counts(SOON)).await??;
     let Caller::Admin(admin) = caller else {
         return Ok(Json(json!({
             "success": true,

@@ -9,9 +9,24 @@ pub mod login;
 pub mod session_api;
 pub mod users;
 
+use std::sync::Arc;
+
 use serde::Serialize;
 use serde_json::Value;
 use yam_sessions::{SessionManager, SessionMode, SessionRecord};
+
+use crate::error::AppError;
+use crate::state::{AppState, SharedState};
+
+/// Runs `work` on a blocking thread: anything that reads the session store or the user
+/// database (a shared store answers over the network).
+pub async fn blocking<T: Send + 'static>(
+    state: &SharedState,
+    work: impl FnOnce(&AppState) -> T + Send + 'static,
+) -> Result<T, AppError> {
+    let state = Arc::clone(state);
+    Ok(tokio::task::spawn_blocking(move || work(&state)).await?)
+}
 
 /// The session fields YAM's clients read (`time_remaining_seconds`, `session_healthy`…).
 /// A struct, not a `json!` map: this is the hottest answer the server gives.

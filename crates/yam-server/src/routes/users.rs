@@ -6,7 +6,6 @@
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
-use std::sync::Arc;
 
 use axum::Json;
 use axum::extract::{ConnectInfo, Path, State};
@@ -17,13 +16,14 @@ use serde_json::{Value, json};
 use yam_sessions::{EndReason, Timestamp, UserId};
 
 use super::admin::{SOON, admin_or_deny, bad_request};
+use super::blocking;
 use crate::error::{AppError, failure};
 use crate::state::{AppState, SharedState};
 use crate::users::{UserChange, UserError, UserRow, passwords};
 
 /// Live sessions per user, counted once per answer.
-fn live_per_user(state: &AppState) -> BTreeMap<UserId, usize> {
-    state.sessions.counts(SOON).per_user
+fn live_per_user(state: &AppState) -> Result<BTreeMap<UserId, usize>, AppError> {
+    Ok(state.sessions.counts(SOON)?.per_user)
 }
 
 fn user_json(user: &UserRow, live_per_user: &BTreeMap<UserId, usize>) -> Value {
@@ -74,13 +74,6 @@ async fn new_password(
     Ok(Ok((hash, generated)))
 }
 
-async fn blocking<T: Send + 'static>(
-    state: &SharedState,
-    work: impl FnOnce(&AppState) -> T + Send + 'static,
-) -> Result<T, AppError> {
-    let state = Arc::clone(state);
-    Ok(tokio::task::spawn_blocking(move || work(&state)).await?)
-}
 
 pub async fn list(
     State(state): State<SharedState>,
@@ -88,9 +81,9 @@ pub async fn list(
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let _caller = admin_or_deny!(state, headers, peer);
-    let mut users = blocking(&state, |s| s.users.list()).await??;
+    let (mut users, live) =
+        blocking(&state, |s| Ok::<_, AppError>((s.users.list()?, live_per_user(s)?))).await??;
     users.sort_by_cached_key(|u| u.info.username.to_lowercase());
-    let live = live_per_user(&state);
     let items: Vec<Value> = users.iter().map(|u| user_json(u, &live)).collect();
     Ok(Json(json!({ "success": true, "users": items })).into_response())
 }
@@ -124,18 +117,23 @@ pub async fn add(
     let email = new.email.filter(|e| !e.trim().is_empty());
     let (name, admin) = (new.username.trim().to_owned(), new.admin);
     let added = blocking(&state, move |s| {
-        s.users.add(&name, email.as_deref(), &hash, admin)?;
-        s.users
-            .find_by_login(&name)?
-            .ok_or(UserError::NotFound(name))
+        let added = s.users.add(&name, email.as_deref(), &hash, admin).and_then(|_| {
+            s.users
+                .find_by_login(&name)?
+                .ok_or(UserError::NotFound(name))
+        });
+        Ok::<_, AppError>(match added {
+            Ok(user) => Ok((user, live_per_user(s)?)),
+            Err(e) => Err(e),
+        })
     })
-    .await?;
-    let user = match added {
+    .await??;
+    let (user, live) = match added {
         Ok(u) => u,
         Err(e) => return refusal(e),
     };
     tracing::info!(user = %user.info.username, admin = user.info.is_admin, by = %caller.describe(), "User added");
-    let mut body = json!({ "success": true, "user": user_json(&user, &live_per_user(&state)) });
+    let mut body = json!({ "success": true, "user": user_json(&user, &live) });
     if let Some(p) = generated {
         body["generated_password"] = p.into();
     }
@@ -202,28 +200,33 @@ pub async fn update(
     }
     let ends = change.ends_sessions();
     let updated = blocking(&state, move |s| {
-        let user = s.users.update(&name, &change)?;
+        let user = match s.users.update(&name, &change) {
+            Ok(user) => user,
+            Err(e) => return Ok(Err(e)),
+        };
         let reason = if change.is_active == Some(false) {
             EndReason::UserInvalid
         } else {
             EndReason::Revoked
         };
+        // A failure here is the store's (Redis down, folder read-only): the change is saved,
+        // and the caller hears that the sessions could not be ended rather than a silent 0.
         let ended = if ends {
-            s.sessions.end_user(user.info.id, reason).unwrap_or(0)
+            s.sessions.end_user(user.info.id, reason)?
         } else {
             0
         };
-        Ok::<_, UserError>((user, ended))
+        Ok::<_, AppError>(Ok((user, ended, live_per_user(s)?)))
     })
-    .await?;
-    let (user, ended) = match updated {
+    .await??;
+    let (user, ended, live) = match updated {
         Ok(u) => u,
         Err(e) => return refusal(e),
     };
     tracing::info!(user = %user.info.username, sessions_ended = ended, by = %caller.describe(), "User changed");
     let mut body = json!({
         "success": true,
-        "user": user_json(&user, &live_per_user(&state)),
+        "user": user_json(&user, &live),
         "sessions_ended": ended,
     });
     if let Some(p) = generated {
@@ -240,14 +243,14 @@ pub async fn remove(
 ) -> Result<Response, AppError> {
     let caller = admin_or_deny!(state, headers, peer);
     let removed = blocking(&state, move |s| {
-        let user = s.users.remove(&name)?;
-        let ended = s
-            .sessions
-            .end_user(user.info.id, EndReason::UserInvalid)
-            .unwrap_or(0);
-        Ok::<_, UserError>((user, ended))
+        let user = match s.users.remove(&name) {
+            Ok(user) => user,
+            Err(e) => return Ok(Err(e)),
+        };
+        let ended = s.sessions.end_user(user.info.id, EndReason::UserInvalid)?;
+        Ok::<_, AppError>(Ok((user, ended)))
     })
-    .await?;
+    .await??;
     let (user, ended) = match removed {
         Ok(u) => u,
         Err(e) => return refusal(e),

@@ -78,12 +78,12 @@ impl SessionStore for MemoryStore {
         Ok(self.index.write().remove(key))
     }
 
-    fn list(&self) -> Vec<SessionSummary> {
-        self.index.read().all_summaries()
+    fn list(&self) -> Result<Vec<SessionSummary>, StoreError> {
+        Ok(self.index.read().all_summaries())
     }
 
-    fn list_by_user(&self, user_id: UserId) -> Vec<SessionSummary> {
-        self.index.read().user_summaries(user_id)
+    fn list_by_user(&self, user_id: UserId) -> Result<Vec<SessionSummary>, StoreError> {
+        Ok(self.index.read().user_summaries(user_id))
     }
 
     fn delete_by_user(
@@ -110,8 +110,8 @@ impl SessionStore for MemoryStore {
         Ok(n)
     }
 
-    fn counts(&self, now: Timestamp, soon: Duration) -> SessionCounts {
-        self.index.read().counts(now, soon)
+    fn counts(&self, now: Timestamp, soon: Duration) -> Result<SessionCounts, StoreError> {
+        Ok(self.index.read().counts(now, soon))
     }
 
     fn purge_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {

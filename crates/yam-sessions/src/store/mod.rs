@@ -121,8 +121,9 @@ pub struct SessionCounts {
     pub damaged: usize,
 }
 
-/// Storage for sessions. Implementations keep an in-memory index so that counts and
-/// per-user lookups never read every session per request.
+/// Storage for sessions. The folder and memory stores keep an in-memory index so that counts
+/// and per-user lookups never read every session per request; a shared store (Redis) answers
+/// them from per-user sets and an expiry-ordered index, and may fail to answer at all.
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session under a fresh, unused id and returns that id.
     fn create(&self, record: SessionRecord) -> Result<SessionId, StoreError>;
@@ -142,8 +143,8 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Returns whether a session existed.
     fn delete(&self, key: &SessionKey) -> Result<bool, StoreError>;
     /// All indexed sessions, expired ones included.
-    fn list(&self) -> Vec<SessionSummary>;
-    fn list_by_user(&self, user_id: UserId) -> Vec<SessionSummary>;
+    fn list(&self) -> Result<Vec<SessionSummary>, StoreError>;
+    fn list_by_user(&self, user_id: UserId) -> Result<Vec<SessionSummary>, StoreError>;
     /// Deletes the user's sessions except `keep`; returns the keys deleted.
     fn delete_by_user(
         &self,
@@ -153,7 +154,7 @@ pub trait SessionStore: Send + Sync + 'static {
     /// Deletes every session, damaged ones included; returns how many were deleted.
     fn delete_all(&self) -> Result<usize, StoreError>;
     /// Counts live sessions; `soon` sets what "expiring soon" means.
-    fn counts(&self, now: Timestamp, soon: Duration) -> SessionCounts;
+    fn counts(&self, now: Timestamp, soon: Duration) -> Result<SessionCounts, StoreError>;
     /// Deletes expired sessions; returns the keys deleted.
     fn purge_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError>;
     /// Takes a damaged session out of service, keeping a copy for inspection where possible.
