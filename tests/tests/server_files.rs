@@ -23,7 +23,9 @@ fn sessions_written_by_the_server_are_counted_from_the_folder() {
 
     let (store, report) = FileStore::open(server.sessions_dir()).expect("open");
     assert_eq!((report.sessions, report.damaged), (3, 0));
-    let counts = store.counts(SystemClock.now(), Duration::from_secs(600)).expect("counts");
+    let counts = store
+        .counts(SystemClock.now(), Duration::from_secs(600))
+        .expect("counts");
     assert_eq!((counts.live, counts.users, counts.expiring_soon), (3, 2, 0));
     assert_eq!(
         counts.per_user.values().copied().collect::<Vec<_>>(),
@@ -32,5 +34,11 @@ fn sessions_written_by_the_server_are_counted_from_the_folder() {
 
     assert_eq!(a2.post("/api/session/logout").status, 200);
     store.rescan().expect("rescan");
-    assert_eq!(store.counts(SystemClock.now(), Duration::ZERO).expect("counts").live, 2);
+    assert_eq!(
+        store
+            .counts(SystemClock.now(), Duration::ZERO)
+            .expect("counts")
+            .live,
+        2
+    );
 }

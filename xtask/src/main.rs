@@ -196,6 +196,7 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
         packages::ensure(&packages::UI_TESTS)?;
         packages::ensure_libraries(&packages::TRAY_LIBS)?;
         packages::ensure(&packages::TRAY_TOOLS)?;
+        packages::ensure(&packages::SERVICES)?;
         if !quick {
             packages::ensure(&packages::WINDOWS_CROSS)?;
             packages::ensure_rust_target(packages::WINDOWS_TARGET)?;

@@ -97,6 +97,12 @@ pub fn ensure_libraries(packages: &[&str]) -> Result {
     install(&missing)
 }
 
+/// Real services the tests start in temp folders (sessions shared by several servers).
+pub const SERVICES: [Need; 1] = [Need {
+    command: "redis-server",
+    package: "redis-server",
+}];
+
 /// Load generator for `cargo xtask bench`.
 pub const BENCH: [Need; 1] = [Need {
     command: "wrk",

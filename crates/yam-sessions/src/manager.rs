@@ -190,20 +190,23 @@ impl SessionManager {
         let record = self
             .policy
             .new_record(user.id, &user.username, client, now, &self.epoch);
-        let id = self.store.create(record.clone())?;
-        let key = id.key();
-        let mut displaced = 0;
-        if self.policy.login_displaces_others() {
+        let (id, displaced) = if self.policy.login_displaces_others() {
+            // Remembered before they go, so a request racing the login hears "displaced".
             let others: Vec<_> = self
                 .store
                 .list_by_user(user.id)?
                 .into_iter()
                 .map(|s| s.key)
-                .filter(|k| *k != key)
                 .collect();
             self.remember(&others, EndReason::Displaced);
-            displaced = self.store.delete_by_user(user.id, Some(&key))?.len();
-        }
+            let (id, displaced) = self.store.create_displacing(record.clone())?;
+            // Sessions created meanwhile on another server are displaced too.
+            self.remember(&displaced, EndReason::Displaced);
+            (id, displaced.len())
+        } else {
+            (self.store.create(record.clone())?, 0)
+        };
+        let key = id.key();
         Ok(Login {
             id,
             key,

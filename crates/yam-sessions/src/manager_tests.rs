@@ -98,7 +98,14 @@ fn multiple_mode_keeps_every_session_of_a_user() {
                 .expect("auth"),
         );
     }
-    assert_eq!(f.manager.counts(Duration::ZERO).expect("counts").per_user.get(&1), Some(&2));
+    assert_eq!(
+        f.manager
+            .counts(Duration::ZERO)
+            .expect("counts")
+            .per_user
+            .get(&1),
+        Some(&2)
+    );
 }
 
 #[test]

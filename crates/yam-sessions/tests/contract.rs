@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use yam_services::Redis;
 use yam_sessions::{
-    ClientInfo, FileStore, Loaded, MemoryStore, Renewal, Saved, SessionMode, SessionPolicy,
-    SessionRecord, SessionStore, Timestamp,
+    ClientInfo, FileStore, Loaded, MemoryStore, RedisStore, Renewal, Saved, SessionMode,
+    SessionPolicy, SessionRecord, SessionStore, Timestamp,
 };
 
 const NOW: Timestamp = Timestamp(1_800_000_000_000);
@@ -97,17 +98,30 @@ pub fn lists_and_counts_by_user(store: &dyn SessionStore) {
     let c1 = store.create(expired).expect("c").key();
 
     assert_eq!(store.list().expect("list").len(), 4);
-    let mut alice: Vec<_> = store.list_by_user(1).expect("list").into_iter().map(|s| s.key).collect();
+    let mut alice: Vec<_> = store
+        .list_by_user(1)
+        .expect("list")
+        .into_iter()
+        .map(|s| s.key)
+        .collect();
     alice.sort();
     let mut want = vec![a1, a2];
     want.sort();
     assert_eq!(alice, want);
 
-    let counts = store.counts(NOW, Duration::from_secs(5 * 3600)).expect("counts");
+    let counts = store
+        .counts(NOW, Duration::from_secs(5 * 3600))
+        .expect("counts");
     assert_eq!((counts.live, counts.users, counts.expiring_soon), (3, 2, 3));
     assert_eq!(counts.per_user.get(&1), Some(&2));
     assert_eq!(counts.per_user.get(&3), None);
-    assert_eq!(store.counts(NOW, Duration::from_secs(60)).expect("counts").expiring_soon, 0);
+    assert_eq!(
+        store
+            .counts(NOW, Duration::from_secs(60))
+            .expect("counts")
+            .expiring_soon,
+        0
+    );
 
     assert_eq!(store.purge_expired(NOW).expect("purge"), vec![c1]);
     assert_eq!(
@@ -115,9 +129,18 @@ pub fn lists_and_counts_by_user(store: &dyn SessionStore) {
         vec![a1]
     );
     assert_eq!(store.list_by_user(1).expect("list").len(), 1);
+    assert!(
+        store
+            .list_by_user(99)
+            .expect("a user without sessions")
+            .is_empty()
+    );
     assert_eq!(store.delete_all().expect("all"), 2);
     assert_eq!(store.load(&b1).expect("load"), Loaded::Missing);
-    assert_eq!(store.counts(NOW, Duration::ZERO).expect("counts"), Default::default());
+    assert_eq!(
+        store.counts(NOW, Duration::ZERO).expect("counts"),
+        Default::default()
+    );
 }
 
 pub fn replace_overwrites(store: &dyn SessionStore) {
@@ -251,5 +274,13 @@ fn file() -> (Arc<dyn SessionStore>, tempfile::TempDir) {
     (Arc::new(store), dir)
 }
 
+/// A real redis-server per test; the store under a prefix of its own, as a deployment has.
+fn redis() -> (Arc<dyn SessionStore>, Redis) {
+    let server = Redis::start();
+    let store = RedisStore::open(&server.url(), "contract:").expect("open");
+    (Arc::new(store), server)
+}
+
 contract_suite!(memory_store, memory());
 contract_suite!(file_store, file());
+contract_suite!(redis_store, redis());

@@ -89,7 +89,10 @@ fn scan_ignores_foreign_and_temp_files_and_reports_damage() {
     assert!(p.join(".gitkeep").exists());
     assert!(p.join(".notes.tmp").exists());
     assert!(p.join("2029240f6d1128be89ddc32729463129").exists());
-    assert_eq!(store.counts(NOW, Duration::ZERO).expect("counts").damaged, 0);
+    assert_eq!(
+        store.counts(NOW, Duration::ZERO).expect("counts").damaged,
+        0
+    );
 }
 
 #[test]

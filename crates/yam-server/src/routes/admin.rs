@@ -72,7 +72,12 @@ pub async fn list_sessions(
 ) -> Result<Response, AppError> {
     let caller = admin_or_deny!(state, headers, peer);
     let now = state.sessions.now();
-    let user = q.user.as_deref().map(str::trim).filter(|u| !u.is_empty()).map(str::to_owned);
+    let user = q
+        .user
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+        .map(str::to_owned);
     let mut sessions: Vec<SessionSummary> = super::blocking(&state, move |s| {
         Ok::<_, AppError>(match user {
             Some(name) => match s.users.find_by_login(&name)? {

@@ -74,15 +74,16 @@ async fn new_password(
     Ok(Ok((hash, generated)))
 }
 
-
 pub async fn list(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let _caller = admin_or_deny!(state, headers, peer);
-    let (mut users, live) =
-        blocking(&state, |s| Ok::<_, AppError>((s.users.list()?, live_per_user(s)?))).await??;
+    let (mut users, live) = blocking(&state, |s| {
+        Ok::<_, AppError>((s.users.list()?, live_per_user(s)?))
+    })
+    .await??;
     users.sort_by_cached_key(|u| u.info.username.to_lowercase());
     let items: Vec<Value> = users.iter().map(|u| user_json(u, &live)).collect();
     Ok(Json(json!({ "success": true, "users": items })).into_response())
@@ -117,11 +118,14 @@ pub async fn add(
     let email = new.email.filter(|e| !e.trim().is_empty());
     let (name, admin) = (new.username.trim().to_owned(), new.admin);
     let added = blocking(&state, move |s| {
-        let added = s.users.add(&name, email.as_deref(), &hash, admin).and_then(|_| {
-            s.users
-                .find_by_login(&name)?
-                .ok_or(UserError::NotFound(name))
-        });
+        let added = s
+            .users
+            .add(&name, email.as_deref(), &hash, admin)
+            .and_then(|_| {
+                s.users
+                    .find_by_login(&name)?
+                    .ok_or(UserError::NotFound(name))
+            });
         Ok::<_, AppError>(match added {
             Ok(user) => Ok((user, live_per_user(s)?)),
             Err(e) => Err(e),

@@ -15,6 +15,7 @@ mod file;
 mod fsio;
 mod index;
 mod memory;
+mod redis;
 
 pub use file::{FileStore, ScanReport};
 #[cfg(unix)]
@@ -24,6 +25,7 @@ pub use fsio::{
     open_without_following, read_bounded, read_regular, retry_while_shared,
 };
 pub use memory::MemoryStore;
+pub use redis::{DEFAULT_PREFIX, RedisStore};
 
 /// How many times `create` draws a new id when the first one is already taken.
 const CREATE_ATTEMPTS: usize = 4;
@@ -80,6 +82,15 @@ pub enum StoreError {
     Rng(String),
     #[error("could not find an unused session id after {CREATE_ATTEMPTS} attempts")]
     IdExhausted,
+    /// A shared store (Redis) is not answering: down, restarting, unreachable.
+    #[error("{store} is not answering: {cause}")]
+    Unavailable { store: String, cause: String },
+    /// A shared store answered with an error that is not about reaching it.
+    #[error("{0}")]
+    Backend(String),
+    /// The store's address or settings are wrong (found when the store is opened).
+    #[error("{0}")]
+    Config(String),
 }
 
 impl StoreError {
@@ -93,6 +104,11 @@ impl StoreError {
                 | io::ErrorKind::StorageFull
                 | io::ErrorKind::QuotaExceeded
         ))
+    }
+
+    /// A shared store cannot be reached right now; it passes by itself once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
@@ -127,6 +143,23 @@ pub struct SessionCounts {
 pub trait SessionStore: Send + Sync + 'static {
     /// Stores a new session under a fresh, unused id and returns that id.
     fn create(&self, record: SessionRecord) -> Result<SessionId, StoreError>;
+    /// `create`, then deletes the user's other sessions (single session mode); returns the new
+    /// id and the keys deleted. A shared store does both in one atomic step, so two logins on
+    /// two servers at once leave exactly one session; a local store relies on the caller
+    /// serialising logins of one user.
+    fn create_displacing(
+        &self,
+        record: SessionRecord,
+    ) -> Result<(SessionId, Vec<SessionKey>), StoreError> {
+        let user_id = record.user_id;
+        let id = self.create(record)?;
+        let displaced = self.delete_by_user(user_id, Some(&id.key()))?;
+        Ok((id, displaced))
+    }
+    /// Whether the store answers (a shared store may be down); local stores always do.
+    fn check(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
     fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError>;
     /// `load` answered from memory, or `None` when storage must be read (the caller then
     /// calls `load` where blocking is fine).

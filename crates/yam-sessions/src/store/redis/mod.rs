@@ -1,0 +1,451 @@
+//! `RedisStore`: sessions shared by several servers. Every change is one atomic Lua script
+//! (see `scripts.rs` for the key layout); renewals are kept in memory and written by
+//! [`SessionStore::flush_renewals`], so the "at most once a minute" policy stays in the
+//! session manager, as for the folder store.
+
+mod known;
+mod pool;
+mod scripts;
+
+use std::collections::{BTreeMap, HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use redis::Connection;
+
+use self::known::Known;
+use self::pool::Pool;
+use super::{
+    Loaded, Quarantined, Saved, SessionCounts, SessionStore, SessionSummary, StoreError,
+    create_with_unique_id,
+};
+use crate::id::{SessionId, SessionKey};
+use crate::policy::Renewal;
+use crate::record::{Damage, DamageKind, SessionRecord, UserId};
+use crate::time::Timestamp;
+
+/// The key prefix when none is given: several deployments can share one Redis with their own.
+pub const DEFAULT_PREFIX: &str = "yam:";
+/// How long a damaged session is kept under `q:` for inspection.
+const QUARANTINE_KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+
+pub struct RedisStore {
+    pool: Pool,
+    prefix: String,
+    known: Known,
+}
+
+impl RedisStore {
+    /// Connects lazily: a Redis that is down at start is reported by [`SessionStore::check`]
+    /// and by each request, and is used as soon as it answers.
+    pub fn open(url: &str, prefix: &str) -> Result<Self, StoreError> {
+        if prefix.is_empty() || prefix.contains(char::is_whitespace) {
+            return Err(StoreError::Config(format!(
+                "the Redis key prefix {prefix:?} must be non-empty, without spaces"
+            )));
+        }
+        Ok(Self {
+            pool: Pool::new(url)?,
+            prefix: prefix.to_owned(),
+            known: Known::default(),
+        })
+    }
+
+    /// Where the sessions are, without any password (for logs and the health answer).
+    pub fn address(&self) -> &str {
+        &self.pool.address
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    fn session_key(&self, hex: &str) -> String {
+        format!("{}s:{hex}", self.prefix)
+    }
+
+    fn user_key(&self, user: UserId) -> String {
+        format!("{}u:{user}", self.prefix)
+    }
+
+    fn all_key(&self) -> String {
+        format!("{}all", self.prefix)
+    }
+
+    fn run_create(
+        &self,
+        id: &SessionId,
+        record: &SessionRecord,
+        displace: bool,
+    ) -> Result<Option<Vec<String>>, StoreError> {
+        let hex = id.key().to_hex();
+        self.pool.with(|c| {
+            scripts::CREATE
+                .key(self.session_key(&hex))
+                .key(self.user_key(record.user_id))
+                .key(self.all_key())
+                .arg(record.to_json())
+                .arg(record.last_seen.as_millis())
+                .arg(record.expires_at.as_millis())
+                .arg(record.user_id)
+                .arg(&hex)
+                .arg(if displace { "1" } else { "0" })
+                .arg(&self.prefix)
+                .invoke(c)
+        })
+    }
+
+    fn create_inner(
+        &self,
+        record: SessionRecord,
+        displace: bool,
+    ) -> Result<(SessionId, Vec<SessionKey>), StoreError> {
+        let mut displaced = Vec::new();
+        let id = create_with_unique_id(|id| {
+            Ok(match self.run_create(id, &record, displace)? {
+                Some(hexes) => {
+                    displaced = parse_keys(&hexes);
+                    true
+                }
+                None => false,
+            })
+        })?;
+        self.known.forget_all(&displaced);
+        self.known.written(id.key(), &record);
+        Ok((id, displaced))
+    }
+
+    /// Reads several sessions in one round trip; missing ones are left out.
+    fn read_many(
+        &self,
+        conn: &mut Connection,
+        hexes: &[String],
+    ) -> redis::RedisResult<Vec<SessionSummary>> {
+        if hexes.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut pipe = redis::pipe();
+        for hex in hexes {
+            pipe.cmd("HGETALL").arg(self.session_key(hex));
+        }
+        let fields: Vec<HashMap<String, Vec<u8>>> = pipe.query(conn)?;
+        Ok(hexes
+            .iter()
+            .zip(fields)
+            .filter_map(|(hex, fields)| {
+                let key = SessionKey::parse_hex(hex)?;
+                match decode(&fields) {
+                    Loaded::Found(record) => Some(SessionSummary { key, record }),
+                    Loaded::Missing | Loaded::Damaged(_) => None,
+                }
+            })
+            .collect())
+    }
+}
+
+/// A stored hash back to a record: `seen` and `exp` are the authority for the times (renewals
+/// write only them).
+fn decode(fields: &HashMap<String, Vec<u8>>) -> Loaded {
+    if fields.is_empty() {
+        return Loaded::Missing;
+    }
+    let Some(json) = fields.get("rec") else {
+        return Loaded::Damaged(Damage::new(DamageKind::NotAnObject, None));
+    };
+    let mut record = match SessionRecord::from_json(json) {
+        Ok(r) => r,
+        Err(damage) => return Loaded::Damaged(damage),
+    };
+    let millis = |name: &str| {
+        fields
+            .get(name)
+            .and_then(|v| std::str::from_utf8(v).ok())
+            .and_then(|v| v.parse::<i64>().ok())
+            .map(Timestamp)
+    };
+    if let (Some(seen), Some(exp)) = (millis("seen"), millis("exp")) {
+        record.last_seen = seen;
+        record.expires_at = exp;
+    }
+    Loaded::Found(Arc::new(record))
+}
+
+fn is_wrong_type(e: &redis::RedisError) -> bool {
+    e.code() == Some("WRONGTYPE")
+}
+
+fn parse_keys(hexes: &[String]) -> Vec<SessionKey> {
+    hexes
+        .iter()
+        .filter_map(|h| SessionKey::parse_hex(h))
+        .collect()
+}
+
+/// `<uid>:<hex>` members of the expiry index.
+fn split_member(member: &str) -> Option<(UserId, &str)> {
+    let (uid, hex) = member.split_once(':')?;
+    Some((uid.parse().ok()?, hex))
+}
+
+impl SessionStore for RedisStore {
+    fn create(&self, record: SessionRecord) -> Result<SessionId, StoreError> {
+        Ok(self.create_inner(record, false)?.0)
+    }
+
+    fn create_displacing(
+        &self,
+        record: SessionRecord,
+    ) -> Result<(SessionId, Vec<SessionKey>), StoreError> {
+        self.create_inner(record, true)
+    }
+
+    fn check(&self) -> Result<(), StoreError> {
+        self.pool
+            .with(|c| redis::cmd("PING").query::<String>(c))
+            .map(|_| ())
+    }
+
+    fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError> {
+        let name = self.session_key(&key.to_hex());
+        let fields = self.pool.with(|c| {
+            match redis::cmd("HGETALL").arg(&name).query(c) {
+                Ok(fields) => Ok(Some(fields)),
+                // Something else was written under the session's name.
+                Err(e) if is_wrong_type(&e) => Ok(None),
+                Err(e) => Err(e),
+            }
+        })?;
+        let loaded = match fields {
+            Some(f) => decode(&f),
+            None => Loaded::Damaged(Damage::new(DamageKind::NotAnObject, None)),
+        };
+        Ok(match loaded {
+            Loaded::Found(record) => Loaded::Found(self.known.loaded(*key, record)),
+            Loaded::Missing => {
+                self.known.forget(key);
+                Loaded::Missing
+            }
+            damaged @ Loaded::Damaged(_) => damaged,
+        })
+    }
+
+    fn replace(&self, key: &SessionKey, record: SessionRecord) -> Result<Saved, StoreError> {
+        let hex = key.to_hex();
+        let written: i64 = self.pool.with(|c| {
+            scripts::REPLACE
+                .key(self.session_key(&hex))
+                .key(self.all_key())
+                .arg(record.to_json())
+                .arg(record.last_seen.as_millis())
+                .arg(record.expires_at.as_millis())
+                .arg(record.user_id)
+                .arg(&hex)
+                .arg(&self.prefix)
+                .invoke(c)
+        })?;
+        if written == 0 {
+            self.known.forget(key);
+            return Ok(Saved::Gone);
+        }
+        self.known.written(*key, &record);
+        Ok(Saved::Written)
+    }
+
+    fn touch(&self, key: &SessionKey, renewal: Renewal) -> Result<Saved, StoreError> {
+        if self.known.renew(key, renewal) {
+            return Ok(Saved::Written);
+        }
+        // Not read by this server lately: ask Redis whether the session still exists.
+        let name = self.session_key(&key.to_hex());
+        let times: (Option<i64>, Option<i64>) = self.pool.with(|c| {
+            match redis::cmd("HMGET")
+                .arg(&name)
+                .arg("seen")
+                .arg("exp")
+                .query(c)
+            {
+                Err(e) if is_wrong_type(&e) => Ok((None, None)),
+                other => other,
+            }
+        })?;
+        let (Some(seen), Some(exp)) = times else {
+            return Ok(Saved::Gone);
+        };
+        self.known.persisted(*key, Timestamp(seen), Timestamp(exp));
+        self.known.renew(key, renewal);
+        Ok(Saved::Written)
+    }
+
+    fn flush_renewals(&self, written_before: Timestamp) -> Result<usize, StoreError> {
+        let due = self.known.due(written_before);
+        for (key, renewal) in &due {
+            let hex = key.to_hex();
+            let written: i64 = self.pool.with(|c| {
+                scripts::RENEW
+                    .key(self.session_key(&hex))
+                    .key(self.all_key())
+                    .arg(renewal.last_seen.as_millis())
+                    .arg(renewal.expires_at.as_millis())
+                    .arg(&hex)
+                    .arg(&self.prefix)
+                    .invoke(c)
+            })?;
+            if written == 0 {
+                self.known.forget(key);
+            } else {
+                self.known
+                    .persisted(*key, renewal.last_seen, renewal.expires_at);
+            }
+        }
+        self.known.prune();
+        Ok(due.len())
+    }
+
+    fn delete(&self, key: &SessionKey) -> Result<bool, StoreError> {
+        let hex = key.to_hex();
+        let deleted: i64 = self.pool.with(|c| {
+            scripts::DELETE
+                .key(self.session_key(&hex))
+                .key(self.all_key())
+                .arg(&hex)
+                .arg(&self.prefix)
+                .invoke(c)
+        })?;
+        self.known.forget(key);
+        Ok(deleted > 0)
+    }
+
+    fn list(&self) -> Result<Vec<SessionSummary>, StoreError> {
+        let all = self.all_key();
+        self.pool.with(|c| {
+            let members: Vec<String> = redis::cmd("ZRANGE").arg(&all).arg(0).arg(-1).query(c)?;
+            let hexes: Vec<String> = members
+                .iter()
+                .filter_map(|m| split_member(m).map(|(_, hex)| hex.to_owned()))
+                .collect();
+            self.read_many(c, &hexes)
+        })
+    }
+
+    fn list_by_user(&self, user_id: UserId) -> Result<Vec<SessionSummary>, StoreError> {
+        let set = self.user_key(user_id);
+        self.pool.with(|c| {
+            let hexes: Vec<String> = redis::cmd("SMEMBERS").arg(&set).query(c)?;
+            let found = self.read_many(c, &hexes)?;
+            Ok(found
+                .into_iter()
+                .filter(|s| s.record.user_id == user_id)
+                .collect())
+        })
+    }
+
+    fn delete_by_user(
+        &self,
+        user_id: UserId,
+        keep: Option<&SessionKey>,
+    ) -> Result<Vec<SessionKey>, StoreError> {
+        let keep = keep.map(SessionKey::to_hex).unwrap_or_default();
+        let hexes: Vec<String> = self.pool.with(|c| {
+            scripts::DELETE_USER
+                .key(self.user_key(user_id))
+                .key(self.all_key())
+                .arg(user_id)
+                .arg(&keep)
+                .arg(&self.prefix)
+                .invoke(c)
+        })?;
+        let keys = parse_keys(&hexes);
+        self.known.forget_all(&keys);
+        Ok(keys)
+    }
+
+    fn delete_all(&self) -> Result<usize, StoreError> {
+        let pattern = format!("{}s:*", self.prefix);
+        let deleted = self.pool.with(|c| {
+            let indexed: i64 = scripts::DELETE_ALL
+                .key(self.all_key())
+                .arg(&self.prefix)
+                .invoke(c)?;
+            // Values under a session's name that were never indexed (written by hand, damaged).
+            let stray: HashSet<String> = redis::cmd("SCAN")
+                .cursor_arg(0)
+                .arg("MATCH")
+                .arg(&pattern)
+                .arg("COUNT")
+                .arg(1000)
+                .clone()
+                .iter(c)?
+                .collect::<Result<_, _>>()?;
+            let mut removed = 0i64;
+            for name in stray {
+                removed += redis::cmd("DEL").arg(name).query::<i64>(c)?;
+            }
+            Ok(indexed + removed)
+        })?;
+        self.known.clear();
+        Ok(usize::try_from(deleted).unwrap_or(0))
+    }
+
+    fn counts(&self, now: Timestamp, soon: Duration) -> Result<SessionCounts, StoreError> {
+        let live: Vec<(String, f64)> = self.pool.with(|c| {
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(self.all_key())
+                .arg(format!("({}", now.as_millis()))
+                .arg("+inf")
+                .arg("WITHSCORES")
+                .query(c)
+        })?;
+        let soon_at = now.plus(soon).as_millis() as f64;
+        let mut per_user: BTreeMap<UserId, usize> = BTreeMap::new();
+        let mut expiring_soon = 0;
+        for (member, expires) in &live {
+            let Some((user, _)) = split_member(member) else {
+                continue;
+            };
+            *per_user.entry(user).or_default() += 1;
+            if *expires <= soon_at {
+                expiring_soon += 1;
+            }
+        }
+        Ok(SessionCounts {
+            live: per_user.values().sum(),
+            users: per_user.len(),
+            per_user,
+            expiring_soon,
+            damaged: 0,
+        })
+    }
+
+    fn purge_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {
+        let hexes: Vec<String> = self.pool.with(|c| {
+            scripts::PURGE
+                .key(self.all_key())
+                .arg(now.as_millis())
+                .arg(&self.prefix)
+                .invoke(c)
+        })?;
+        let keys = parse_keys(&hexes);
+        self.known.forget_all(&keys);
+        Ok(keys)
+    }
+
+    fn quarantine(&self, key: &SessionKey) -> Result<Quarantined, StoreError> {
+        let hex = key.to_hex();
+        let moved: i64 = self.pool.with(|c| {
+            scripts::QUARANTINE
+                .key(self.session_key(&hex))
+                .key(self.all_key())
+                .key(format!("{}q:{hex}", self.prefix))
+                .arg(&hex)
+                .arg(&self.prefix)
+                .arg(QUARANTINE_KEEP.as_millis() as u64)
+                .invoke(c)
+        })?;
+        self.known.forget(key);
+        Ok(if moved == 1 {
+            Quarantined::Moved
+        } else {
+            Quarantined::Removed
+        })
+    }
+}
