@@ -20,6 +20,8 @@ use crate::state::SharedState;
 /// Larger bodies are refused with 413 before a handler sees them.
 pub const MAX_BODY_BYTES: usize = 64 * 1024;
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(30);
+/// Names the server that answered, when several share one deployment (`--instance`).
+pub const INSTANCE_HEADER: &str = "x-yam-instance";
 
 pub fn app(state: SharedState) -> Router {
     // Endpoints that change state and take JSON (or no body) only.
@@ -71,6 +73,20 @@ pub fn app(state: SharedState) -> Router {
         .merge(guarded);
     if state.facts.debug {
         router = router.route("/debug/session", get(debug::session));
+    }
+    if let Some(name) = state
+        .facts
+        .instance
+        .as_deref()
+        .and_then(|n| HeaderValue::from_str(n).ok())
+    {
+        router = router.layer(middleware::map_response(move |mut r: Response| {
+            let name = name.clone();
+            async move {
+                r.headers_mut().insert(INSTANCE_HEADER, name);
+                r
+            }
+        }));
     }
     router
         .fallback(not_found)

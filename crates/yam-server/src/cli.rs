@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::session_store::StoreArgs;
+
 #[derive(Debug, Parser)]
 #[command(
     name = "yam-server",
@@ -28,9 +30,8 @@ pub enum Command {
     /// End every session: through the running server (control token), or, when it is down,
     /// by clearing the sessions folder and leaving force_session_reset.txt for its next start.
     ForceLogout {
-        /// Sessions folder, when the server uses a non-default one.
-        #[arg(long, value_name = "DIR")]
-        sessions_dir: Option<PathBuf>,
+        #[command(flatten)]
+        sessions: StoreArgs,
         #[command(flatten)]
         data: DataDirArg,
     },
@@ -75,9 +76,21 @@ pub struct ServeArgs {
     /// session conflict resolution.
     #[arg(long)]
     pub allow_multiple_sessions: bool,
-    /// Sessions folder. Default: `<data-dir>/sessions`.
-    #[arg(long, value_name = "DIR")]
-    pub sessions_dir: Option<PathBuf>,
+    #[command(flatten)]
+    pub sessions: StoreArgs,
+    /// Secret behind the CSRF tokens of HTML forms, the same on every server of one
+    /// deployment (at least 32 characters). Default: a new random one at each start.
+    #[arg(
+        long,
+        env = "YAM_FORM_SECRET",
+        value_name = "SECRET",
+        hide_env_values = true
+    )]
+    pub form_secret: Option<String>,
+    /// Name this server gives in an `X-YAM-Instance` header on every answer (several
+    /// servers behind one balancer). Default: no header.
+    #[arg(long, env = "YAM_INSTANCE", value_name = "NAME")]
+    pub instance: Option<String>,
     /// What happens to existing sessions at start: keep them, or clear them (server.bat parity).
     #[arg(long, value_enum, default_value_t = OnRestart::Keep)]
     pub on_restart: OnRestart,
@@ -134,18 +147,16 @@ pub enum UserCommand {
     /// Set a user's password (read from stdin or prompted for); ends the user's sessions.
     Passwd {
         username: String,
-        /// Sessions folder, when the server uses a non-default one.
-        #[arg(long, value_name = "DIR")]
-        sessions_dir: Option<PathBuf>,
+        #[command(flatten)]
+        sessions: StoreArgs,
         #[command(flatten)]
         data: DataDirArg,
     },
     /// Remove a user and end their sessions.
     Remove {
         username: String,
-        /// Sessions folder, when the server uses a non-default one.
-        #[arg(long, value_name = "DIR")]
-        sessions_dir: Option<PathBuf>,
+        #[command(flatten)]
+        sessions: StoreArgs,
         #[command(flatten)]
         data: DataDirArg,
     },

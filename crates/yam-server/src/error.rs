@@ -10,6 +10,10 @@ pub const UNWRITABLE: &str = "Sessions cannot be saved right now: the server's s
     refuses writes (read-only, no permission or disk full). Signed-in sessions keep working; \
     an administrator will find the folder named in the server's log.";
 
+/// What a client hears when the shared session store (Redis) is not answering.
+pub const STORE_UNAVAILABLE: &str = "Sessions cannot be checked right now: the session store \
+    (Redis) is not answering. Nothing is lost; please try again in a few seconds.";
+
 /// The JSON every refusal and failure is answered with: `{"success": false, "message"}`.
 pub fn failure(status: StatusCode, message: &str) -> Response {
     (
@@ -42,6 +46,13 @@ impl IntoResponse for AppError {
                 tracing::error!(error = %self, "the sessions folder refuses writes");
                 (StatusCode::SERVICE_UNAVAILABLE, UNWRITABLE.to_owned())
             }
+            AppError::Store(e) if e.is_unavailable() => {
+                tracing::warn!(error = %self, "the session store is not answering");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    STORE_UNAVAILABLE.to_owned(),
+                )
+            }
             AppError::Store(_) | AppError::Users(_) | AppError::Task(_) => {
                 tracing::error!(error = %self, "request failed");
                 (
@@ -51,12 +62,18 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        let mut response = failure(status, &message);
-        if status == StatusCode::SERVICE_UNAVAILABLE {
+        let retry_after = match &self {
+            // Redis restarting or failing over is back within seconds.
+            AppError::Store(e) if e.is_unavailable() => Some("5"),
             // The folder is usually fixed by a person; clients should not hammer meanwhile.
+            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some("30"),
+            _ => None,
+        };
+        let mut response = failure(status, &message);
+        if let Some(seconds) = retry_after {
             response
                 .headers_mut()
-                .insert(header::RETRY_AFTER, HeaderValue::from_static("30"));
+                .insert(header::RETRY_AFTER, HeaderValue::from_static(seconds));
         }
         response
     }

@@ -16,6 +16,7 @@ pub mod paths;
 pub mod routes;
 pub mod selftest;
 pub mod serve;
+pub mod session_store;
 pub mod state;
 pub mod throttle;
 pub mod users;

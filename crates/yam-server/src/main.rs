@@ -19,8 +19,8 @@ fn main() -> ExitCode {
         None => serve(cli.serve),
         Some(Command::Serve(args)) => serve(args),
         Some(Command::User(cmd)) => yam_server::users::cli::run(cmd),
-        Some(Command::ForceLogout { sessions_dir, data }) => {
-            yam_server::offline::force_logout(data.data_dir.as_deref(), sessions_dir.as_deref())
+        Some(Command::ForceLogout { sessions, data }) => {
+            yam_server::offline::force_logout(data.data_dir.as_deref(), &sessions)
         }
         Some(Command::Selftest { url, user }) => {
             return yam_server::selftest::main(&url, &user);

@@ -5,12 +5,12 @@ use std::time::Duration;
 
 use anyhow::Context as _;
 use serde_json::Value;
-use yam_sessions::{Clock, FileStore, SessionStore, SystemClock};
+use yam_sessions::{Clock, SystemClock};
 
 use crate::control_token::ControlToken;
 use crate::markers::{FORCE_SESSION_RESET, Markers, SERVER_STARTUP};
 use crate::paths::DataDir;
-use crate::users::cli::sessions_dir_for;
+use crate::session_store::{StoreArgs, open_offline};
 
 /// The server that last started with this data folder, when it answers now, with the
 /// control token its data folder holds.
@@ -88,19 +88,28 @@ impl RunningServer {
     }
 }
 
-pub fn force_logout(data_dir: Option<&Path>, sessions_dir: Option<&Path>) -> anyhow::Result<()> {
+pub fn force_logout(data_dir: Option<&Path>, sessions: &StoreArgs) -> anyhow::Result<()> {
     let dir = DataDir::resolve(data_dir)?;
     if let Some(server) = RunningServer::find(&dir)? {
         let message = server.clear_sessions()?;
         println!("Server at {}: {message}", server.url());
         return Ok(());
     }
-    let sessions = sessions_dir_for(&dir, sessions_dir);
-    let cleared = if sessions.is_dir() {
-        FileStore::open(&sessions)?.0.delete_all()?
-    } else {
-        0
+    let choice = sessions.choice()?;
+    let store = open_offline(&choice, &dir)?;
+    let cleared = match &store {
+        Some(store) => store.delete_all()?,
+        None => 0,
     };
+    if choice.is_shared() {
+        // Other servers may be using the shared store right now: a marker would make the
+        // next start of this one clear the sessions they create meanwhile.
+        println!(
+            "Deleted {cleared} session(s) in the shared store ({}).",
+            choice.describe()
+        );
+        return Ok(());
+    }
     std::fs::create_dir_all(dir.root())?;
     Markers::new(dir.root()).write(
         FORCE_SESSION_RESET,
@@ -109,10 +118,13 @@ pub fn force_logout(data_dir: Option<&Path>, sessions_dir: Option<&Path>) -> any
             ("by", "yam-server force-logout".to_owned()),
         ],
     )?;
+    let folder = choice
+        .folder(&dir)
+        .unwrap_or_else(|| dir.default_sessions_dir());
     println!(
         "The server is not running: deleted {cleared} session file(s) in {} and wrote {FORCE_SESSION_RESET}, \
          which the server consumes at its next start.",
-        sessions.display()
+        folder.display()
     );
     Ok(())
 }

@@ -9,7 +9,7 @@ use anyhow::Context as _;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
 use yam_sessions::{
-    Clock, FileStore, ManagerSettings, SessionManager, SessionMode, SessionStore, SystemClock,
+    Clock, ManagerSettings, SessionManager, SessionMode, SessionStore, SystemClock,
 };
 
 use crate::app::app;
@@ -22,6 +22,7 @@ use crate::markers::{
     SESSION_CONFLICT_RESOLUTION,
 };
 use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB, absolute};
+use crate::session_store::{StoreChoice, open_folder, open_redis};
 use crate::state::{AppState, ServerFacts};
 use crate::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::users::UserStore;
@@ -50,11 +51,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
-    let sessions_dir = match &args.sessions_dir {
-        Some(dir) => absolute(dir)?,
-        None => data.default_sessions_dir(),
+    let choice = args.sessions.choice()?;
+    let sessions_dir = match &choice {
+        StoreChoice::Folder(Some(dir)) => Some(absolute(dir)?),
+        StoreChoice::Folder(None) => Some(data.default_sessions_dir()),
+        StoreChoice::Redis { .. } => None,
     };
-    let store = open_sessions(&sessions_dir, args.on_restart)?;
+    let store = open_sessions(&choice, sessions_dir.as_deref(), args.on_restart)?;
+    let form_secret = form_secret(args.form_secret.as_deref())?;
+    if let Some(name) = &args.instance {
+        anyhow::ensure!(
+            axum::http::HeaderValue::from_str(name).is_ok() && !name.trim().is_empty(),
+            "--instance (YAM_INSTANCE) must be a plain name such as `yam-1`, not {name:?}"
+        );
+    }
     let clock = SystemClock;
     let started = clock.now();
     let sessions = Arc::new(SessionManager::new(
@@ -91,7 +101,14 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 settings.conflict_resolution.to_string(),
             ),
             ("on_restart", args.on_restart.as_str().to_owned()),
-            ("sessions_dir", sessions_dir.display().to_string()),
+            (
+                "sessions_dir",
+                sessions_dir
+                    .as_ref()
+                    .map(|d| d.display().to_string())
+                    .unwrap_or_default(),
+            ),
+            ("store", choice.describe()),
             ("version", env!("CARGO_PKG_VERSION").to_owned()),
         ],
     )?;
@@ -103,8 +120,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         token_file.display()
     );
     print_banner(local, &url, &data);
-    let mut form_secret = [0u8; 32];
-    getrandom::fill(&mut form_secret)?;
     let (stop, _) = tokio::sync::watch::channel(false);
     let state = Arc::new(AppState {
         sessions: sessions.clone(),
@@ -118,6 +133,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             on_restart: args.on_restart,
             data_dir: data.root().to_path_buf(),
             sessions_dir: sessions_dir.clone(),
+            store: choice.describe(),
+            instance: args.instance.clone(),
             open_files,
         },
         control_token,
@@ -168,19 +185,50 @@ fn log_settings(settings: &SessionSettings) {
     }
 }
 
-fn open_sessions(dir: &Path, on_restart: OnRestart) -> anyhow::Result<Arc<dyn SessionStore>> {
-    let (store, report) = FileStore::open(dir)
-        .with_context(|| format!("cannot use the sessions folder {}", dir.display()))?;
-    tracing::info!(
-        folder = %dir.display(), sessions = report.sessions, damaged = report.damaged,
-        ignored = report.foreign, leftovers_removed = report.stale_temp_removed,
-        "Indexed sessions in {:?}", report.elapsed
-    );
+fn open_sessions(
+    choice: &StoreChoice,
+    folder: Option<&Path>,
+    on_restart: OnRestart,
+) -> anyhow::Result<Arc<dyn SessionStore>> {
+    let store: Arc<dyn SessionStore> = match (choice, folder) {
+        (StoreChoice::Redis { url, prefix }, _) => {
+            let store = open_redis(url, prefix)?;
+            tracing::info!(redis = %store.address(), prefix = %prefix, "Sessions are in Redis, shared by every server that uses it");
+            Arc::new(store)
+        }
+        (StoreChoice::Folder(_), Some(dir)) => Arc::new(open_folder(dir)?),
+        (StoreChoice::Folder(_), None) => anyhow::bail!("no sessions folder"),
+    };
     if on_restart == OnRestart::Clear {
+        if choice.is_shared() {
+            tracing::warn!(
+                "--on-restart clear with a shared store ends the sessions of every server that uses it"
+            );
+        }
         let cleared = store.delete_all()?;
         tracing::info!(cleared, "Cleared existing sessions (--on-restart clear)");
     }
-    Ok(Arc::new(store))
+    Ok(store)
+}
+
+/// The CSRF secret: derived from the shared one (several servers accept each other's forms),
+/// or random per start.
+fn form_secret(shared: Option<&str>) -> anyhow::Result<[u8; 32]> {
+    use sha2::Digest as _;
+    match shared.map(str::trim).filter(|s| !s.is_empty()) {
+        Some(secret) => {
+            anyhow::ensure!(
+                secret.chars().count() >= 32,
+                "--form-secret (YAM_FORM_SECRET) must be at least 32 characters"
+            );
+            Ok(sha2::Sha256::digest(format!("yam form secret\n{secret}").as_bytes()).into())
+        }
+        None => {
+            let mut secret = [0u8; 32];
+            getrandom::fill(&mut secret)?;
+            Ok(secret)
+        }
+    }
 }
 
 async fn bind(host: &str, port: u16) -> anyhow::Result<TcpListener> {

@@ -22,7 +22,12 @@ pub struct ServerFacts {
     pub debug: bool,
     pub on_restart: OnRestart,
     pub data_dir: PathBuf,
-    pub sessions_dir: PathBuf,
+    /// The sessions folder (None: sessions are in a shared store).
+    pub sessions_dir: Option<PathBuf>,
+    /// Where sessions are: `folder …` or `redis (key prefix …)`.
+    pub store: String,
+    /// The name sent in `X-YAM-Instance` (several servers behind a balancer).
+    pub instance: Option<String>,
     /// The open-files limit after raising it (None: no such limit here).
     pub open_files: Option<yam_net::OpenFiles>,
 }
@@ -33,7 +38,7 @@ pub struct AppState {
     pub passwords: PasswordChecker,
     pub facts: ServerFacts,
     pub control_token: ControlToken,
-    /// Per-start secret behind the CSRF tokens of HTML forms.
+    /// Secret behind the CSRF tokens of HTML forms (per start, or shared by a deployment).
     pub form_secret: [u8; 32],
     pub throttle: Mutex<LoginThrottle>,
     /// Set to true to stop the server gracefully (`/api/admin/shutdown`, signals).

@@ -1,5 +1,7 @@
 //! Public, read-only probes: `/api/health` and `/api/server-info`. They never renew a session.
 
+use std::sync::Arc;
+
 use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, header};
@@ -12,11 +14,21 @@ use crate::auth::{self, Check};
 use crate::error::AppError;
 use crate::state::SharedState;
 
+/// Always 200 while the process serves: a supervisor must not restart a server because
+/// Redis is down (a restart cannot fix that). The body says what works.
 pub async fn health(State(state): State<SharedState>) -> Json<Value> {
     let uptime = state.facts.started.until(state.sessions.now()).as_secs();
+    // A folder store always answers; a shared one is asked (a network round trip).
+    let store_ok = state.facts.sessions_dir.is_some() || {
+        let sessions = Arc::clone(&state.sessions);
+        tokio::task::spawn_blocking(move || sessions.store().check())
+            .await
+            .is_ok_and(|checked| checked.is_ok())
+    };
     Json(json!({
-        "status": "ok",
-        "healthy": true,
+        "status": if store_ok { "ok" } else { "degraded" },
+        "healthy": store_ok,
+        "store": if store_ok { "ok" } else { "unavailable" },
         "version": state.facts.version,
         "uptime_seconds": uptime,
     }))
@@ -32,7 +44,11 @@ pub async fn server_info(
     let multiple = policy.mode == SessionMode::Multiple;
     let mut features = vec![
         "sliding_expiry",
-        "file_sessions",
+        if state.facts.sessions_dir.is_some() {
+            "file_sessions"
+        } else {
+            "redis_sessions"
+        },
         "damaged_session_repair",
         "restart_safe_sessions",
     ];

@@ -3,14 +3,13 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use yam_sessions::{FileStore, SessionStore};
-
 use super::UserStore;
 use super::passwords::hash_password;
 use crate::cli::UserCommand;
 use crate::markers::{Markers, SERVER_STARTUP};
 use crate::offline::RunningServer;
 use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB};
+use crate::session_store::{StoreArgs, open_offline};
 
 pub fn run(command: UserCommand) -> anyhow::Result<()> {
     match command {
@@ -52,7 +51,7 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
         }
         UserCommand::Passwd {
             username,
-            sessions_dir,
+            sessions,
             data,
         } => {
             let (dir, users) = open(data.data_dir.as_deref())?;
@@ -62,17 +61,17 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
                 // The generated first-run password is no longer valid: do not leave it around.
                 let _ = std::fs::remove_file(dir.file(INITIAL_ADMIN_PASSWORD));
             }
-            let ended = end_sessions(&dir, sessions_dir.as_deref(), id)?;
+            let ended = end_sessions(&dir, &sessions, id)?;
             println!("Password changed for '{username}'; {ended} session(s) ended.");
         }
         UserCommand::Remove {
             username,
-            sessions_dir,
+            sessions,
             data,
         } => {
             let (dir, users) = open(data.data_dir.as_deref())?;
             let removed = users.remove(&username)?;
-            let ended = end_sessions(&dir, sessions_dir.as_deref(), removed.info.id)?;
+            let ended = end_sessions(&dir, &sessions, removed.info.id)?;
             println!("Removed user '{username}'; {ended} session(s) ended.");
         }
     }
@@ -103,17 +102,15 @@ pub fn sessions_dir_for(dir: &DataDir, explicit: Option<&Path>) -> PathBuf {
 }
 
 /// Ends the user's sessions: through the running server when there is one (it ends them
-/// under its own locks, so a renewal in flight cannot bring one back), else on the folder.
-fn end_sessions(dir: &DataDir, explicit: Option<&Path>, user_id: i64) -> anyhow::Result<usize> {
+/// under its own locks, so a renewal in flight cannot bring one back), else in the store.
+fn end_sessions(dir: &DataDir, sessions: &StoreArgs, user_id: i64) -> anyhow::Result<usize> {
     if let Some(server) = RunningServer::find(dir)? {
         return server.end_user_sessions(user_id);
     }
-    let sessions = sessions_dir_for(dir, explicit);
-    if !sessions.is_dir() {
-        return Ok(0);
+    match open_offline(&sessions.choice()?, dir)? {
+        Some(store) => Ok(store.delete_by_user(user_id, None)?.len()),
+        None => Ok(0),
     }
-    let (store, _) = FileStore::open(&sessions)?;
-    Ok(store.delete_by_user(user_id, None)?.len())
 }
 
 pub fn read_password_line(prompt: &str) -> anyhow::Result<Option<String>> {
