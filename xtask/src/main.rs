@@ -197,6 +197,7 @@ fn test_stages(stages: &mut Stages, quick: bool) -> Result {
         packages::ensure_libraries(&packages::TRAY_LIBS)?;
         packages::ensure(&packages::TRAY_TOOLS)?;
         packages::ensure(&packages::SERVICES)?;
+        packages::ensure_libraries(&packages::SERVICE_LIBS)?;
         if !quick {
             packages::ensure(&packages::WINDOWS_CROSS)?;
             packages::ensure_rust_target(packages::WINDOWS_TARGET)?;

@@ -98,10 +98,20 @@ pub fn ensure_libraries(packages: &[&str]) -> Result {
 }
 
 /// Real services the tests start in temp folders (sessions shared by several servers).
-pub const SERVICES: [Need; 1] = [Need {
-    command: "redis-server",
-    package: "redis-server",
-}];
+pub const SERVICES: [Need; 2] = [
+    Need {
+        command: "redis-server",
+        package: "redis-server",
+    },
+    Need {
+        command: "nginx",
+        package: "nginx-light",
+    },
+];
+
+/// The PostgreSQL server (checked with dpkg: Debian keeps initdb and postgres in
+/// /usr/lib/postgresql/<version>/bin, and a psql on PATH may be the client alone).
+pub const SERVICE_LIBS: [&str; 1] = ["postgresql"];
 
 /// Load generator for `cargo xtask bench`.
 pub const BENCH: [Need; 1] = [Need {

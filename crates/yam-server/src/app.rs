@@ -88,6 +88,13 @@ pub fn app(state: SharedState) -> Router {
             }
         }));
     }
+    let proxies = state.facts.trusted_proxies.clone();
+    if !proxies.is_empty() {
+        router = router.layer(middleware::from_fn_with_state(
+            proxies,
+            crate::forwarded::resolve_client,
+        ));
+    }
     router
         .fallback(not_found)
         .layer(DefaultBodyLimit::max(MAX_BODY_BYTES))

@@ -55,6 +55,15 @@ pub struct DataDirArg {
     pub data_dir: Option<PathBuf>,
 }
 
+/// Where users are kept.
+#[derive(Debug, Clone, Args)]
+pub struct DatabaseArg {
+    /// Users database: SQLite in the data folder (the default) or PostgreSQL shared by
+    /// several servers, e.g. postgres://yam:PASSWORD@db-host:5432/yam
+    #[arg(long, env = "YAM_DATABASE", value_name = "URL", hide_env_values = true)]
+    pub database: Option<String>,
+}
+
 #[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on (0.0.0.0 to serve the LAN).
@@ -78,6 +87,8 @@ pub struct ServeArgs {
     pub allow_multiple_sessions: bool,
     #[command(flatten)]
     pub sessions: StoreArgs,
+    #[command(flatten)]
+    pub users: DatabaseArg,
     /// Secret behind the CSRF tokens of HTML forms, the same on every server of one
     /// deployment (at least 32 characters). Default: a new random one at each start.
     #[arg(
@@ -87,6 +98,15 @@ pub struct ServeArgs {
         hide_env_values = true
     )]
     pub form_secret: Option<String>,
+    /// A reverse proxy (load balancer) whose `X-Forwarded-For` names the client; repeat for
+    /// several. Without it, every client behind a proxy looks like the proxy.
+    #[arg(
+        long,
+        env = "YAM_TRUSTED_PROXIES",
+        value_name = "IP",
+        value_delimiter = ','
+    )]
+    pub trusted_proxy: Vec<std::net::IpAddr>,
     /// Name this server gives in an `X-YAM-Instance` header on every answer (several
     /// servers behind one balancer). Default: no header.
     #[arg(long, env = "YAM_INSTANCE", value_name = "NAME")]
@@ -138,11 +158,15 @@ pub enum UserCommand {
         admin: bool,
         #[command(flatten)]
         data: DataDirArg,
+        #[command(flatten)]
+        users: DatabaseArg,
     },
     /// List users.
     List {
         #[command(flatten)]
         data: DataDirArg,
+        #[command(flatten)]
+        users: DatabaseArg,
     },
     /// Set a user's password (read from stdin or prompted for); ends the user's sessions.
     Passwd {
@@ -151,6 +175,8 @@ pub enum UserCommand {
         sessions: StoreArgs,
         #[command(flatten)]
         data: DataDirArg,
+        #[command(flatten)]
+        users: DatabaseArg,
     },
     /// Remove a user and end their sessions.
     Remove {
@@ -159,5 +185,7 @@ pub enum UserCommand {
         sessions: StoreArgs,
         #[command(flatten)]
         data: DataDirArg,
+        #[command(flatten)]
+        users: DatabaseArg,
     },
 }

@@ -14,6 +14,10 @@ pub const UNWRITABLE: &str = "Sessions cannot be saved right now: the server's s
 pub const STORE_UNAVAILABLE: &str = "Sessions cannot be checked right now: the session store \
     (Redis) is not answering. Nothing is lost; please try again in a few seconds.";
 
+/// What a client hears when the shared users database (PostgreSQL) is not answering.
+pub const USERS_UNAVAILABLE: &str = "Sign-in is not possible right now: the users database \
+    is not answering. Please try again in a few seconds.";
+
 /// The JSON every refusal and failure is answered with: `{"success": false, "message"}`.
 pub fn failure(status: StatusCode, message: &str) -> Response {
     (
@@ -53,6 +57,13 @@ impl IntoResponse for AppError {
                     STORE_UNAVAILABLE.to_owned(),
                 )
             }
+            AppError::Users(e) if e.is_unavailable() => {
+                tracing::warn!(error = %self, "the users database is not answering");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    USERS_UNAVAILABLE.to_owned(),
+                )
+            }
             AppError::Store(_) | AppError::Users(_) | AppError::Task(_) => {
                 tracing::error!(error = %self, "request failed");
                 (
@@ -65,6 +76,7 @@ impl IntoResponse for AppError {
         let retry_after = match &self {
             // Redis restarting or failing over is back within seconds.
             AppError::Store(e) if e.is_unavailable() => Some("5"),
+            AppError::Users(e) if e.is_unavailable() => Some("5"),
             // The folder is usually fixed by a person; clients should not hammer meanwhile.
             _ if status == StatusCode::SERVICE_UNAVAILABLE => Some("30"),
             _ => None,

@@ -9,6 +9,7 @@ pub mod config;
 pub mod control_token;
 pub mod csrf;
 pub mod error;
+pub mod forwarded;
 pub mod html;
 pub mod markers;
 pub mod offline;

@@ -25,7 +25,7 @@ use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB, absolute};
 use crate::session_store::{StoreChoice, open_folder, open_redis};
 use crate::state::{AppState, ServerFacts};
 use crate::throttle::{LoginThrottle, ThrottlePolicy};
-use crate::users::UserStore;
+use crate::users::Users;
 use crate::users::first_run::{FirstRun, ensure_admin};
 use crate::users::passwords::PasswordChecker;
 
@@ -42,9 +42,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     log_settings(&settings);
 
     let control_token = ControlToken::from_env_or_random(std::env::var(TOKEN_ENV).ok().as_deref())?;
-    let users = Arc::new(UserStore::open(&data.file(USERS_DB))?);
-    if let FirstRun::AdminCreated(path) = ensure_admin(&users, &data.file(INITIAL_ADMIN_PASSWORD))?
-    {
+    // A PostgreSQL database is reached with a blocking client: opened off the async workers.
+    let (users_db, users_file, password_file) = (
+        args.users.database.clone(),
+        data.file(USERS_DB),
+        data.file(INITIAL_ADMIN_PASSWORD),
+    );
+    let (users, first_run) = tokio::task::spawn_blocking(move || {
+        let users = Users::open(users_db.as_deref(), &users_file)?;
+        let first_run = ensure_admin(&users, &password_file)?;
+        anyhow::Ok((Arc::new(users), first_run))
+    })
+    .await??;
+    tracing::info!(users = %users.describe(), "Users database");
+    if let FirstRun::AdminCreated(path) = first_run {
         tracing::warn!(
             "First start: created user 'admin'; its password is in {}",
             path.display()
@@ -135,6 +146,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             sessions_dir: sessions_dir.clone(),
             store: choice.describe(),
             instance: args.instance.clone(),
+            trusted_proxies: crate::forwarded::TrustedProxies::new(args.trusted_proxy.clone()),
             open_files,
         },
         control_token,

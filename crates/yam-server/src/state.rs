@@ -10,7 +10,7 @@ use yam_sessions::{SessionManager, Timestamp};
 use crate::cli::OnRestart;
 use crate::control_token::ControlToken;
 use crate::throttle::LoginThrottle;
-use crate::users::UserStore;
+use crate::users::Users;
 use crate::users::passwords::PasswordChecker;
 
 /// Facts about this server start, reported by `/api/server-info`.
@@ -28,13 +28,15 @@ pub struct ServerFacts {
     pub store: String,
     /// The name sent in `X-YAM-Instance` (several servers behind a balancer).
     pub instance: Option<String>,
+    /// Proxies whose `X-Forwarded-For` names the client.
+    pub trusted_proxies: crate::forwarded::TrustedProxies,
     /// The open-files limit after raising it (None: no such limit here).
     pub open_files: Option<yam_net::OpenFiles>,
 }
 
 pub struct AppState {
     pub sessions: Arc<SessionManager>,
-    pub users: Arc<UserStore>,
+    pub users: Arc<Users>,
     pub passwords: PasswordChecker,
     pub facts: ServerFacts,
     pub control_token: ControlToken,

@@ -1,9 +1,13 @@
-//! Real services for tests, started from Debian's packages in temp folders: nothing is
+//! Real services for tests (redis-server, PostgreSQL, nginx), started from Debian's packages in temp folders: nothing is
 //! mocked, and each one stops when its handle is dropped. `cargo xtask test` installs the
 //! packages; run directly, a missing program is a clear failure naming the package.
 
+mod nginx;
+mod postgres;
 mod redis;
 
+pub use nginx::{FAIL_TIMEOUT, Nginx, balancer_config};
+pub use postgres::Postgres;
 pub use redis::{Redis, RedisOptions};
 
 use std::path::PathBuf;

@@ -3,9 +3,9 @@
 use std::io::{BufRead, IsTerminal};
 use std::path::{Path, PathBuf};
 
-use super::UserStore;
+use super::Users;
 use super::passwords::hash_password;
-use crate::cli::UserCommand;
+use crate::cli::{DatabaseArg, UserCommand};
 use crate::markers::{Markers, SERVER_STARTUP};
 use crate::offline::RunningServer;
 use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB};
@@ -18,8 +18,9 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
             email,
             admin,
             data,
+            users: users_arg,
         } => {
-            let (_, users) = open(data.data_dir.as_deref())?;
+            let (_, users) = open(data.data_dir.as_deref(), &users_arg)?;
             let password = read_new_password(&username)?;
             let id = users.add(
                 &username,
@@ -32,8 +33,11 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
                 if admin { ", admin" } else { "" }
             );
         }
-        UserCommand::List { data } => {
-            let (_, users) = open(data.data_dir.as_deref())?;
+        UserCommand::List {
+            data,
+            users: users_arg,
+        } => {
+            let (_, users) = open(data.data_dir.as_deref(), &users_arg)?;
             println!(
                 "{:<6} {:<24} {:<28} {:<6} {:<7}",
                 "id", "username", "email", "admin", "active"
@@ -53,8 +57,9 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
             username,
             sessions,
             data,
+            users: users_arg,
         } => {
-            let (dir, users) = open(data.data_dir.as_deref())?;
+            let (dir, users) = open(data.data_dir.as_deref(), &users_arg)?;
             let password = read_new_password(&username)?;
             let id = users.set_password(&username, &hash_password(&password)?)?;
             if username.eq_ignore_ascii_case("admin") {
@@ -68,8 +73,9 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
             username,
             sessions,
             data,
+            users: users_arg,
         } => {
-            let (dir, users) = open(data.data_dir.as_deref())?;
+            let (dir, users) = open(data.data_dir.as_deref(), &users_arg)?;
             let removed = users.remove(&username)?;
             let ended = end_sessions(&dir, &sessions, removed.info.id)?;
             println!("Removed user '{username}'; {ended} session(s) ended.");
@@ -82,10 +88,10 @@ fn yes_no(b: bool) -> &'static str {
     if b { "yes" } else { "no" }
 }
 
-fn open(data_dir: Option<&Path>) -> anyhow::Result<(DataDir, UserStore)> {
+fn open(data_dir: Option<&Path>, database: &DatabaseArg) -> anyhow::Result<(DataDir, Users)> {
     let dir = DataDir::resolve(data_dir)?;
     dir.create()?;
-    let users = UserStore::open(&dir.file(USERS_DB))?;
+    let users = Users::open(database.database.as_deref(), &dir.file(USERS_DB))?;
     Ok((dir, users))
 }
 

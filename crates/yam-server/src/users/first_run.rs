@@ -3,7 +3,7 @@
 use std::path::{Path, PathBuf};
 
 use super::passwords::{generate_password, hash_password};
-use super::{UserError, UserStore};
+use super::{UserError, Users};
 use crate::paths::write_private;
 
 #[derive(Debug)]
@@ -14,7 +14,7 @@ pub enum FirstRun {
     AdminCreated(PathBuf),
 }
 
-pub fn ensure_admin(users: &UserStore, password_file: &Path) -> anyhow::Result<FirstRun> {
+pub fn ensure_admin(users: &Users, password_file: &Path) -> anyhow::Result<FirstRun> {
     if users.count()? > 0 {
         return Ok(FirstRun::NotNeeded);
     }
@@ -24,8 +24,13 @@ pub fn ensure_admin(users: &UserStore, password_file: &Path) -> anyhow::Result<F
     write_private(password_file, &format!("{password}\n"))
         .map_err(|e| anyhow::anyhow!("could not write {}: {e}", password_file.display()))?;
     match users.add("admin", None, &hash, true) {
-        Ok(_) | Err(UserError::Exists(_)) => {}
-        Err(e) => return Err(e.into()),
+        Ok(_) => Ok(FirstRun::AdminCreated(password_file.to_path_buf())),
+        // Another server sharing the database created it a moment ago: this password is not
+        // the admin's, so it must not be left where someone would try it.
+        Err(UserError::Exists(_)) => {
+            let _ = std::fs::remove_file(password_file);
+            Ok(FirstRun::NotNeeded)
+        }
+        Err(e) => Err(e.into()),
     }
-    Ok(FirstRun::AdminCreated(password_file.to_path_buf()))
 }

@@ -1,17 +1,22 @@
-//! Users in SQLite with argon2id password hashes, plus the in-memory directory sessions use.
+//! Users with argon2id password hashes: the [`UserStore`] trait with its SQLite (default) and
+//! PostgreSQL backends, and [`Users`], the cached directory the server and sessions use.
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock};
-use rusqlite::{Connection, OptionalExtension, params};
 use yam_sessions::{UserDirectory, UserId, UserInfo};
 
 mod changes;
 pub mod cli;
 pub mod first_run;
 pub mod passwords;
+mod postgres;
 mod schema;
+mod sqlite;
+
+pub use postgres::PostgresUsers;
+pub use sqlite::SqliteUsers;
 
 pub use changes::UserChange;
 
@@ -23,6 +28,14 @@ pub enum UserError {
         /// Part of the message rather than `source()`, so an error chain prints it once.
         cause: rusqlite::Error,
     },
+    /// The PostgreSQL database answered with an error.
+    #[error("user database {what}: {cause}")]
+    Postgres { what: String, cause: String },
+    /// The PostgreSQL database is not answering (down, restarting, unreachable).
+    #[error("user database {what} is not answering: {cause}")]
+    Unavailable { what: String, cause: String },
+    #[error("user database {what}: {cause}")]
+    Config { what: String, cause: String },
     #[error("user database {}: {cause}", path.display())]
     Io {
         path: PathBuf,
@@ -42,6 +55,13 @@ pub enum UserError {
     Hash(String),
 }
 
+impl UserError {
+    /// The database cannot be reached right now; it passes by itself once it is back.
+    pub fn is_unavailable(&self) -> bool {
+        matches!(self, Self::Unavailable { .. })
+    }
+}
+
 /// A user row as the login needs it.
 #[derive(Clone, Debug)]
 pub struct UserRow {
@@ -53,11 +73,43 @@ pub struct UserRow {
     pub last_login_at: Option<i64>,
 }
 
-pub struct UserStore {
-    path: PathBuf,
-    conn: Mutex<Connection>,
+/// Where users are kept. Every backend runs the same contract suite
+/// (`tests/user_store_contract.rs`): case-insensitive names and emails, ids never reused, the
+/// last active admin kept, a change mark that moves when anyone changes a user.
+pub trait UserStore: Send + Sync + 'static {
+    /// `SQLite <path>` or `PostgreSQL <host/db>`, without any password.
+    fn describe(&self) -> String;
+    fn count(&self) -> Result<i64, UserError>;
+    /// Adds an active user; `Exists` when the name or email is taken (any case).
+    fn add(
+        &self,
+        username: &str,
+        email: Option<&str>,
+        password_hash: &str,
+        is_admin: bool,
+        now_secs: i64,
+    ) -> Result<UserId, UserError>;
+    /// Every user, by id.
+    fn list(&self) -> Result<Vec<UserRow>, UserError>;
+    /// A user by username or email, ignoring case.
+    fn find_by_login(&self, login: &str) -> Result<Option<UserRow>, UserError>;
+    fn set_hash(&self, id: UserId, password_hash: &str) -> Result<(), UserError>;
+    /// Applies `change` in one transaction (refused with `LastAdmin` where it would leave no
+    /// active admin); the user as it was before.
+    fn update(&self, username: &str, change: &UserChange) -> Result<UserRow, UserError>;
+    /// Removes a user (same rule); the removed row.
+    fn remove(&self, username: &str) -> Result<UserRow, UserError>;
+    fn record_login(&self, id: UserId, at_secs: i64) -> Result<(), UserError>;
+    /// A number that changes when users change (a cheap "anything new?").
+    fn change_mark(&self) -> Result<i64, UserError>;
+}
+
+/// The users of this server: a [`UserStore`] plus the in-memory directory that sessions look
+/// users up in on every request.
+pub struct Users {
+    db: Box<dyn UserStore>,
     cache: RwLock<HashMap<UserId, UserInfo>>,
-    seen_data_version: Mutex<i64>,
+    seen_mark: Mutex<i64>,
 }
 
 pub fn valid_username(name: &str) -> bool {
@@ -67,52 +119,36 @@ pub fn valid_username(name: &str) -> bool {
             .all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-' | '@'))
 }
 
-impl UserStore {
-    pub fn open(path: &Path) -> Result<Self, UserError> {
-        let db = |source| UserError::Db {
-            path: path.to_path_buf(),
-            cause: source,
-        };
-        // Private before SQLite opens it: its -wal and -shm files (the WAL holds password
-        // hashes) are created with the database file's mode.
-        yam_sessions::private::ensure_private_file(path).map_err(|e| UserError::Io {
-            path: path.to_path_buf(),
-            cause: e,
-        })?;
-        let mut conn = Connection::open(path).map_err(db)?;
-        conn.busy_timeout(std::time::Duration::from_secs(5))
-            .map_err(db)?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(db)?;
-        schema::migrate(&mut conn).map_err(db)?;
-        for companion in ["-wal", "-shm"] {
-            let mut name = path.as_os_str().to_owned();
-            name.push(companion);
-            // Narrow the companions an older version left readable; gone is fine.
-            let _ = crate::paths::restrict_to_owner(Path::new(&name), 0o600);
-        }
-        let store = Self {
-            path: path.to_path_buf(),
-            conn: Mutex::new(conn),
+impl Users {
+    pub fn new(db: Box<dyn UserStore>) -> Result<Self, UserError> {
+        let users = Self {
+            db,
             cache: RwLock::new(HashMap::new()),
-            seen_data_version: Mutex::new(-1),
+            seen_mark: Mutex::new(i64::MIN),
         };
-        store.reload_cache()?;
-        Ok(store)
+        users.reload_cache()?;
+        Ok(users)
     }
 
-    pub(crate) fn db_err(&self, source: rusqlite::Error) -> UserError {
-        UserError::Db {
-            path: self.path.clone(),
-            cause: source,
+    /// The SQLite database at `path` (created if missing).
+    pub fn open_sqlite(path: &Path) -> Result<Self, UserError> {
+        Self::new(Box::new(SqliteUsers::open(path)?))
+    }
+
+    /// `postgres://…` or the SQLite file at `sqlite_path`.
+    pub fn open(database: Option<&str>, sqlite_path: &Path) -> Result<Self, UserError> {
+        match database.map(str::trim).filter(|d| !d.is_empty()) {
+            None => Self::open_sqlite(sqlite_path),
+            Some(url) => Self::new(Box::new(PostgresUsers::open(url)?)),
         }
+    }
+
+    pub fn describe(&self) -> String {
+        self.db.describe()
     }
 
     pub fn count(&self) -> Result<i64, UserError> {
-        self.conn
-            .lock()
-            .query_row("SELECT COUNT(*) FROM users", [], |r| r.get(0))
-            .map_err(|e| self.db_err(e))
+        self.db.count()
     }
 
     pub fn add(
@@ -126,124 +162,73 @@ impl UserStore {
             return Err(UserError::InvalidName(username.to_owned()));
         }
         let now = yam_sessions::Clock::now(&yam_sessions::SystemClock).as_secs();
-        let result = self.conn.lock().execute(
-            "INSERT INTO users (username, email, password_hash, is_admin, is_active, created_at)
-             VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-            params![username, email, password_hash, is_admin, now],
-        );
-        match result {
-            Ok(_) => {}
-            Err(rusqlite::Error::SqliteFailure(e, _))
-                if e.code == rusqlite::ErrorCode::ConstraintViolation =>
-            {
-                return Err(UserError::Exists(username.to_owned()));
-            }
-            Err(e) => return Err(self.db_err(e)),
-        }
-        let id = self.conn.lock().last_insert_rowid();
+        let id = self.db.add(username, email, password_hash, is_admin, now)?;
         self.reload_cache()?;
         Ok(id)
     }
 
     pub fn list(&self) -> Result<Vec<UserRow>, UserError> {
-        let conn = self.conn.lock();
-        let mut stmt = conn
-            .prepare(&format!("{SELECT_ROW} ORDER BY id"))
-            .map_err(|e| self.db_err(e))?;
-        let rows = stmt
-            .query_map([], row_to_user)
-            .map_err(|e| self.db_err(e))?
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| self.db_err(e))?;
-        Ok(rows)
+        self.db.list()
     }
 
     /// Finds a user by username or email, ignoring case.
     pub fn find_by_login(&self, login: &str) -> Result<Option<UserRow>, UserError> {
-        self.conn
-            .lock()
-            .query_row(
-                &format!("{SELECT_ROW} WHERE username = ?1 OR email = ?1 ORDER BY id LIMIT 1"),
-                [login],
-                row_to_user,
-            )
-            .optional()
-            .map_err(|e| self.db_err(e))
+        self.db.find_by_login(login)
     }
 
     pub fn set_password(&self, username: &str, password_hash: &str) -> Result<UserId, UserError> {
         let user = self
             .find_by_login(username)?
             .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
-        self.conn
-            .lock()
-            .execute(
-                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-                params![password_hash, user.info.id],
-            )
-            .map_err(|e| self.db_err(e))?;
+        self.db.set_hash(user.info.id, password_hash)?;
         Ok(user.info.id)
     }
 
     /// Replaces a user's hash (after a rehash with newer parameters).
     pub fn set_hash(&self, id: UserId, password_hash: &str) -> Result<(), UserError> {
-        self.conn
-            .lock()
-            .execute(
-                "UPDATE users SET password_hash = ?1 WHERE id = ?2",
-                params![password_hash, id],
-            )
-            .map_err(|e| self.db_err(e))?;
-        Ok(())
+        self.db.set_hash(id, password_hash)
     }
 
-    /// Reloads the directory cache when another process (e.g. `yam-server user remove`)
-    /// changed the database. Cheap when nothing changed.
+    /// Applies `change` to `username` in one transaction; the changed user.
+    pub fn update(&self, username: &str, change: &UserChange) -> Result<UserRow, UserError> {
+        let before = self.db.update(username, change)?;
+        self.reload_cache()?;
+        self.find_by_login(&before.info.username)?
+            .ok_or_else(|| UserError::NotFound(username.to_owned()))
+    }
+
+    /// Removes a user; the removed row.
+    pub fn remove(&self, username: &str) -> Result<UserRow, UserError> {
+        let removed = self.db.remove(username)?;
+        self.reload_cache()?;
+        Ok(removed)
+    }
+
+    /// Remembers a successful login (shown in the users list).
+    pub fn record_login(&self, id: UserId, at_secs: i64) -> Result<(), UserError> {
+        self.db.record_login(id, at_secs)
+    }
+
+    /// Reloads the directory cache when another process (another server, `yam-server user
+    /// remove`) changed users. Cheap when nothing changed.
     pub fn refresh_if_changed(&self) -> Result<bool, UserError> {
-        let version: i64 = self
-            .conn
-            .lock()
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .map_err(|e| self.db_err(e))?;
-        if *self.seen_data_version.lock() == version {
+        if *self.seen_mark.lock() == self.db.change_mark()? {
             return Ok(false);
         }
         self.reload_cache()?;
         Ok(true)
     }
 
-    pub(crate) fn reload_cache(&self) -> Result<(), UserError> {
-        let version: i64 = self
-            .conn
-            .lock()
-            .query_row("PRAGMA data_version", [], |r| r.get(0))
-            .map_err(|e| self.db_err(e))?;
-        let users = self.list()?;
+    fn reload_cache(&self) -> Result<(), UserError> {
+        let mark = self.db.change_mark()?;
+        let users = self.db.list()?;
         *self.cache.write() = users.into_iter().map(|u| (u.info.id, u.info)).collect();
-        *self.seen_data_version.lock() = version;
+        *self.seen_mark.lock() = mark;
         Ok(())
     }
 }
 
-const SELECT_ROW: &str = "SELECT id, username, email, password_hash, is_admin, is_active, \
-     created_at, last_login_at FROM users";
-
-fn row_to_user(r: &rusqlite::Row<'_>) -> rusqlite::Result<UserRow> {
-    Ok(UserRow {
-        info: UserInfo {
-            id: r.get(0)?,
-            username: r.get(1)?,
-            is_admin: r.get(4)?,
-            is_active: r.get(5)?,
-        },
-        email: r.get(2)?,
-        password_hash: r.get(3)?,
-        created_at: r.get(6)?,
-        last_login_at: r.get(7)?,
-    })
-}
-
-impl UserDirectory for UserStore {
+impl UserDirectory for Users {
     /// From the cache; a miss (a user added a moment ago by the CLI) re-reads the database
     /// before saying the user does not exist.
     fn lookup(&self, id: UserId) -> Option<UserInfo> {
@@ -258,59 +243,5 @@ impl UserDirectory for UserStore {
 
     fn lookup_cached(&self, id: UserId) -> Option<UserInfo> {
         self.cache.read().get(&id).cloned()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn add_find_rename_remove() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let store = UserStore::open(&dir.path().join("users.db")).expect("open");
-        assert_eq!(store.count().expect("count"), 0);
-        let id = store
-            .add("Alice", Some("alice@example.org"), "h", false)
-            .expect("add");
-        assert!(matches!(
-            store.add("alice", None, "h", false),
-            Err(UserError::Exists(_))
-        ));
-        assert!(matches!(
-            store.add("bad name", None, "h", false),
-            Err(UserError::InvalidName(_))
-        ));
-        assert_eq!(
-            store
-                .find_by_login("ALICE@example.org")
-                .expect("find")
-                .map(|u| u.info.id),
-            Some(id)
-        );
-        assert_eq!(store.lookup(id).map(|u| u.username), Some("Alice".into()));
-        store.remove("alice").expect("remove");
-        assert_eq!(store.lookup(id), None);
-        // Ids are never reused, so an old session can never become another user's.
-        let next = store.add("bob", None, "h", false).expect("add");
-        assert!(next > id);
-    }
-
-    #[test]
-    fn another_connection_s_changes_reach_the_cache() {
-        let dir = tempfile::tempdir().expect("tmp");
-        let path = dir.path().join("users.db");
-        let server = UserStore::open(&path).expect("open");
-        let cli = UserStore::open(&path).expect("open");
-        server.refresh_if_changed().expect("refresh"); // the second open wrote the schema version
-        assert!(!server.refresh_if_changed().expect("refresh"));
-        // A user added elsewhere is found at once: a cache miss re-reads the database.
-        let id = cli.add("carol", None, "h", false).expect("add");
-        assert_eq!(server.lookup(id).map(|u| u.username), Some("carol".into()));
-        // A removal elsewhere reaches the cache at the next refresh.
-        cli.remove("carol").expect("remove");
-        assert!(server.lookup(id).is_some(), "cached until the refresh");
-        assert!(server.refresh_if_changed().expect("refresh"));
-        assert_eq!(server.lookup(id), None);
     }
 }
