@@ -190,6 +190,33 @@ fn sessions_made_through_the_balancer_are_served_by_every_instance() {
         let mut bob = Client::new(&instance.url());
         bob.login("bob", "bobs-password");
     }
+    // A client on another machine (nginx names it in X-Forwarded-For) cannot use a control
+    // token through the balancer, though nginx itself connects from loopback.
+    let token = d.instances[0].process().control_token();
+    let via_balancer = reqwest::blocking::Client::new()
+        .get(format!("{}/api/admin/stats", d.nginx.url()))
+        .bearer_auth(&token)
+        .header("X-Forwarded-For", "203.0.113.5")
+        .send()
+        .expect("request");
+    assert_eq!(
+        via_balancer.status().as_u16(),
+        403,
+        "the token is for this machine only"
+    );
+    // From this machine it works, on the instance it belongs to only (tokens are per instance).
+    let mut local = d.balancer();
+    local.bearer = Some(token);
+    for _ in 0..INSTANCES {
+        let r = local.get("/api/admin/stats");
+        let own = r.header("x-yam-instance") == Some("yam-1");
+        assert_eq!(
+            r.status,
+            if own { 200 } else { 401 },
+            "{:?}",
+            r.header("x-yam-instance")
+        );
+    }
     // Each instance counts the same sessions, from Redis.
     let stats: Vec<u64> = (0..INSTANCES)
         .map(|i| {
