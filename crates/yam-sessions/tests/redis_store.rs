@@ -287,3 +287,28 @@ fn a_foreign_value_is_damaged_and_quarantined() {
         Loaded::Damaged(_)
     ));
 }
+
+/// The change mark moves with every change and stays put for reads, so a watcher polling it
+/// re-reads the index only when something happened.
+#[test]
+fn the_change_mark_moves_with_changes_only() {
+    let redis = Redis::start();
+    let store = store(&redis, "yam:");
+    let start = store.change_mark().expect("mark");
+    let key = store.create(record(1, "alice")).expect("create").key();
+    let after_create = store.change_mark().expect("mark");
+    assert!(after_create > start);
+    store.load(&key).expect("load");
+    store
+        .counts(SystemClock.now(), Duration::ZERO)
+        .expect("counts");
+    assert_eq!(
+        store.change_mark().expect("mark"),
+        after_create,
+        "reads change nothing"
+    );
+    let index = store.live_index(SystemClock.now()).expect("index");
+    assert_eq!((index.len(), index[0].user_id, index[0].key), (1, 1, key));
+    store.delete(&key).expect("delete");
+    assert!(store.change_mark().expect("mark") > after_create);
+}

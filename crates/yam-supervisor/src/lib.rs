@@ -3,6 +3,7 @@
 
 pub mod backoff;
 pub mod control;
+pub mod counting;
 pub mod ctl;
 pub mod first_run;
 pub mod history;
@@ -16,6 +17,7 @@ pub mod process;
 pub mod procs;
 pub mod profile;
 pub mod readers;
+pub mod redis_watcher;
 pub mod server_api;
 pub mod settings;
 pub mod status;

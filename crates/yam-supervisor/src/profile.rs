@@ -5,6 +5,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::redis_watcher::{RedisLayout, RedisSource};
 use crate::settings::{ProfileKind, Settings};
 
 /// How a server is asked to stop before its tree is killed.
@@ -44,6 +45,8 @@ pub struct LaunchPlan {
     pub health_url: Option<String>,
     /// Folders whose session files are counted.
     pub sessions_dirs: Vec<PathBuf>,
+    /// Or the Redis that holds the sessions (then no folder is counted).
+    pub sessions_redis: Option<RedisSource>,
     /// Where YAM's marker files live.
     pub markers_dir: PathBuf,
     pub stop: StopMethod,
@@ -77,6 +80,24 @@ pub fn connect_host(host: &str) -> String {
         h if h.contains(':') && !h.starts_with('[') => format!("[{h}]"),
         h => h.into(),
     }
+}
+
+/// The Redis that holds the sessions, when the settings name one.
+pub fn redis_source(settings: &Settings) -> Option<RedisSource> {
+    let url = settings.session_store.clone()?;
+    let (layout, default_prefix) = match settings.profile {
+        ProfileKind::Embedded => (RedisLayout::Yam, yam_sessions::store::DEFAULT_PREFIX),
+        ProfileKind::Python => (RedisLayout::Flask, "session:"),
+        ProfileKind::Custom => return None,
+    };
+    Some(RedisSource {
+        url,
+        prefix: settings
+            .session_key_prefix
+            .clone()
+            .unwrap_or_else(|| default_prefix.to_owned()),
+        layout,
+    })
 }
 
 pub fn embedded_sessions_dir(settings: &Settings, paths: &Paths) -> PathBuf {
@@ -148,6 +169,7 @@ pub fn plan(
     match settings.profile {
         ProfileKind::Embedded => {
             let sessions = embedded_sessions_dir(settings, paths);
+            let redis = redis_source(settings);
             let mut args = vec![
                 "--host".into(),
                 settings.host.clone(),
@@ -157,11 +179,20 @@ pub fn plan(
                 "web".into(),
                 "--data-dir".into(),
                 paths.data_dir.display().to_string(),
-                "--sessions-dir".into(),
-                sessions.display().to_string(),
+            ];
+            match &redis {
+                Some(r) => args.extend([
+                    "--store".into(),
+                    r.url.clone(),
+                    "--store-prefix".into(),
+                    r.prefix.clone(),
+                ]),
+                None => args.extend(["--sessions-dir".into(), sessions.display().to_string()]),
+            }
+            args.extend([
                 "--on-restart".into(),
                 if clear { "clear" } else { "keep" }.into(),
-            ];
+            ]);
             if settings.multiple_sessions {
                 args.push("--allow-multiple-sessions".into());
             }
@@ -177,7 +208,12 @@ pub fn plan(
                 cwd: paths.data_dir.clone(),
                 local_url,
                 health_url: health,
-                sessions_dirs: vec![sessions],
+                sessions_dirs: if redis.is_some() {
+                    Vec::new()
+                } else {
+                    vec![sessions]
+                },
+                sessions_redis: redis,
                 markers_dir: paths.data_dir.clone(),
                 stop: StopMethod::AdminApi,
                 capabilities: Capabilities {
@@ -221,7 +257,12 @@ pub fn plan(
                 cwd: yam_dir.clone(),
                 local_url,
                 health_url: health,
-                sessions_dirs: python_sessions_dirs(&yam_dir),
+                sessions_dirs: if settings.session_store.is_some() {
+                    Vec::new()
+                } else {
+                    python_sessions_dirs(&yam_dir)
+                },
+                sessions_redis: redis_source(settings),
                 markers_dir: yam_dir,
                 stop: StopMethod::Interrupt,
                 capabilities: Capabilities {
@@ -232,12 +273,20 @@ pub fn plan(
                     force_logout: true,
                     toggle_multiple_sessions: true,
                     graceful_stop: StopMethod::Interrupt,
-                    notes: vec![
-                        "Sessions are counted from the YAM folder only when YAM stores them there \
-                         (Flask-Session); YAM's default signed-cookie sessions cannot be seen or revoked."
-                            .into(),
-                        "Force logout clears the session folders, writes force_session_reset.txt and restarts YAM.".into(),
-                    ],
+                    notes: if settings.session_store.is_some() {
+                        vec![
+                            "Sessions are counted in Redis, from Flask-Session's keys (SESSION_TYPE = \"redis\")."
+                                .into(),
+                            "Force logout deletes those keys, writes force_session_reset.txt and restarts YAM.".into(),
+                        ]
+                    } else {
+                        vec![
+                            "Sessions are counted from the YAM folder only when YAM stores them there \
+                             (Flask-Session); YAM's default signed-cookie sessions cannot be seen or revoked."
+                                .into(),
+                            "Force logout clears the session folders, writes force_session_reset.txt and restarts YAM.".into(),
+                        ]
+                    },
                 },
             })
         }
@@ -277,6 +326,7 @@ pub fn plan(
                     notes,
                 },
                 sessions_dirs,
+                sessions_redis: None,
                 markers_dir: paths.data_dir.clone(),
                 stop: StopMethod::Terminate,
             })
@@ -329,6 +379,47 @@ mod tests {
 
     fn no_path(_: &str) -> Option<PathBuf> {
         None
+    }
+
+    #[test]
+    fn a_session_store_moves_counting_to_redis_in_the_layout_of_the_profile() {
+        let s = Settings {
+            session_store: Some("redis://db:6379/0".into()),
+            ..Settings::default()
+        };
+        let p = plan(&s, &paths(), "tok", false, no_path).expect("plan");
+        let args = p.args.join(" ");
+        assert!(
+            args.contains("--store redis://db:6379/0 --store-prefix yam:"),
+            "{args}"
+        );
+        assert!(!args.contains("--sessions-dir"), "{args}");
+        assert!(p.sessions_dirs.is_empty());
+        assert_eq!(p.sessions_redis.map(|r| r.layout), Some(RedisLayout::Yam));
+
+        let dir = tempfile::tempdir().expect("tmp");
+        std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+        std::fs::write(dir.path().join("app/server.py"), "").expect("server.py");
+        let python = Settings {
+            profile: ProfileKind::Python,
+            yam_dir: Some(dir.path().to_path_buf()),
+            session_store: Some("redis://db:6379/1".into()),
+            ..Settings::default()
+        };
+        let p = plan(&python, &paths(), "tok", false, |_| Some("python3".into())).expect("plan");
+        assert!(p.sessions_dirs.is_empty());
+        let source = p.sessions_redis.expect("redis");
+        assert_eq!(
+            (source.layout, source.prefix.as_str()),
+            (RedisLayout::Flask, "session:")
+        );
+
+        let mut wrong = Settings::default();
+        assert!(wrong.set("session_store", "mysql://db").is_err());
+        assert!(
+            wrong.session_store.is_none(),
+            "a refused value changes nothing"
+        );
     }
 
     #[test]

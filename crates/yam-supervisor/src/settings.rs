@@ -56,6 +56,11 @@ pub struct Settings {
     pub clear_sessions_on_restart: bool,
     /// Where sessions live; default: the data folder's `sessions` (embedded).
     pub sessions_dir: Option<PathBuf>,
+    /// Sessions in Redis instead of a folder: the built-in server stores them there
+    /// (`--store`), and a Python YAM with Flask-Session's Redis backend is counted there.
+    pub session_store: Option<String>,
+    /// Key prefix in that Redis; default `yam:` (built-in server) or `session:` (Flask-Session).
+    pub session_key_prefix: Option<String>,
     /// Start the server when the app or `yamctl up` starts.
     pub start_on_launch: bool,
     /// Start the app at login (tray only).
@@ -80,6 +85,8 @@ impl Default for Settings {
             debug: false,
             clear_sessions_on_restart: false,
             sessions_dir: None,
+            session_store: None,
+            session_key_prefix: None,
             start_on_launch: true,
             autostart: false,
             setup_done: false,
@@ -90,13 +97,15 @@ impl Default for Settings {
 /// Settings that decide which program the supervisor runs, or where it deletes files: only
 /// the owner (control token, tray, `yamctl` on this account) may change them, never a
 /// dashboard cookie alone.
-pub const OWNER_ONLY_KEYS: [&str; 6] = [
+pub const OWNER_ONLY_KEYS: [&str; 8] = [
     "profile",
     "yam_dir",
     "python",
     "custom_command",
     "custom_health_url",
     "sessions_dir",
+    "session_store",
+    "session_key_prefix",
 ];
 
 /// A setting that cannot be used, with the field it belongs to.
@@ -130,6 +139,25 @@ impl Settings {
         }
         if self.port == 0 {
             errors.push(err("port", "choose a port between 1 and 65535"));
+        }
+        if let Some(store) = &self.session_store {
+            let scheme = store.split("://").next().unwrap_or("");
+            if !store.contains("://") || !matches!(scheme, "redis" | "rediss" | "redis+unix") {
+                errors.push(err(
+                    "session_store",
+                    "use a Redis address such as redis://127.0.0.1:6379/0, or leave it empty for the sessions folder",
+                ));
+            } else if self.profile == ProfileKind::Custom {
+                errors.push(err(
+                    "session_store",
+                    "a custom server's sessions can be counted from a folder only",
+                ));
+            }
+        }
+        if let Some(prefix) = &self.session_key_prefix
+            && prefix.contains(char::is_whitespace)
+        {
+            errors.push(err("session_key_prefix", "a key prefix has no spaces"));
         }
         match self.profile {
             ProfileKind::Embedded => {}
@@ -207,6 +235,8 @@ impl Settings {
             "debug" => self.debug = parse_bool(key, v)?,
             "clear_sessions_on_restart" => self.clear_sessions_on_restart = parse_bool(key, v)?,
             "sessions_dir" => self.sessions_dir = path(v),
+            "session_store" => self.session_store = text(v),
+            "session_key_prefix" => self.session_key_prefix = text(v),
             "start_on_launch" => self.start_on_launch = parse_bool(key, v)?,
             "autostart" => self.autostart = parse_bool(key, v)?,
             "setup_done" => self.setup_done = parse_bool(key, v)?,
@@ -262,6 +292,8 @@ impl Settings {
             self.custom_command != next.custom_command,
             self.custom_health_url != next.custom_health_url,
             self.sessions_dir != next.sessions_dir,
+            self.session_store != next.session_store,
+            self.session_key_prefix != next.session_key_prefix,
         ];
         OWNER_ONLY_KEYS
             .into_iter()

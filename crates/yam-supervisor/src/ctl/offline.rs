@@ -21,6 +21,22 @@ pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
         |_| Some("python".into()),
     )
     .map_err(|e| anyhow::anyhow!("the settings do not describe a server: {e}"))?;
+    if let Some(source) = &p.sessions_redis {
+        let deleted = crate::redis_watcher::clear(source)?;
+        if s.profile == ProfileKind::Embedded {
+            // Shared with other servers: a marker would clear their new sessions at the next start.
+            return Ok(format!(
+                "yamctl up is not running: deleted {deleted} session(s) in Redis ({}).",
+                crate::redis_watcher::redact(&source.url)
+            ));
+        }
+        prepare::write_force_reset(&p.markers_dir)?;
+        return Ok(format!(
+            "yamctl up is not running: deleted {deleted} session(s) in Redis and wrote \
+             force_session_reset.txt in {}.",
+            p.markers_dir.display()
+        ));
+    }
     let deleted = match s.profile {
         ProfileKind::Custom => anyhow::bail!("a custom server has no force logout"),
         ProfileKind::Embedded => {

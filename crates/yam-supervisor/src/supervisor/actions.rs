@@ -6,8 +6,11 @@ use yam_sessions::{Clock, FileStore, SessionStore, SystemClock};
 
 use super::driver::Driver;
 use super::{ActionError, SettingsSaved};
+use crate::counting::Counting;
 use crate::lifecycle::{Event, Phase};
 use crate::prepare;
+use crate::profile::LaunchPlan;
+use crate::redis_watcher::{self, RedisLayout, RedisSource};
 use crate::server_api::ServerApi;
 use crate::settings::{self, ProfileKind, SettingError, Settings};
 use crate::status::{SessionList, SessionRow};
@@ -38,6 +41,26 @@ fn rows_of(body: &serde_json::Value) -> Vec<SessionRow> {
         .unwrap_or_default()
 }
 
+/// A Flask-Session id (`secrets.token_urlsafe`): URL-safe base64.
+fn valid_sid(sid: &str) -> bool {
+    (1..=128).contains(&sid.len())
+        && sid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// Runs a blocking Redis action off the async workers.
+async fn in_redis<T: Send + 'static>(
+    source: Option<RedisSource>,
+    action: impl FnOnce(&RedisSource) -> Result<T, redis_watcher::RedisSessionsError> + Send + 'static,
+) -> Result<T, ActionError> {
+    let source = source.ok_or_else(|| ActionError::Failed("no Redis is configured".into()))?;
+    tokio::task::spawn_blocking(move || action(&source))
+        .await
+        .map_err(|e| ActionError::Failed(e.to_string()))?
+        .map_err(|e| ActionError::Failed(e.to_string()))
+}
+
 fn valid_key(key: &str) -> bool {
     (key.len() == 32 || key.len() == 64)
         && key
@@ -56,16 +79,23 @@ impl Driver {
             .then(|| ServerApi::new(&plan.local_url, &self.token))
     }
 
-    fn dirs(&self) -> (Vec<PathBuf>, PathBuf) {
-        let plan = self
-            .plan
+    fn current_plan(&self) -> Option<&LaunchPlan> {
+        self.plan
             .as_ref()
             .filter(|_| self.child.is_some())
-            .or(self.preview.as_ref().ok());
-        match plan {
+            .or(self.preview.as_ref().ok())
+    }
+
+    fn dirs(&self) -> (Vec<PathBuf>, PathBuf) {
+        match self.current_plan() {
             Some(p) => (p.sessions_dirs.clone(), p.markers_dir.clone()),
             None => (Vec::new(), self.opts.data_dir.clone()),
         }
+    }
+
+    /// The Redis holding the sessions, when the plan has one.
+    fn redis(&self) -> Option<RedisSource> {
+        self.current_plan().and_then(|p| p.sessions_redis.clone())
     }
 
     /// The admin API of the running embedded server, which keeps the users.
@@ -82,7 +112,7 @@ impl Driver {
     }
 
     fn refresh_counts(&self) {
-        self.watcher.rescan();
+        self.watcher.refresh();
     }
 
     pub(super) async fn force_logout(&mut self) -> Result<String, ActionError> {
@@ -102,6 +132,10 @@ impl Driver {
                         .map_err(|e| ActionError::Failed(e.to_string()))?;
                     format!("Ended {n} session(s); everyone must log in again.")
                 }
+                None if self.redis().is_some() => {
+                    let n = in_redis(self.redis(), redis_watcher::clear).await?;
+                    format!("The server is not running: deleted {n} session(s) in Redis.")
+                }
                 None => {
                     let mut n = 0;
                     for dir in &dirs {
@@ -120,8 +154,17 @@ impl Driver {
                 }
             },
             ProfileKind::Python => {
-                let n = prepare::clear_session_files(&dirs)
-                    .map_err(|e| ActionError::Failed(e.to_string()))?;
+                let (n, what) = match self.redis() {
+                    Some(source) => (
+                        in_redis(Some(source), redis_watcher::clear).await?,
+                        "session(s) in Redis",
+                    ),
+                    None => (
+                        prepare::clear_session_files(&dirs)
+                            .map_err(|e| ActionError::Failed(e.to_string()))?,
+                        "session file(s)",
+                    ),
+                };
                 prepare::write_force_reset(&markers)
                     .map_err(|e| ActionError::Failed(e.to_string()))?;
                 let running = self.machine.phase().has_process();
@@ -129,7 +172,7 @@ impl Driver {
                     self.feed(Event::Restart { clear: false }).await;
                 }
                 format!(
-                    "Deleted {n} session file(s) and wrote force_session_reset.txt{}.",
+                    "Deleted {n} {what} and wrote force_session_reset.txt{}.",
                     if running { "; YAM is restarting" } else { "" }
                 )
             }
@@ -141,7 +184,13 @@ impl Driver {
     }
 
     pub(super) async fn revoke(&mut self, key: &str) -> Result<String, ActionError> {
-        if !valid_key(key) {
+        let flask_redis = self.redis().is_some_and(|r| r.layout == RedisLayout::Flask);
+        if flask_redis && !valid_sid(key) {
+            return Err(ActionError::InvalidInput(
+                "A Flask-Session id is 1 to 128 letters, digits, '-' or '_'.".into(),
+            ));
+        }
+        if !flask_redis && !valid_key(key) {
             return Err(ActionError::InvalidInput(
                 "A session key is 32 or 64 lowercase hexadecimal characters.".into(),
             ));
@@ -156,6 +205,10 @@ impl Driver {
                 .revoke(key)
                 .await
                 .map_err(|e| ActionError::Failed(e.to_string()))?,
+            None if self.redis().is_some() => {
+                let key = key.to_owned();
+                in_redis(self.redis(), move |s| redis_watcher::revoke(s, &key)).await?
+            }
             None => {
                 let (dirs, _) = self.dirs();
                 let names = [format!("{key}.json"), key.to_owned()];
@@ -212,6 +265,9 @@ impl Driver {
                 note,
             });
         }
+        if let Some(source) = self.redis() {
+            return self.redis_sessions(source).await;
+        }
         let (dirs, _) = self.dirs();
         if dirs.is_empty() {
             return Ok(SessionList {
@@ -224,8 +280,12 @@ impl Driver {
             });
         }
         let now = SystemClock.now();
-        let mut rows: Vec<SessionRow> = self
-            .watcher
+        let Counting::Folders(watcher) = &self.watcher else {
+            return Err(ActionError::Failed(
+                "sessions are not counted from folders".into(),
+            ));
+        };
+        let mut rows: Vec<SessionRow> = watcher
             .snapshot()
             .into_iter()
             .filter(|(_, info)| info.damaged || info.expires.is_none_or(|e| e > now))
@@ -263,6 +323,47 @@ impl Driver {
         })
     }
 
+    /// The sessions table from Redis (the server is stopped, or it is a Python YAM).
+    async fn redis_sessions(&self, source: RedisSource) -> Result<SessionList, ActionError> {
+        let now = SystemClock.now();
+        let (rows, note) = match source.layout {
+            RedisLayout::Yam => (
+                in_redis(Some(source), redis_watcher::yam_rows).await?,
+                "The server is not running: sessions are read from Redis.",
+            ),
+            RedisLayout::Flask => {
+                let scanned = match &self.watcher {
+                    Counting::Redis(w) => w.scanned(),
+                    Counting::Folders(_) => Vec::new(),
+                };
+                let rows = scanned
+                    .into_iter()
+                    .filter(|(_, info)| info.damaged || info.expires.is_none_or(|e| e > now))
+                    .map(|(sid, info)| SessionRow {
+                        key: sid,
+                        user_id: info.user_id,
+                        username: info.username,
+                        created_at: None,
+                        last_activity: None,
+                        expires_at: info.expires.map(|e| e.to_rfc3339()),
+                        ip: None,
+                        user_agent: None,
+                        damaged: info.damaged,
+                    })
+                    .collect();
+                (rows, "Read from Flask-Session's keys in Redis.")
+            }
+        };
+        let mut rows: Vec<SessionRow> = rows;
+        rows.sort_by(|a, b| b.expires_at.cmp(&a.expires_at));
+        Ok(SessionList {
+            source: "redis".into(),
+            total: rows.len(),
+            sessions: rows,
+            note: Some(note.into()),
+        })
+    }
+
     pub(super) async fn save_settings(
         &mut self,
         new: Settings,
@@ -282,8 +383,8 @@ impl Driver {
         self.warnings.clear();
         self.preview = Self::plan_for(&self.opts, &self.settings, "preview", false);
         if let Ok(p) = &self.preview {
-            let dirs = p.sessions_dirs.clone();
-            self.watch_dirs(&dirs);
+            let (dirs, redis) = (p.sessions_dirs.clone(), p.sessions_redis.clone());
+            self.watch_sessions(&dirs, redis.as_ref());
         }
         self.log.supervisor("Settings saved");
         if restart {

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, watch};
 
 use super::history_file::HistoryFile;
 use super::{Options, Reply, Request};
+use crate::counting::Counting;
 use crate::lifecycle::{Action, Event, ExitInfo, Lifecycle, Notice, Phase};
 use crate::lock::{Orphan, SupervisorLock};
 use crate::log_level::Level;
@@ -18,10 +19,10 @@ use crate::logs::ServerLog;
 use crate::process::{ServerChild, Spawner, exit_info};
 use crate::procs::{Usage, UsageSampler};
 use crate::profile::{LaunchPlan, Paths, PlanError, StopMethod};
+use crate::redis_watcher::RedisSource;
 use crate::server_api::{ServerApi, health_client, healthy};
 use crate::settings::{Loaded, ProfileKind, Settings};
 use crate::status::{NoticeView, Status};
-use crate::watcher::SessionsWatcher;
 
 mod publish;
 use publish::placeholder_status;
@@ -52,7 +53,7 @@ pub(super) struct Driver {
     pub(super) log: ServerLog,
     pub(super) lock: SupervisorLock,
     pub(super) orphan: Option<Orphan>,
-    pub(super) watcher: SessionsWatcher,
+    pub(super) watcher: Counting,
     counts_rx: watch::Receiver<crate::tally::Counts>,
     requests: mpsc::Receiver<Request>,
     internal_tx: mpsc::UnboundedSender<Internal>,
@@ -118,12 +119,13 @@ impl Driver {
             .as_ref()
             .map(|p| p.sessions_dirs.clone())
             .unwrap_or_default();
+        let redis = preview.as_ref().ok().and_then(|p| p.sessions_redis.clone());
         if settings.profile == ProfileKind::Embedded {
             for d in &dirs {
                 let _ = std::fs::create_dir_all(d);
             }
         }
-        let watcher = SessionsWatcher::start(dirs);
+        let watcher = Counting::start(dirs, redis);
         let (history, history_warning) = HistoryFile::load(&opts.data_dir);
         let counts_rx = watcher.counts();
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
@@ -477,12 +479,12 @@ impl Driver {
         }
     }
 
-    /// Watches the folders of `plan` (a new watcher when they changed).
-    pub(super) fn watch_dirs(&mut self, dirs: &[PathBuf]) {
-        if self.watcher.dirs() == dirs {
+    /// Counts where `plan` keeps sessions (a new watcher when that changed).
+    pub(super) fn watch_sessions(&mut self, dirs: &[PathBuf], redis: Option<&RedisSource>) {
+        if self.watcher.watches(dirs, redis) {
             return;
         }
-        self.watcher = SessionsWatcher::start(dirs.to_vec());
+        self.watcher = Counting::start(dirs.to_vec(), redis.cloned());
         self.counts_rx = self.watcher.counts();
     }
 }

@@ -10,6 +10,7 @@ use super::driver::Driver;
 use crate::lifecycle::Event;
 use crate::port::{self, PortCheck};
 use crate::prepare;
+use crate::redis_watcher;
 use crate::settings::ProfileKind;
 
 /// A fresh control token for each start.
@@ -95,7 +96,23 @@ impl Driver {
                 ),
             }];
         }
-        if clear && self.settings.profile == ProfileKind::Python {
+        if clear
+            && self.settings.profile == ProfileKind::Python
+            && let Some(source) = plan.sessions_redis.clone()
+        {
+            let cleared = tokio::task::spawn_blocking(move || redis_watcher::clear(&source)).await;
+            match cleared {
+                Ok(Ok(n)) => self.log.supervisor(&format!(
+                    "Logged everyone out: deleted {n} session(s) in Redis"
+                )),
+                Ok(Err(e)) => self
+                    .log
+                    .supervisor(&format!("Could not clear the sessions in Redis: {e}")),
+                Err(e) => self
+                    .log
+                    .supervisor(&format!("Could not clear the sessions in Redis: {e}")),
+            }
+        } else if clear && self.settings.profile == ProfileKind::Python {
             match prepare::clear_session_files(&plan.sessions_dirs) {
                 Ok(n) => self
                     .log
@@ -110,7 +127,7 @@ impl Driver {
                 let _ = std::fs::create_dir_all(dir);
             }
         }
-        self.watch_dirs(&plan.sessions_dirs);
+        self.watch_sessions(&plan.sessions_dirs, plan.sessions_redis.as_ref());
         self.log.supervisor(&format!(
             "Starting {} {}{}",
             plan.program.display(),

@@ -60,6 +60,38 @@ impl RedisStore {
         &self.prefix
     }
 
+    /// A number every change to the sessions moves (one small read): a watcher re-reads the
+    /// index only when it differs from the last one it saw.
+    pub fn change_mark(&self) -> Result<i64, StoreError> {
+        let name = format!("{}:changes", self.all_key());
+        self.pool
+            .with(|c| redis::cmd("GET").arg(&name).query::<Option<i64>>(c))
+            .map(|mark| mark.unwrap_or(0))
+    }
+
+    /// Every session that expires after `now`: who, which, and when (one read, no records).
+    pub fn live_index(&self, now: Timestamp) -> Result<Vec<IndexEntry>, StoreError> {
+        let live: Vec<(String, f64)> = self.pool.with(|c| {
+            redis::cmd("ZRANGEBYSCORE")
+                .arg(self.all_key())
+                .arg(format!("({}", now.as_millis()))
+                .arg("+inf")
+                .arg("WITHSCORES")
+                .query(c)
+        })?;
+        Ok(live
+            .iter()
+            .filter_map(|(member, expires)| {
+                let (user_id, hex) = split_member(member)?;
+                Some(IndexEntry {
+                    user_id,
+                    key: SessionKey::parse_hex(hex)?,
+                    expires_at: Timestamp(*expires as i64),
+                })
+            })
+            .collect())
+    }
+
     fn session_key(&self, hex: &str) -> String {
         format!("{}s:{hex}", self.prefix)
     }
@@ -140,6 +172,34 @@ impl RedisStore {
                 }
             })
             .collect())
+    }
+}
+
+/// One live session as the expiry index holds it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct IndexEntry {
+    pub user_id: UserId,
+    pub key: SessionKey,
+    pub expires_at: Timestamp,
+}
+
+/// Counts over index entries, leaving out those expired at `now`.
+pub fn counts_of(entries: &[IndexEntry], now: Timestamp, soon: Duration) -> SessionCounts {
+    let soon_at = now.plus(soon);
+    let mut per_user: BTreeMap<UserId, usize> = BTreeMap::new();
+    let mut expiring_soon = 0;
+    for entry in entries.iter().filter(|e| e.expires_at > now) {
+        *per_user.entry(entry.user_id).or_default() += 1;
+        if entry.expires_at <= soon_at {
+            expiring_soon += 1;
+        }
+    }
+    SessionCounts {
+        live: per_user.values().sum(),
+        users: per_user.len(),
+        per_user,
+        expiring_soon,
+        damaged: 0,
     }
 }
 
@@ -387,33 +447,7 @@ impl SessionStore for RedisStore {
     }
 
     fn counts(&self, now: Timestamp, soon: Duration) -> Result<SessionCounts, StoreError> {
-        let live: Vec<(String, f64)> = self.pool.with(|c| {
-            redis::cmd("ZRANGEBYSCORE")
-                .arg(self.all_key())
-                .arg(format!("({}", now.as_millis()))
-                .arg("+inf")
-                .arg("WITHSCORES")
-                .query(c)
-        })?;
-        let soon_at = now.plus(soon).as_millis() as f64;
-        let mut per_user: BTreeMap<UserId, usize> = BTreeMap::new();
-        let mut expiring_soon = 0;
-        for (member, expires) in &live {
-            let Some((user, _)) = split_member(member) else {
-                continue;
-            };
-            *per_user.entry(user).or_default() += 1;
-            if *expires <= soon_at {
-                expiring_soon += 1;
-            }
-        }
-        Ok(SessionCounts {
-            live: per_user.values().sum(),
-            users: per_user.len(),
-            per_user,
-            expiring_soon,
-            damaged: 0,
-        })
+        Ok(counts_of(&self.live_index(now)?, now, soon))
     }
 
     fn purge_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError> {

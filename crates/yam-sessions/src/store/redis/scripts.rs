@@ -8,7 +8,9 @@
 //!   its Redis expiry is the session's own (`PEXPIREAT exp`), so Redis drops it unaided;
 //! - `P u:<uid>`  set of the user's session keys (hex), expiring with their last session;
 //! - `P all`      sorted set of `<uid>:<hex>` scored by expiry: counts and listing in one read;
-//! - `P q:<hex>`  a damaged session kept for inspection for a week.
+//! - `P q:<hex>`  a damaged session kept for inspection for a week;
+//! - `P all:changes` a counter every change increments: a watcher polls it (one tiny GET) and
+//!   re-reads the index only when it moved.
 
 use std::sync::LazyLock;
 
@@ -23,6 +25,9 @@ end
 local function unlink(prefix, all, uid, hex)
   redis.call('SREM', prefix .. 'u:' .. uid, hex)
   redis.call('ZREM', all, uid .. ':' .. hex)
+end
+local function changed(all)
+  redis.call('INCR', all .. ':changes')
 end
 local function extend_user_set(k, exp)
   local at = redis.call('PEXPIRETIME', k)
@@ -53,6 +58,7 @@ redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[5])
 extend_user_set(KEYS[2], ARGV[3])
 redis.call('ZADD', KEYS[3], ARGV[3], ARGV[4] .. ':' .. ARGV[5])
+changed(KEYS[3])
 return displaced
 ",
     )
@@ -71,6 +77,7 @@ if tonumber(ARGV[1]) > seen then
   redis.call('PEXPIREAT', KEYS[1], ARGV[2])
   redis.call('ZADD', KEYS[2], ARGV[2], uid .. ':' .. ARGV[3])
   extend_user_set(ARGV[4] .. 'u:' .. uid, ARGV[2])
+  changed(KEYS[2])
 end
 return 1
 ",
@@ -92,6 +99,7 @@ local users = ARGV[6] .. 'u:' .. ARGV[4]
 redis.call('SADD', users, ARGV[5])
 extend_user_set(users, ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4] .. ':' .. ARGV[5])
+changed(KEYS[2])
 return 1
 ",
     )
@@ -103,7 +111,9 @@ pub static DELETE: LazyLock<Script> = LazyLock::new(|| {
         r"
 local uid = uid_of(KEYS[1])
 if uid then unlink(ARGV[2], KEYS[2], uid, ARGV[1]) end
-return redis.call('DEL', KEYS[1])
+local n = redis.call('DEL', KEYS[1])
+if n > 0 then changed(KEYS[2]) end
+return n
 ",
     )
 });
@@ -119,6 +129,7 @@ for _, hex in ipairs(redis.call('SMEMBERS', KEYS[1])) do
     if redis.call('DEL', ARGV[3] .. 's:' .. hex) == 1 then deleted[#deleted + 1] = hex end
   end
 end
+if #deleted > 0 then changed(KEYS[2]) end
 return deleted
 ",
     )
@@ -138,6 +149,7 @@ for _, member in ipairs(redis.call('ZRANGEBYSCORE', KEYS[1], '-inf', ARGV[1])) d
     purged[#purged + 1] = hex
   end
 end
+if #purged > 0 then changed(KEYS[1]) end
 return purged
 ",
     )
@@ -156,6 +168,7 @@ for _, member in ipairs(redis.call('ZRANGE', KEYS[1], 0, -1)) do
   end
 end
 redis.call('DEL', KEYS[1])
+changed(KEYS[1])
 return n
 ",
     )
@@ -170,6 +183,7 @@ if uid then unlink(ARGV[2], KEYS[2], uid, ARGV[1]) end
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 redis.call('RENAME', KEYS[1], KEYS[3])
 redis.call('PEXPIRE', KEYS[3], ARGV[3])
+changed(KEYS[2])
 return 1
 ",
     )
