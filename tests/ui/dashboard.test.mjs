@@ -93,10 +93,14 @@ test('the dashboard shows and controls the server', { timeout: 240 * SECOND }, a
   await t.test('a bad setting value shows its error next to the field', async () => {
     await page.click('#tab-settings');
     await page.fill('input[name=port]', 'abc');
+    await page.fill('input[name=session_store]', 'mysql://db');
     await page.click('#settings-form button[type=submit]');
     const error = page.locator('#error-port');
     await error.waitFor();
     assert.match(await error.innerText(), /number between 1 and 65535/);
+    const store = page.locator('#error-session_store');
+    await store.waitFor();
+    assert.match(await store.innerText(), /Redis address such as redis:\/\//);
     assert.equal(await page.locator('input[name=port]').getAttribute('aria-invalid'), 'true');
     shots.push(await shot(page, '07-settings-error'));
   });
