@@ -14,6 +14,27 @@ use yam_testkit::{Client, ServerBuilder, ServerProcess, binary, wait_until};
 const INSTANCES: usize = 3;
 const FORM_SECRET: &str = "a-shared-secret-of-at-least-32-characters";
 
+/// The flags of each instance after `--port` and `--data-dir`; the README shows these very
+/// lines (checked by `the_readme_shows_the_commands_this_test_uses`).
+fn instance_flags(redis: &str, database: &str, name: &str, multiple_sessions: bool) -> Vec<String> {
+    let mut flags: Vec<String> = [
+        "--store",
+        redis,
+        "--database",
+        database,
+        "--instance",
+        name,
+        "--trusted-proxy",
+        "127.0.0.1",
+    ]
+    .map(str::to_owned)
+    .to_vec();
+    if multiple_sessions {
+        flags.push("--allow-multiple-sessions".into());
+    }
+    flags
+}
+
 struct Instance {
     name: String,
     port: u16,
@@ -63,18 +84,9 @@ impl Deployment {
                 let name = format!("yam-{i}");
                 let mut builder = ServerBuilder::new(binary("yam-server"), data.path())
                     .port(port)
-                    .arg("--store")
-                    .arg(redis.url())
-                    .arg("--database")
-                    .arg(&database)
-                    .arg("--form-secret")
-                    .arg(FORM_SECRET)
-                    .arg("--instance")
-                    .arg(&name)
-                    .arg("--trusted-proxy")
-                    .arg("127.0.0.1");
-                if multiple_sessions {
-                    builder = builder.arg("--allow-multiple-sessions");
+                    .env("YAM_FORM_SECRET", FORM_SECRET);
+                for flag in instance_flags(&redis.url(), &database, &name, multiple_sessions) {
+                    builder = builder.arg(flag);
                 }
                 Instance {
                     name,
@@ -510,4 +522,50 @@ fn a_rolling_restart_logs_nobody_out() {
             assert_eq!(status_on(&instance.url(), c), 200, "{}", instance.name);
         }
     }
+}
+
+/// The README's "Running several instances" shows the nginx configuration and the instance
+/// command lines this test uses, with the example addresses filled in.
+#[test]
+fn the_readme_shows_the_commands_this_test_uses() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let section = readme
+        .split("## Running several instances")
+        .nth(1)
+        .and_then(|rest| rest.split("\n## ").next())
+        .expect("a section 'Running several instances'");
+    let block = |lang: &str| -> String {
+        section
+            .split(&format!("```{lang}\n"))
+            .nth(1)
+            .and_then(|rest| rest.split("```").next())
+            .unwrap_or_else(|| panic!("a ```{lang} block in the section"))
+            .to_owned()
+    };
+    let nginx = yam_services::balancer_config(
+        std::path::Path::new("/srv/yam-balancer"),
+        8080,
+        &[5001, 5002, 5003],
+    );
+    assert_eq!(
+        block("nginx"),
+        nginx,
+        "the README's nginx.conf is the one the test runs"
+    );
+    let lines = block("text");
+    for i in 1..=INSTANCES {
+        let flags = instance_flags(
+            "redis://127.0.0.1:6379/0",
+            "postgres://yam@127.0.0.1:5432/yam",
+            &format!("yam-{i}"),
+            true,
+        );
+        let line = format!(
+            "yam-server --port 500{i} --data-dir /srv/yam-{i} {}",
+            flags.join(" ")
+        );
+        assert!(lines.contains(&line), "the README shows `{line}`:\n{lines}");
+    }
+    assert!(lines.contains("YAM_FORM_SECRET"), "{lines}");
 }

@@ -134,6 +134,8 @@ fn bench(flags: &[String]) -> Result {
     let smoke = flags.iter().any(|f| f == "--smoke");
     packages::ensure(&packages::BUILD)?;
     packages::ensure(&packages::BENCH)?;
+    packages::ensure(&packages::SERVICES)?;
+    packages::ensure_libraries(&packages::SERVICE_LIBS)?;
     let python = python::test_venv()?;
     bench_run(smoke, &python)
 }

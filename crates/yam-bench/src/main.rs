@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     let plan = if smoke { Plan::smoke() } else { Plan::full() };
     let mut rows: Vec<Row> = Vec::new();
     type Step = fn(&Bins, Plan, &mut Vec<Row>) -> anyhow::Result<()>;
-    let steps: [(&str, Step); 8] = [
+    let steps: [(&str, Step); 9] = [
         ("throughput against the peers", measure::http::throughput),
         (
             "login latency and latency under login load",
@@ -60,6 +60,10 @@ fn main() -> anyhow::Result<()> {
         ("yamctl up idle", measure::supervisor::yamctl_idle),
         ("yam-tray idle", measure::tray::idle),
         ("throughput as sessions grow", measure::http::growth),
+        (
+            "sessions in Redis, several instances behind nginx",
+            measure::shared::redis_and_instances,
+        ),
     ];
     let only = arg(&args, "--only");
     for (name, step) in steps {

@@ -87,7 +87,15 @@ pub async fn check(
     }
     let mut last = EndReason::Unknown;
     for value in values {
-        let outcome = match state.sessions.authenticate_in_memory(&value, access)? {
+        let mut outcome = state.sessions.authenticate_in_memory(&value, access)?;
+        if outcome.is_none() {
+            // A shared store (Redis) reads on this worker without blocking it.
+            outcome = state
+                .sessions
+                .authenticate_without_blocking(&value, access)
+                .await?;
+        }
+        let outcome = match outcome {
             Some(outcome) => outcome,
             None => {
                 let sessions = Arc::clone(&state.sessions);

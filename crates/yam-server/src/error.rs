@@ -57,6 +57,13 @@ impl IntoResponse for AppError {
                     STORE_UNAVAILABLE.to_owned(),
                 )
             }
+            AppError::Store(e) if e.is_users_unavailable() => {
+                tracing::warn!(error = %self, "the users database is not answering");
+                (
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    USERS_UNAVAILABLE.to_owned(),
+                )
+            }
             AppError::Users(e) if e.is_unavailable() => {
                 tracing::warn!(error = %self, "the users database is not answering");
                 (
@@ -77,6 +84,7 @@ impl IntoResponse for AppError {
             // Redis restarting or failing over is back within seconds.
             AppError::Store(e) if e.is_unavailable() => Some("5"),
             AppError::Users(e) if e.is_unavailable() => Some("5"),
+            AppError::Store(e) if e.is_users_unavailable() => Some("5"),
             // The folder is usually fixed by a person; clients should not hammer meanwhile.
             _ if status == StatusCode::SERVICE_UNAVAILABLE => Some("30"),
             _ => None,

@@ -35,7 +35,10 @@ fn add_find_rename_remove(open: Open<'_>) {
             "{login}"
         );
     }
-    assert_eq!(store.lookup(id).map(|u| u.username), Some("Alice".into()));
+    assert_eq!(
+        store.lookup(id).expect("lookup").map(|u| u.username),
+        Some("Alice".into())
+    );
     store.set_password("alice", "h2").expect("passwd");
     assert_eq!(
         store
@@ -46,7 +49,7 @@ fn add_find_rename_remove(open: Open<'_>) {
         "h2"
     );
     store.remove("alice").expect("remove");
-    assert_eq!(store.lookup(id), None);
+    assert_eq!(store.lookup(id).expect("lookup"), None);
     assert!(matches!(store.remove("alice"), Err(UserError::NotFound(_))));
     // Ids are never reused, so an old session can never become another user's.
     let next = store.add("bob", None, "h", false).expect("add");
@@ -61,12 +64,18 @@ fn another_connections_changes_reach_the_cache(open: Open<'_>) {
     assert!(!server.refresh_if_changed().expect("refresh"));
     // A user added elsewhere is found at once: a cache miss re-reads the database.
     let id = cli.add("carol", None, "h", false).expect("add");
-    assert_eq!(server.lookup(id).map(|u| u.username), Some("carol".into()));
+    assert_eq!(
+        server.lookup(id).expect("lookup").map(|u| u.username),
+        Some("carol".into())
+    );
     // A removal elsewhere reaches the cache at the next refresh.
     cli.remove("carol").expect("remove");
-    assert!(server.lookup(id).is_some(), "cached until the refresh");
+    assert!(
+        server.lookup(id).expect("lookup").is_some(),
+        "cached until the refresh"
+    );
     assert!(server.refresh_if_changed().expect("refresh"));
-    assert_eq!(server.lookup(id), None);
+    assert_eq!(server.lookup(id).expect("lookup"), None);
 }
 
 fn the_last_admin_stays_an_active_admin(open: Open<'_>) {

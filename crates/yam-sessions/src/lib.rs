@@ -12,8 +12,8 @@ pub mod time;
 
 pub use id::{SessionId, SessionKey};
 pub use manager::{
-    AuthOutcome, Authenticated, EndReason, Login, ManagerSettings, SessionManager, UserDirectory,
-    UserInfo,
+    AuthOutcome, Authenticated, DirectoryUnavailable, EndReason, Login, ManagerSettings,
+    SessionManager, UserDirectory, UserInfo,
 };
 pub use policy::{Access, Renewal, SessionPolicy};
 pub use record::{ClientInfo, Damage, DamageKind, SessionMode, SessionRecord, UserId};

@@ -27,12 +27,19 @@ pub struct UserInfo {
     pub is_active: bool,
 }
 
+/// The users database could not say whether a user exists (it is not answering). A session is
+/// never ended for this: the request is answered 503 and the session kept.
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct DirectoryUnavailable(pub String);
+
 /// Where sessions check that their user still exists (and under which name).
 pub trait UserDirectory: Send + Sync + 'static {
-    fn lookup(&self, id: UserId) -> Option<UserInfo>;
+    /// `Ok(None)`: no such user (any more).
+    fn lookup(&self, id: UserId) -> Result<Option<UserInfo>, DirectoryUnavailable>;
     /// `lookup` from memory only; `None` when the answer needs storage (a cache miss).
     fn lookup_cached(&self, id: UserId) -> Option<UserInfo> {
-        self.lookup(id)
+        self.lookup(id).ok().flatten()
     }
 }
 
@@ -126,12 +133,14 @@ pub struct SessionManager {
 }
 
 /// How much work `authenticate` may do.
-#[derive(Clone, Copy, PartialEq, Eq)]
+#[derive(Clone, PartialEq)]
 enum Work {
     /// Anything, storage included (a blocking thread).
     Full,
     /// Memory only: give up (`None`) where storage would be touched (an async worker).
     MemoryOnly,
+    /// The session was read already (without blocking); the rest in memory only.
+    Read(Loaded),
 }
 
 impl SessionManager {
@@ -234,6 +243,24 @@ impl SessionManager {
         self.authenticate_with(cookie, access, Work::MemoryOnly)
     }
 
+    /// `authenticate_in_memory` for a store that reads without blocking (Redis): the session
+    /// is read on the async worker, the rest is answered from memory. `None` as above (and
+    /// when the store has no such read).
+    pub async fn authenticate_without_blocking(
+        &self,
+        cookie: &str,
+        access: Access,
+    ) -> Result<Option<AuthOutcome>, StoreError> {
+        let Some(id) = SessionId::parse(cookie) else {
+            return Ok(Some(AuthOutcome::Rejected(EndReason::Unknown)));
+        };
+        let Some(read) = self.store.load_async(id.key()) else {
+            return Ok(None);
+        };
+        let loaded = read.await?;
+        self.authenticate_with(cookie, access, Work::Read(loaded))
+    }
+
     fn authenticate_with(
         &self,
         cookie: &str,
@@ -245,13 +272,13 @@ impl SessionManager {
             return Ok(Some(AuthOutcome::Rejected(EndReason::Unknown)));
         };
         let key = id.key();
-        let loaded = if full {
-            self.store.load(&key)?
-        } else {
-            match self.store.load_cached(&key) {
+        let loaded = match work {
+            Work::Full => self.store.load(&key)?,
+            Work::Read(loaded) => loaded,
+            Work::MemoryOnly => match self.store.load_cached(&key) {
                 Some(loaded) => loaded,
                 None => return Ok(None),
-            }
+            },
         };
         let record = match loaded {
             Loaded::Found(record) => record,
@@ -268,7 +295,7 @@ impl SessionManager {
             return Ok(Some(AuthOutcome::Rejected(EndReason::Expired)));
         }
         let user = if full {
-            self.users.lookup(record.user_id)
+            self.users.lookup(record.user_id)?
         } else {
             self.users.lookup_cached(record.user_id)
         };
@@ -392,11 +419,11 @@ impl SessionManager {
     /// quarantine it. Without conflict resolution every damaged session is quarantined.
     fn resolve_damage(&self, key: &SessionKey, damage: &Damage) -> Result<AuthOutcome, StoreError> {
         if self.conflict_resolution {
-            let user = damage
-                .salvage
-                .as_ref()
-                .and_then(|s| self.users.lookup(s.user_id))
-                .filter(|u| u.is_active);
+            let user = match &damage.salvage {
+                Some(s) => self.users.lookup(s.user_id)?,
+                None => None,
+            }
+            .filter(|u| u.is_active);
             if let Some(user) = user {
                 let now = self.now();
                 let mut record = self.policy.new_record(

@@ -25,8 +25,8 @@ impl Users {
 }
 
 impl UserDirectory for Users {
-    fn lookup(&self, id: UserId) -> Option<UserInfo> {
-        self.0.read().get(&id).cloned()
+    fn lookup(&self, id: UserId) -> Result<Option<UserInfo>, DirectoryUnavailable> {
+        Ok(self.0.read().get(&id).cloned())
     }
 }
 
@@ -369,4 +369,43 @@ fn hostile_cookies_are_unknown_without_touching_the_store() {
         let reason = rejected(f.manager.authenticate(bad, Access::Activity).expect("auth"));
         assert_eq!(reason, EndReason::Unknown);
     }
+}
+
+/// A users database that cannot answer: the request fails (503 upstream), the session stays.
+struct Unreachable;
+
+impl UserDirectory for Unreachable {
+    fn lookup(&self, _: UserId) -> Result<Option<UserInfo>, DirectoryUnavailable> {
+        Err(DirectoryUnavailable("connection refused".into()))
+    }
+}
+
+#[test]
+fn an_unreachable_users_database_never_ends_a_session() {
+    let store: Arc<dyn SessionStore> = Arc::new(MemoryStore::new());
+    let manager = SessionManager::new(
+        Arc::clone(&store),
+        Arc::new(Unreachable),
+        Arc::new(ManualClock::new(Timestamp::from_secs(1_800_000_000))),
+        ManagerSettings {
+            mode: SessionMode::Multiple,
+            conflict_resolution: true,
+            epoch: "test".into(),
+        },
+    );
+    let user = UserInfo {
+        id: 1,
+        username: "alice".into(),
+        is_admin: false,
+        is_active: true,
+    };
+    let login = manager.login(&user, ClientInfo::default()).expect("login");
+    let err = manager
+        .authenticate(login.id.as_str(), Access::Activity)
+        .expect_err("cannot tell");
+    assert!(err.is_users_unavailable(), "{err}");
+    assert!(matches!(
+        store.load(&login.key).expect("load"),
+        Loaded::Found(_)
+    ));
 }

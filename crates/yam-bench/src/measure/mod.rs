@@ -3,6 +3,7 @@
 pub mod http;
 pub mod scan;
 pub mod server;
+pub mod shared;
 pub mod supervisor;
 pub mod tray;
 

@@ -205,7 +205,7 @@ pub fn stats_json(state: &AppState) -> Result<Value, AppError> {
 impl AppState {
     fn users_name(&self, id: i64) -> Option<String> {
         use yam_sessions::UserDirectory as _;
-        self.users.lookup(id).map(|u| u.username)
+        self.users.lookup(id).ok().flatten().map(|u| u.username)
     }
 }
 

@@ -222,6 +222,9 @@ pub async fn login_submit(
     let login_user = user.clone();
     let users = Arc::clone(&state.users);
     let started = tokio::task::spawn_blocking(move || {
+        // The database just vouched for this user: the session's next request finds it in
+        // memory even before the next refresh (and while the database is briefly away).
+        users.remember(&login_user);
         let started = sessions.login(&login_user, client)?;
         // Shown in the admin's users list; a failure here must not fail the login.
         if let Err(e) = users.record_login(login_user.id, sessions.now().as_secs()) {

@@ -5,7 +5,7 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 
 use parking_lot::{Mutex, RwLock};
-use yam_sessions::{UserDirectory, UserId, UserInfo};
+use yam_sessions::{DirectoryUnavailable, UserDirectory, UserId, UserInfo};
 
 mod changes;
 pub mod cli;
@@ -209,6 +209,11 @@ impl Users {
         self.db.record_login(id, at_secs)
     }
 
+    /// Puts a user the database has just returned into the directory (a login).
+    pub fn remember(&self, user: &UserInfo) {
+        self.cache.write().insert(user.id, user.clone());
+    }
+
     /// Reloads the directory cache when another process (another server, `yam-server user
     /// remove`) changed users. Cheap when nothing changed.
     pub fn refresh_if_changed(&self) -> Result<bool, UserError> {
@@ -229,16 +234,16 @@ impl Users {
 }
 
 impl UserDirectory for Users {
-    /// From the cache; a miss (a user added a moment ago by the CLI) re-reads the database
-    /// before saying the user does not exist.
-    fn lookup(&self, id: UserId) -> Option<UserInfo> {
+    /// From the cache; a miss (a user added a moment ago by the CLI or another server)
+    /// re-reads the database before saying the user does not exist, and says it cannot tell
+    /// when the database does not answer.
+    fn lookup(&self, id: UserId) -> Result<Option<UserInfo>, DirectoryUnavailable> {
         if let Some(user) = self.cache.read().get(&id) {
-            return Some(user.clone());
+            return Ok(Some(user.clone()));
         }
-        if let Err(e) = self.refresh_if_changed() {
-            tracing::warn!("could not re-read users: {e}");
-        }
-        self.cache.read().get(&id).cloned()
+        self.refresh_if_changed()
+            .map_err(|e| DirectoryUnavailable(e.to_string()))?;
+        Ok(self.cache.read().get(&id).cloned())
     }
 
     fn lookup_cached(&self, id: UserId) -> Option<UserInfo> {

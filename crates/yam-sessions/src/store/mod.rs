@@ -30,6 +30,10 @@ pub use redis::{DEFAULT_PREFIX, IndexEntry, RedisStore, counts_of};
 /// How many times `create` draws a new id when the first one is already taken.
 const CREATE_ATTEMPTS: usize = 4;
 
+/// What [`SessionStore::load_async`] returns.
+pub type LoadFuture<'a> =
+    std::pin::Pin<Box<dyn Future<Output = Result<Loaded, StoreError>> + Send + 'a>>;
+
 /// The result of looking a session up.
 #[derive(Clone, Debug, PartialEq)]
 pub enum Loaded {
@@ -88,6 +92,9 @@ pub enum StoreError {
     /// A shared store answered with an error that is not about reaching it.
     #[error("{0}")]
     Backend(String),
+    /// The users database is not answering, so a session's user cannot be checked.
+    #[error("the users database is not answering: {0}")]
+    UsersUnavailable(String),
     /// The store's address or settings are wrong (found when the store is opened).
     #[error("{0}")]
     Config(String),
@@ -109,6 +116,10 @@ impl StoreError {
     /// A shared store cannot be reached right now; it passes by itself once it is back.
     pub fn is_unavailable(&self) -> bool {
         matches!(self, Self::Unavailable { .. })
+    }
+
+    pub fn is_users_unavailable(&self) -> bool {
+        matches!(self, Self::UsersUnavailable(_))
     }
 
     pub(crate) fn io(action: &'static str, path: impl Into<PathBuf>, source: io::Error) -> Self {
@@ -167,6 +178,12 @@ pub trait SessionStore: Send + Sync + 'static {
         let _ = key;
         None
     }
+    /// `load` without blocking a thread, for stores that read over the network (Redis);
+    /// `None` when the store has no such path (the caller reads on a blocking thread).
+    fn load_async(&self, key: SessionKey) -> Option<LoadFuture<'_>> {
+        let _ = key;
+        None
+    }
     /// Overwrites an existing (possibly damaged) session; never re-creates a deleted one.
     fn replace(&self, key: &SessionKey, record: SessionRecord) -> Result<Saved, StoreError>;
     /// Records a renewal in memory; [`SessionStore::flush_renewals`] persists it later.
@@ -192,6 +209,12 @@ pub trait SessionStore: Send + Sync + 'static {
     fn purge_expired(&self, now: Timestamp) -> Result<Vec<SessionKey>, StoreError>;
     /// Takes a damaged session out of service, keeping a copy for inspection where possible.
     fn quarantine(&self, key: &SessionKey) -> Result<Quarantined, StoreError>;
+}
+
+impl From<crate::manager::DirectoryUnavailable> for StoreError {
+    fn from(e: crate::manager::DirectoryUnavailable) -> Self {
+        Self::UsersUnavailable(e.0)
+    }
 }
 
 /// Draws ids until `try_insert` accepts one.

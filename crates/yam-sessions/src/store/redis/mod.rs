@@ -16,8 +16,8 @@ use redis::Connection;
 use self::known::Known;
 use self::pool::Pool;
 use super::{
-    Loaded, Quarantined, Saved, SessionCounts, SessionStore, SessionSummary, StoreError,
-    create_with_unique_id,
+    LoadFuture, Loaded, Quarantined, Saved, SessionCounts, SessionStore, SessionSummary,
+    StoreError, create_with_unique_id,
 };
 use crate::id::{SessionId, SessionKey};
 use crate::policy::Renewal;
@@ -145,6 +145,23 @@ impl RedisStore {
         self.known.forget_all(&displaced);
         self.known.written(id.key(), &record);
         Ok((id, displaced))
+    }
+
+    /// A read hash (`None`: not a hash) as the session it is, with this server's pending
+    /// renewal applied; what is gone is forgotten.
+    fn loaded(&self, key: &SessionKey, fields: Option<HashMap<String, Vec<u8>>>) -> Loaded {
+        let loaded = match fields {
+            Some(f) => decode(&f),
+            None => Loaded::Damaged(Damage::new(DamageKind::NotAnObject, None)),
+        };
+        match loaded {
+            Loaded::Found(record) => Loaded::Found(self.known.loaded(*key, record)),
+            Loaded::Missing => {
+                self.known.forget(key);
+                Loaded::Missing
+            }
+            damaged @ Loaded::Damaged(_) => damaged,
+        }
     }
 
     /// Reads several sessions in one round trip; missing ones are left out.
@@ -275,18 +292,24 @@ impl SessionStore for RedisStore {
                 Err(e) => Err(e),
             }
         })?;
-        let loaded = match fields {
-            Some(f) => decode(&f),
-            None => Loaded::Damaged(Damage::new(DamageKind::NotAnObject, None)),
-        };
-        Ok(match loaded {
-            Loaded::Found(record) => Loaded::Found(self.known.loaded(*key, record)),
-            Loaded::Missing => {
-                self.known.forget(key);
-                Loaded::Missing
-            }
-            damaged @ Loaded::Damaged(_) => damaged,
-        })
+        Ok(self.loaded(key, fields))
+    }
+
+    fn load_async(&self, key: SessionKey) -> Option<LoadFuture<'_>> {
+        Some(Box::pin(async move {
+            let name = self.session_key(&key.to_hex());
+            let fields = self
+                .pool
+                .with_async(|mut c| async move {
+                    match redis::cmd("HGETALL").arg(&name).query_async(&mut c).await {
+                        Ok(fields) => Ok(Some(fields)),
+                        Err(e) if is_wrong_type(&e) => Ok(None),
+                        Err(e) => Err(e),
+                    }
+                })
+                .await?;
+            Ok(self.loaded(&key, fields))
+        }))
     }
 
     fn replace(&self, key: &SessionKey, record: SessionRecord) -> Result<Saved, StoreError> {

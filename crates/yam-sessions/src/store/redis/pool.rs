@@ -4,7 +4,8 @@
 use std::time::Duration;
 
 use parking_lot::Mutex;
-use redis::{Client, Connection, ErrorKind, RedisError, ServerErrorKind};
+use redis::aio::MultiplexedConnection;
+use redis::{AsyncConnectionConfig, Client, Connection, ErrorKind, RedisError, ServerErrorKind};
 
 use crate::store::StoreError;
 
@@ -17,6 +18,8 @@ const MAX_IDLE: usize = 32;
 pub struct Pool {
     client: Client,
     idle: Mutex<Vec<Connection>>,
+    /// One connection shared by async readers: concurrent requests are pipelined on it.
+    shared: Mutex<Option<MultiplexedConnection>>,
     /// Where Redis is, without any password, for messages.
     pub(super) address: String,
 }
@@ -29,6 +32,7 @@ impl Pool {
         Ok(Self {
             client,
             idle: Mutex::new(Vec::new()),
+            shared: Mutex::new(None),
             address: redact(url),
         })
     }
@@ -55,6 +59,39 @@ impl Pool {
                 Err(self.error(e))
             }
         }
+    }
+
+    /// Runs `work` on the shared async connection (opened on first use, re-opened after a
+    /// failure).
+    pub async fn with_async<T, F>(
+        &self,
+        work: impl FnOnce(MultiplexedConnection) -> F,
+    ) -> Result<T, StoreError>
+    where
+        F: Future<Output = redis::RedisResult<T>>,
+    {
+        let existing = self.shared.lock().clone();
+        let conn = match existing {
+            Some(conn) => conn,
+            None => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(CONNECT_TIMEOUT))
+                    .set_response_timeout(Some(IO_TIMEOUT));
+                let conn = self
+                    .client
+                    .get_multiplexed_async_connection_with_config(&config)
+                    .await
+                    .map_err(|e| self.error(e))?;
+                *self.shared.lock() = Some(conn.clone());
+                conn
+            }
+        };
+        work(conn).await.map_err(|e| {
+            if is_connection_failure(&e) {
+                *self.shared.lock() = None;
+            }
+            self.error(e)
+        })
     }
 
     fn give_back(&self, conn: Connection) {
