@@ -16,15 +16,9 @@ pub use wine::{KnownFolder, WinFolder, Wine, helper_exe, processes_in};
 use std::io::{BufRead, BufReader, Read};
 use std::process::Child;
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// A loopback port that was free a moment ago (bound on port 0, then released).
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .expect("bind a loopback port")
-        .port()
-}
+pub use yam_services::free_port;
 
 /// Writes the supervisor's `settings.toml` into `config` (created if missing): the loopback
 /// host, `port`, then the `extra` TOML lines.
@@ -96,18 +90,9 @@ pub fn closed_by_peer(stream: &mut std::net::TcpStream, deadline: Duration) -> b
     }
 }
 
-/// Polls `condition` every 50 ms until it holds or `deadline` passes.
-pub fn wait_until(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
-    let start = Instant::now();
-    loop {
-        if condition() {
-            return true;
-        }
-        if start.elapsed() >= deadline {
-            return false;
-        }
-        std::thread::sleep(Duration::from_millis(50));
-    }
+/// Polls `condition` until it holds or `deadline` passes.
+pub fn wait_until(deadline: Duration, condition: impl FnMut() -> bool) -> bool {
+    yam_services::poll(deadline, condition)
 }
 
 /// Whether process `pid` exists and is not a zombie (Linux `/proc`).

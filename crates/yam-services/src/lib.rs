@@ -36,7 +36,7 @@ pub fn free_port() -> u16 {
         .port()
 }
 
-/// Polls `condition` every 20 ms until it holds or `deadline` passes.
+/// Polls `condition` every 50 ms until it holds or `deadline` passes.
 pub fn poll(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
     let start = Instant::now();
     loop {
@@ -46,6 +46,6 @@ pub fn poll(deadline: Duration, mut condition: impl FnMut() -> bool) -> bool {
         if start.elapsed() >= deadline {
             return false;
         }
-        std::thread::sleep(Duration::from_millis(20));
+        std::thread::sleep(Duration::from_millis(50));
     }
 }

@@ -411,15 +411,7 @@ pub fn yam_rows(source: &RedisSource) -> Result<Vec<SessionRow>, RedisSessionsEr
         .collect())
 }
 
-/// The address without a password, for messages.
-pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            format!("{}{}", &url[..scheme + 3], &url[at + 1..])
-        }
-        _ => url.to_owned(),
-    }
-}
+pub use yam_sessions::store::redact;
 
 #[cfg(test)]
 mod tests {

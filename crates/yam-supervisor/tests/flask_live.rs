@@ -1,39 +1,21 @@
 //! A real Flask + Flask-Session app (from PyPI) writes session files; the watcher counts them
 //! live as browsers log in and out.
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
+mod common;
+
 use std::time::Duration;
 
+use common::flask::FlaskDriver;
 use yam_supervisor::watcher::SessionsWatcher;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn fresh_flask_session_files_are_counted_live() {
-    let python = tokio::task::spawn_blocking(yam_testkit::flask_python)
-        .await
-        .expect("venv");
     let dir = tempfile::tempdir().expect("tmp");
     let sessions = dir.path().join("flask_session");
     std::fs::create_dir_all(&sessions).expect("mkdir");
     let watcher = SessionsWatcher::start(vec![sessions.clone()]);
     let mut counts = watcher.counts();
-
-    let mut driver = Command::new(python)
-        .arg(yam_testkit::fixture("flask_app/session_driver.py"))
-        .arg(&sessions)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python");
-    let mut stdin = driver.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(driver.stdout.take().expect("stdout"));
-    let mut send = |cmd: &str| {
-        writeln!(stdin, "{cmd}").expect("write");
-        let mut answer = String::new();
-        stdout.read_line(&mut answer).expect("read");
-        assert!(answer.starts_with("ok"), "{cmd}: {answer}");
-    };
-
+    let mut driver = FlaskDriver::start(&sessions.display().to_string()).await;
     let mut expect = async |live: usize, users: usize| {
         let ok = tokio::time::timeout(
             Duration::from_secs(10),
@@ -46,12 +28,12 @@ async fn fresh_flask_session_files_are_counted_live() {
             watcher.current()
         );
     };
-    send("login 1");
+    driver.send("login 1");
     expect(1, 1).await;
-    send("login 2");
-    send("login 2");
+    driver.send("login 2");
+    driver.send("login 2");
     expect(3, 2).await;
-    send("logout 0");
+    driver.send("logout 0");
     expect(2, 1).await;
     let c = watcher.current();
     assert_eq!(c.per_user.len(), 1);
@@ -61,7 +43,4 @@ async fn fresh_flask_session_files_are_counted_live() {
     );
     assert_eq!(c.per_user[0].username.as_deref(), Some("user2"));
     assert_eq!(c.damaged, 0, "cachelib's bookkeeping file must not count");
-    writeln!(stdin, "quit").expect("quit");
-    drop(stdin);
-    let _ = driver.wait();
 }

@@ -4,10 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::flask::FlaskDriver;
 use common::*;
 use yam_services::Redis;
 use yam_supervisor::counting::Counting;
@@ -73,9 +72,6 @@ async fn the_built_in_server_with_redis_is_counted_and_managed_in_redis() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flask_session_redis_sessions_are_counted_live() {
-    let python = tokio::task::spawn_blocking(yam_testkit::flask_python)
-        .await
-        .expect("venv");
     let redis = Redis::start();
     let counting = Counting::start(
         Vec::new(),
@@ -86,21 +82,7 @@ async fn flask_session_redis_sessions_are_counted_live() {
         }),
     );
     let mut counts = counting.counts();
-    let mut driver = Command::new(python)
-        .arg(yam_testkit::fixture("flask_app/session_driver.py"))
-        .arg(redis.url())
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .expect("python");
-    let mut stdin = driver.stdin.take().expect("stdin");
-    let mut stdout = BufReader::new(driver.stdout.take().expect("stdout"));
-    let mut send = |cmd: &str| {
-        writeln!(stdin, "{cmd}").expect("write");
-        let mut answer = String::new();
-        stdout.read_line(&mut answer).expect("read");
-        assert!(answer.starts_with("ok"), "{cmd}: {answer}");
-    };
+    let mut driver = FlaskDriver::start(&redis.url()).await;
     let mut expect = async |live: usize, users: usize| {
         let ok = tokio::time::timeout(
             Duration::from_secs(10),
@@ -109,17 +91,17 @@ async fn flask_session_redis_sessions_are_counted_live() {
         .await;
         assert!(ok.is_ok(), "wanted {live} live / {users} users");
     };
-    send("login 1");
+    driver.send("login 1");
     expect(1, 1).await;
-    send("login 2");
-    send("login 2");
+    driver.send("login 2");
+    driver.send("login 2");
     expect(3, 2).await;
     let keys = redis.command(&["KEYS", "session:*"]).expect("keys");
     assert!(
         keys.starts_with("*3"),
         "Flask-Session wrote its keys: {keys}"
     );
-    send("logout 0");
+    driver.send("logout 0");
     expect(2, 1).await;
     let c = counts.borrow().clone();
     assert_eq!(
@@ -131,6 +113,4 @@ async fn flask_session_redis_sessions_are_counted_live() {
         ("2", Some("user2"), 2)
     );
     assert_eq!(c.logins_seen, 3);
-    writeln!(stdin, "quit").expect("quit");
-    let _ = driver.wait();
 }

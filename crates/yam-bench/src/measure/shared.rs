@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use yam_services::{Nginx, Postgres, Redis, free_port};
 use yam_sessions::RedisStore;
-use yam_supervisor::supervisor::{Options, Supervisor};
 use yam_testkit::{Client, ServerBuilder, ServerProcess};
 
 use super::Plan;
+use super::supervisor::{Supervised, launch};
 use crate::procs::Bins;
 use crate::report::{Row, median};
 use crate::wrk;
@@ -249,27 +249,15 @@ fn count_latency(
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let dir = tempfile::tempdir()?;
-        let port = free_port();
-        yam_testkit::write_supervisor_settings(
-            &dir.path().join("config"),
-            port,
-            &format!("session_store = \"{}\"\nsession_key_prefix = \"count:\"\n", redis.url()),
-        )?;
-        let options = Options::new(
-            dir.path().join("config"),
-            dir.path().join("data"),
-            bins.path("yam-server"),
-            "bench-redis",
-        );
-        let (sup, task) = Supervisor::launch(options)?;
-        sup.wait_for(Duration::from_secs(30), |s| s.phase_label == "Running")
-            .await
-            .ok_or_else(|| anyhow::anyhow!("the supervised server did not start"))?;
-        let url = format!("http://127.0.0.1:{port}");
-        let password = std::fs::read_to_string(dir.path().join("data/initial-admin-password.txt"))?
-            .trim()
-            .to_owned();
+        let settings =
+            format!("session_store = \"{}\"\nsession_key_prefix = \"count:\"\n", redis.url());
+        let Supervised {
+            sup,
+            task,
+            url,
+            password,
+            dir: _dir,
+        } = launch(bins, "bench-redis", &settings).await?;
         let mut latencies = Vec::new();
         for i in 0..plan.logins.max(5) {
             let before = sup.status().sessions.live;

@@ -10,29 +10,56 @@ use super::Plan;
 use crate::procs::{self, Bins};
 use crate::report::{Row, median};
 
+/// A supervisor running yam-server with the given `settings.toml` lines, once it is Running.
+pub struct Supervised {
+    pub sup: Supervisor,
+    pub task: tokio::task::JoinHandle<()>,
+    pub url: String,
+    /// The first-run admin's password.
+    pub password: String,
+    /// Config and data; removed when this is dropped.
+    pub dir: tempfile::TempDir,
+}
+
+pub async fn launch(bins: &Bins, name: &str, settings: &str) -> anyhow::Result<Supervised> {
+    let dir = tempfile::tempdir()?;
+    let port = procs::free_port();
+    yam_testkit::write_supervisor_settings(&dir.path().join("config"), port, settings)?;
+    let options = Options::new(
+        dir.path().join("config"),
+        dir.path().join("data"),
+        bins.path("yam-server"),
+        name,
+    );
+    let (sup, task) = Supervisor::launch(options)?;
+    sup.wait_for(Duration::from_secs(30), |s| s.phase_label == "Running")
+        .await
+        .ok_or_else(|| anyhow::anyhow!("the supervised server did not start"))?;
+    let password = std::fs::read_to_string(dir.path().join("data/initial-admin-password.txt"))?
+        .trim()
+        .to_owned();
+    Ok(Supervised {
+        sup,
+        task,
+        url: format!("http://127.0.0.1:{port}"),
+        password,
+        dir,
+    })
+}
+
 pub fn counts_and_restart(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .worker_threads(2)
         .enable_all()
         .build()?;
     runtime.block_on(async {
-        let dir = tempfile::tempdir()?;
-        let port = procs::free_port();
-        yam_testkit::write_supervisor_settings(&dir.path().join("config"), port, "")?;
-        let options = Options::new(
-            dir.path().join("config"),
-            dir.path().join("data"),
-            bins.path("yam-server"),
-            "bench",
-        );
-        let (sup, task) = Supervisor::launch(options)?;
-        sup.wait_for(Duration::from_secs(30), |s| s.phase_label == "Running")
-            .await
-            .ok_or_else(|| anyhow::anyhow!("the supervised server did not start"))?;
-        let url = format!("http://127.0.0.1:{port}");
-        let password = std::fs::read_to_string(dir.path().join("data/initial-admin-password.txt"))?
-            .trim()
-            .to_owned();
+        let Supervised {
+            sup,
+            task,
+            url,
+            password,
+            dir: _dir,
+        } = launch(bins, "bench", "").await?;
         let mut latencies = Vec::new();
         for i in 0..plan.logins.max(5) {
             let (u, p) = (url.clone(), password.clone());

@@ -25,7 +25,7 @@ pub use fsio::{
     open_without_following, read_bounded, read_regular, retry_while_shared,
 };
 pub use memory::MemoryStore;
-pub use redis::{DEFAULT_PREFIX, IndexEntry, RedisStore, counts_of};
+pub use redis::{DEFAULT_PREFIX, IndexEntry, RedisStore, counts_of, redact};
 
 /// How many times `create` draws a new id when the first one is already taken.
 const CREATE_ATTEMPTS: usize = 4;

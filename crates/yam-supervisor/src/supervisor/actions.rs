@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use yam_sessions::{Clock, FileStore, SessionStore, SystemClock};
+use yam_sessions::{Clock, FileStore, SessionStore, SystemClock, Timestamp};
 
 use super::driver::Driver;
 use super::{ActionError, SettingsSaved};
@@ -10,6 +10,7 @@ use crate::counting::Counting;
 use crate::lifecycle::{Event, Phase};
 use crate::prepare;
 use crate::profile::LaunchPlan;
+use crate::readers::FileInfo;
 use crate::redis_watcher::{self, RedisLayout, RedisSource};
 use crate::server_api::ServerApi;
 use crate::settings::{self, ProfileKind, SettingError, Settings};
@@ -39,6 +40,22 @@ fn rows_of(body: &serde_json::Value) -> Vec<SessionRow> {
                 .collect()
         })
         .unwrap_or_default()
+}
+
+/// A row of the sessions table from what a reader found (a file, a Redis key); `None` for a
+/// session that has expired (damaged ones are listed).
+fn row_of(key: String, info: FileInfo, now: Timestamp) -> Option<SessionRow> {
+    (info.damaged || info.expires.is_none_or(|e| e > now)).then(|| SessionRow {
+        key,
+        user_id: info.user_id,
+        username: info.username,
+        created_at: None,
+        last_activity: None,
+        expires_at: info.expires.map(|e| e.to_rfc3339()),
+        ip: None,
+        user_agent: None,
+        damaged: info.damaged,
+    })
 }
 
 /// A Flask-Session id (`secrets.token_urlsafe`): URL-safe base64.
@@ -288,22 +305,15 @@ impl Driver {
         let mut rows: Vec<SessionRow> = watcher
             .snapshot()
             .into_iter()
-            .filter(|(_, info)| info.damaged || info.expires.is_none_or(|e| e > now))
-            .map(|(path, info)| SessionRow {
-                key: path
+            .map(|(path, info)| {
+                let key = path
                     .file_name()
                     .and_then(|n| n.to_str())
                     .map(|n| n.trim_end_matches(".json").to_owned())
-                    .unwrap_or_default(),
-                user_id: info.user_id,
-                username: info.username,
-                created_at: None,
-                last_activity: None,
-                expires_at: info.expires.map(|e| e.to_rfc3339()),
-                ip: None,
-                user_agent: None,
-                damaged: info.damaged,
+                    .unwrap_or_default();
+                (key, info)
             })
+            .filter_map(|(key, info)| row_of(key, info, now))
             .collect();
         rows.sort_by(|a, b| b.expires_at.cmp(&a.expires_at));
         let note = match self.settings.profile {
@@ -338,18 +348,7 @@ impl Driver {
                 };
                 let rows = scanned
                     .into_iter()
-                    .filter(|(_, info)| info.damaged || info.expires.is_none_or(|e| e > now))
-                    .map(|(sid, info)| SessionRow {
-                        key: sid,
-                        user_id: info.user_id,
-                        username: info.username,
-                        created_at: None,
-                        last_activity: None,
-                        expires_at: info.expires.map(|e| e.to_rfc3339()),
-                        ip: None,
-                        user_agent: None,
-                        damaged: info.damaged,
-                    })
+                    .filter_map(|(sid, info)| row_of(sid, info, now))
                     .collect();
                 (rows, "Read from Flask-Session's keys in Redis.")
             }

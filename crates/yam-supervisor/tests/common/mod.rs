@@ -1,5 +1,6 @@
 #![allow(dead_code)]
 
+pub mod flask;
 pub mod up;
 
 use std::path::PathBuf;

@@ -5,6 +5,8 @@
 
 mod known;
 mod pool;
+
+pub use pool::redact;
 mod scripts;
 
 use std::collections::{BTreeMap, HashMap, HashSet};

@@ -145,8 +145,8 @@ fn is_passing(e: &RedisError) -> bool {
     )
 }
 
-/// The address without a password (`redis://:secret@host` → `redis://host`).
-fn redact(url: &str) -> String {
+/// The address without a password (`redis://:secret@host` → `redis://host`), for messages.
+pub fn redact(url: &str) -> String {
     match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}{}", &url[..scheme + 3], &url[at + 1..])
