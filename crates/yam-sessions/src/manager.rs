@@ -71,6 +71,21 @@ impl EndReason {
         }
     }
 
+    /// The reason named by [`EndReason::as_str`].
+    pub fn from_name(name: &str) -> Option<Self> {
+        [
+            EndReason::LoggedOut,
+            EndReason::Displaced,
+            EndReason::Revoked,
+            EndReason::ForceLogout,
+            EndReason::Expired,
+            EndReason::Damaged,
+            EndReason::UserInvalid,
+        ]
+        .into_iter()
+        .find(|r| r.as_str() == name)
+    }
+
     pub fn message(self) -> &'static str {
         match self {
             EndReason::LoggedOut => "You have logged out. Please log in again.",
@@ -282,6 +297,10 @@ impl SessionManager {
         };
         let record = match loaded {
             Loaded::Found(record) => record,
+            // Why it ended may be known only to the shared store (another server ended it).
+            Loaded::Missing if !full && self.store.is_shared() && !self.remembers(&key) => {
+                return Ok(None);
+            }
             Loaded::Missing => return Ok(Some(AuthOutcome::Rejected(self.reason_for(&key)))),
             Loaded::Damaged(_) if !full => return Ok(None),
             Loaded::Damaged(damage) => return self.resolve_damage(&key, &damage).map(Some),
@@ -394,21 +413,47 @@ impl SessionManager {
     }
 
     fn remember(&self, keys: &[SessionKey], reason: EndReason) {
-        let now = self.now();
-        let mut tombstones = self.tombstones.lock();
-        if tombstones.len() + keys.len() > MAX_TOMBSTONES {
-            tombstones.clear();
+        if keys.is_empty() {
+            return;
         }
-        for key in keys {
-            tombstones.insert(*key, (reason, now));
+        let now = self.now();
+        {
+            let mut tombstones = self.tombstones.lock();
+            if tombstones.len() + keys.len() > MAX_TOMBSTONES {
+                tombstones.clear();
+            }
+            for key in keys {
+                tombstones.insert(*key, (reason, now));
+            }
+        }
+        // Other servers sharing the store tell the user the same reason.
+        let keep = self
+            .policy
+            .multiple_lifetime
+            .max(self.policy.single_lifetime);
+        if let Err(e) = self.store.record_end(keys, reason.as_str(), keep) {
+            tracing::warn!("could not record why {} session(s) ended: {e}", keys.len());
         }
     }
 
+    fn remembers(&self, key: &SessionKey) -> bool {
+        self.tombstones.lock().contains_key(key)
+    }
+
     fn reason_for(&self, key: &SessionKey) -> EndReason {
-        self.tombstones
-            .lock()
-            .get(key)
-            .map_or(EndReason::Unknown, |(reason, _)| *reason)
+        if let Some((reason, _)) = self.tombstones.lock().get(key) {
+            return *reason;
+        }
+        match self.store.end_reason(key) {
+            Ok(name) => name
+                .as_deref()
+                .and_then(EndReason::from_name)
+                .unwrap_or(EndReason::Unknown),
+            Err(e) => {
+                tracing::warn!("could not read why a session ended: {e}");
+                EndReason::Unknown
+            }
+        }
     }
 
     fn mode_words(&self) -> &'static str {

@@ -19,7 +19,7 @@ use crate::state::SharedState;
 pub async fn health(State(state): State<SharedState>) -> Json<Value> {
     let uptime = state.facts.started.until(state.sessions.now()).as_secs();
     // A folder store always answers; a shared one is asked (a network round trip).
-    let store_ok = state.facts.sessions_dir.is_some() || {
+    let store_ok = !state.sessions.store().is_shared() || {
         let sessions = Arc::clone(&state.sessions);
         tokio::task::spawn_blocking(move || sessions.store().check())
             .await

@@ -167,6 +167,26 @@ pub trait SessionStore: Send + Sync + 'static {
         let displaced = self.delete_by_user(user_id, Some(&id.key()))?;
         Ok((id, displaced))
     }
+    /// Whether several servers share this store (their sessions and its failures).
+    fn is_shared(&self) -> bool {
+        false
+    }
+    /// Records why sessions ended, for the other servers sharing the store (kept `keep`);
+    /// a local store keeps nothing (the session manager remembers in memory).
+    fn record_end(
+        &self,
+        keys: &[SessionKey],
+        reason: &'static str,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        let _ = (keys, reason, keep);
+        Ok(())
+    }
+    /// Why a session ended, when a server sharing the store recorded it.
+    fn end_reason(&self, key: &SessionKey) -> Result<Option<String>, StoreError> {
+        let _ = key;
+        Ok(None)
+    }
     /// Whether the store answers (a shared store may be down); local stores always do.
     fn check(&self) -> Result<(), StoreError> {
         Ok(())

@@ -102,6 +102,11 @@ impl RedisStore {
         format!("{}u:{user}", self.prefix)
     }
 
+    /// Why a session ended (`e:<hex>`), kept for a session lifetime.
+    fn ended_key(&self, key: &SessionKey) -> String {
+        format!("{}e:{}", self.prefix, key.to_hex())
+    }
+
     fn all_key(&self) -> String {
         format!("{}all", self.prefix)
     }
@@ -276,6 +281,36 @@ impl SessionStore for RedisStore {
         record: SessionRecord,
     ) -> Result<(SessionId, Vec<SessionKey>), StoreError> {
         self.create_inner(record, true)
+    }
+
+    fn is_shared(&self) -> bool {
+        true
+    }
+
+    fn record_end(
+        &self,
+        keys: &[SessionKey],
+        reason: &'static str,
+        keep: Duration,
+    ) -> Result<(), StoreError> {
+        let keep_ms = u64::try_from(keep.as_millis()).unwrap_or(u64::MAX).max(1);
+        self.pool.with(|c| {
+            let mut pipe = redis::pipe();
+            for key in keys {
+                pipe.cmd("SET")
+                    .arg(self.ended_key(key))
+                    .arg(reason)
+                    .arg("PX")
+                    .arg(keep_ms)
+                    .ignore();
+            }
+            pipe.query::<()>(c)
+        })
+    }
+
+    fn end_reason(&self, key: &SessionKey) -> Result<Option<String>, StoreError> {
+        let name = self.ended_key(key);
+        self.pool.with(|c| redis::cmd("GET").arg(&name).query(c))
     }
 
     fn check(&self) -> Result<(), StoreError> {

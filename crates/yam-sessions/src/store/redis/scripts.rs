@@ -9,6 +9,7 @@
 //! - `P u:<uid>`  set of the user's session keys (hex), expiring with their last session;
 //! - `P all`      sorted set of `<uid>:<hex>` scored by expiry: counts and listing in one read;
 //! - `P q:<hex>`  a damaged session kept for inspection for a week;
+//! - `P e:<hex>`  why a session ended (`displaced`, `revoked`…), so every server tells the user;
 //! - `P all:changes` a counter every change increments: a watcher polls it (one tiny GET) and
 //!   re-reads the index only when it moved.
 
