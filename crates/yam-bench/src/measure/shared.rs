@@ -233,6 +233,16 @@ pub fn redis_and_instances(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyh
         "—",
         None,
     ));
+    let behind_one = login_rate(&nginx_one.url(), &password, plan.run);
+    let behind_two = login_rate(&nginx_two.url(), &password, plan.run);
+    rows.push(Row::new(
+        "Logins per second behind nginx: two instances / one instance (argon2id bound)",
+        format!("{behind_two:.0}/s"),
+        format!("{behind_one:.0}/s"),
+        format!("{:.2}×", behind_two / behind_one.max(f64::MIN_POSITIVE)),
+        "—",
+        None,
+    ));
     drop((nginx_one, nginx_two, one, two, folder));
     count_latency(bins, plan, &redis, rows)
 }
