@@ -37,6 +37,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let data = DataDir::resolve(args.data.data_dir.as_deref())?;
     data.create()
         .with_context(|| format!("cannot create the data folder {}", data.root().display()))?;
+    // Flags are checked before anything is created (a first-run admin included).
+    let choice = args.sessions.choice()?;
     let markers = Markers::new(data.root());
     let settings = session_settings(&args, &markers);
     log_settings(&settings);
@@ -62,7 +64,6 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         );
     }
 
-    let choice = args.sessions.choice()?;
     let sessions_dir = match &choice {
         StoreChoice::Folder(Some(dir)) => Some(absolute(dir)?),
         StoreChoice::Folder(None) => Some(data.default_sessions_dir()),

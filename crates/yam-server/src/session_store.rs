@@ -16,7 +16,7 @@ use crate::users::cli::sessions_dir_for;
 pub struct StoreArgs {
     /// Where sessions live: `folder` (the default: the sessions folder) or a Redis shared by
     /// several servers, e.g. redis://127.0.0.1:6379/0 (redis://:PASSWORD@host:port/db,
-    /// rediss:// for TLS, redis+unix:///path/redis.sock).
+    /// redis+unix:///path/redis.sock). TLS (rediss://) is not built in.
     #[arg(long, env = "YAM_STORE", value_name = "folder|URL")]
     pub store: Option<String>,
     /// Prefix of every Redis key, so several YAM deployments can share one Redis.
@@ -42,7 +42,12 @@ impl StoreArgs {
         }
         let scheme = store.split("://").next().unwrap_or("");
         anyhow::ensure!(
-            store.contains("://") && matches!(scheme, "redis" | "rediss" | "redis+unix"),
+            scheme != "rediss",
+            "--store {store}: TLS to Redis (rediss://) is not built into yam-server; use \
+             redis:// on a trusted network, or a TLS tunnel (stunnel, spiped) to the Redis"
+        );
+        anyhow::ensure!(
+            store.contains("://") && matches!(scheme, "redis" | "redis+unix"),
             "--store (YAM_STORE) must be `folder` or a Redis address such as \
              redis://127.0.0.1:6379/0, not {store:?}"
         );
@@ -156,6 +161,8 @@ mod tests {
                 prefix: "yam:".into()
             })
         );
+        let e = args(Some("rediss://db"), None).choice().expect_err("tls");
+        assert!(e.to_string().contains("TLS to Redis"), "{e}");
         for bad in ["postgres://db", "db:6379", "redis:/x"] {
             let e = args(Some(bad), None).choice().expect_err(bad).to_string();
             assert!(e.contains("must be `folder` or a Redis address"), "{e}");

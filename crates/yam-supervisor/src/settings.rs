@@ -142,10 +142,10 @@ impl Settings {
         }
         if let Some(store) = &self.session_store {
             let scheme = store.split("://").next().unwrap_or("");
-            if !store.contains("://") || !matches!(scheme, "redis" | "rediss" | "redis+unix") {
+            if !store.contains("://") || !matches!(scheme, "redis" | "redis+unix") {
                 errors.push(err(
                     "session_store",
-                    "use a Redis address such as redis://127.0.0.1:6379/0, or leave it empty for the sessions folder",
+                    "use a Redis address such as redis://127.0.0.1:6379/0 (TLS, rediss://, is not built in), or leave it empty for the sessions folder",
                 ));
             } else if self.profile == ProfileKind::Custom {
                 errors.push(err(
