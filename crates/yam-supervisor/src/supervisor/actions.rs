@@ -67,11 +67,10 @@ fn valid_sid(sid: &str) -> bool {
 }
 
 /// Runs a blocking Redis action off the async workers.
-async fn in_redis<T: Send + 'static>(
-    source: Option<RedisSource>,
+pub(super) async fn in_redis<T: Send + 'static>(
+    source: RedisSource,
     action: impl FnOnce(&RedisSource) -> Result<T, redis_watcher::RedisSessionsError> + Send + 'static,
 ) -> Result<T, ActionError> {
-    let source = source.ok_or_else(|| ActionError::Failed("no Redis is configured".into()))?;
     tokio::task::spawn_blocking(move || action(&source))
         .await
         .map_err(|e| ActionError::Failed(e.to_string()))?
@@ -141,19 +140,19 @@ impl Driver {
                         .into(),
                 ));
             }
-            ProfileKind::Embedded => match self.api() {
-                Some(api) => {
+            ProfileKind::Embedded => match (self.api(), self.redis()) {
+                (Some(api), _) => {
                     let n = api
                         .clear_sessions()
                         .await
                         .map_err(|e| ActionError::Failed(e.to_string()))?;
                     format!("Ended {n} session(s); everyone must log in again.")
                 }
-                None if self.redis().is_some() => {
-                    let n = in_redis(self.redis(), redis_watcher::clear).await?;
+                (None, Some(source)) => {
+                    let n = in_redis(source, redis_watcher::clear).await?;
                     format!("The server is not running: deleted {n} session(s) in Redis.")
                 }
-                None => {
+                (None, None) => {
                     let mut n = 0;
                     for dir in &dirs {
                         let (store, _) =
@@ -173,7 +172,7 @@ impl Driver {
             ProfileKind::Python => {
                 let (n, what) = match self.redis() {
                     Some(source) => (
-                        in_redis(Some(source), redis_watcher::clear).await?,
+                        in_redis(source, redis_watcher::clear).await?,
                         "session(s) in Redis",
                     ),
                     None => (
@@ -217,16 +216,16 @@ impl Driver {
                 "A custom server's sessions cannot be revoked from here.".into(),
             ));
         }
-        let ended = match self.api() {
-            Some(api) => api
+        let ended = match (self.api(), self.redis()) {
+            (Some(api), _) => api
                 .revoke(key)
                 .await
                 .map_err(|e| ActionError::Failed(e.to_string()))?,
-            None if self.redis().is_some() => {
+            (None, Some(source)) => {
                 let key = key.to_owned();
-                in_redis(self.redis(), move |s| redis_watcher::revoke(s, &key)).await?
+                in_redis(source, move |s| redis_watcher::revoke(s, &key)).await?
             }
-            None => {
+            (None, None) => {
                 let (dirs, _) = self.dirs();
                 let names = [format!("{key}.json"), key.to_owned()];
                 let mut removed = false;
@@ -338,7 +337,7 @@ impl Driver {
         let now = SystemClock.now();
         let (rows, note) = match source.layout {
             RedisLayout::Yam => (
-                in_redis(Some(source), redis_watcher::yam_rows).await?,
+                in_redis(source, redis_watcher::yam_rows).await?,
                 "The server is not running: sessions are read from Redis.",
             ),
             RedisLayout::Flask => {

@@ -100,14 +100,10 @@ impl Driver {
             && self.settings.profile == ProfileKind::Python
             && let Some(source) = plan.sessions_redis.clone()
         {
-            let cleared = tokio::task::spawn_blocking(move || redis_watcher::clear(&source)).await;
-            match cleared {
-                Ok(Ok(n)) => self.log.supervisor(&format!(
+            match super::actions::in_redis(source, redis_watcher::clear).await {
+                Ok(n) => self.log.supervisor(&format!(
                     "Logged everyone out: deleted {n} session(s) in Redis"
                 )),
-                Ok(Err(e)) => self
-                    .log
-                    .supervisor(&format!("Could not clear the sessions in Redis: {e}")),
                 Err(e) => self
                     .log
                     .supervisor(&format!("Could not clear the sessions in Redis: {e}")),
