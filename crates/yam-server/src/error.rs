@@ -41,34 +41,42 @@ pub enum AppError {
     Task(#[from] tokio::task::JoinError),
 }
 
+impl AppError {
+    /// A shared store (Redis, PostgreSQL) that is not answering: what the client hears. It
+    /// passes by itself, so clients are asked to come back soon.
+    fn not_answering(&self) -> Option<&'static str> {
+        match self {
+            AppError::Store(e) if e.is_unavailable() => Some(STORE_UNAVAILABLE),
+            AppError::Store(e) if e.is_users_unavailable() => Some(USERS_UNAVAILABLE),
+            AppError::Users(e) if e.is_unavailable() => Some(USERS_UNAVAILABLE),
+            _ => None,
+        }
+    }
+}
+
 impl IntoResponse for AppError {
     fn into_response(self) -> Response {
-        let (status, message) = match &self {
-            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone()),
-            AppError::UnsupportedMediaType(m) => (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone()),
+        let (status, message, retry_after) = match &self {
+            AppError::BadRequest(m) => (StatusCode::BAD_REQUEST, m.clone(), None),
+            AppError::UnsupportedMediaType(m) => {
+                (StatusCode::UNSUPPORTED_MEDIA_TYPE, m.clone(), None)
+            }
+            // The folder is usually fixed by a person; clients should not hammer meanwhile.
             AppError::Store(e) if e.is_unwritable() => {
                 tracing::error!(error = %self, "the sessions folder refuses writes");
-                (StatusCode::SERVICE_UNAVAILABLE, UNWRITABLE.to_owned())
-            }
-            AppError::Store(e) if e.is_unavailable() => {
-                tracing::warn!(error = %self, "the session store is not answering");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    STORE_UNAVAILABLE.to_owned(),
+                    UNWRITABLE.to_owned(),
+                    Some("30"),
                 )
             }
-            AppError::Store(e) if e.is_users_unavailable() => {
-                tracing::warn!(error = %self, "the users database is not answering");
+            // Redis or PostgreSQL restarting or failing over is back within seconds.
+            _ if let Some(message) = self.not_answering() => {
+                tracing::warn!(error = %self, "a shared store is not answering");
                 (
                     StatusCode::SERVICE_UNAVAILABLE,
-                    USERS_UNAVAILABLE.to_owned(),
-                )
-            }
-            AppError::Users(e) if e.is_unavailable() => {
-                tracing::warn!(error = %self, "the users database is not answering");
-                (
-                    StatusCode::SERVICE_UNAVAILABLE,
-                    USERS_UNAVAILABLE.to_owned(),
+                    message.to_owned(),
+                    Some("5"),
                 )
             }
             AppError::Store(_) | AppError::Users(_) | AppError::Task(_) => {
@@ -77,17 +85,9 @@ impl IntoResponse for AppError {
                     StatusCode::INTERNAL_SERVER_ERROR,
                     "The server could not complete the request; the error is in its log."
                         .to_owned(),
+                    None,
                 )
             }
-        };
-        let retry_after = match &self {
-            // Redis restarting or failing over is back within seconds.
-            AppError::Store(e) if e.is_unavailable() => Some("5"),
-            AppError::Users(e) if e.is_unavailable() => Some("5"),
-            AppError::Store(e) if e.is_users_unavailable() => Some("5"),
-            // The folder is usually fixed by a person; clients should not hammer meanwhile.
-            _ if status == StatusCode::SERVICE_UNAVAILABLE => Some("30"),
-            _ => None,
         };
         let mut response = failure(status, &message);
         if let Some(seconds) = retry_after {

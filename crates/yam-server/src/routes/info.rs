@@ -44,10 +44,10 @@ pub async fn server_info(
     let multiple = policy.mode == SessionMode::Multiple;
     let mut features = vec![
         "sliding_expiry",
-        if state.facts.sessions_dir.is_some() {
-            "file_sessions"
-        } else {
+        if state.sessions.store().is_shared() {
             "redis_sessions"
+        } else {
+            "file_sessions"
         },
         "damaged_session_repair",
         "restart_safe_sessions",
