@@ -224,8 +224,14 @@ impl SessionManager {
                 .collect();
             self.remember(&others, EndReason::Displaced);
             let (id, displaced) = self.store.create_displacing(record.clone())?;
-            // Sessions created meanwhile on another server are displaced too.
-            self.remember(&displaced, EndReason::Displaced);
+            // Sessions created meanwhile on another server are displaced too (those already
+            // remembered are not recorded twice).
+            let unseen: Vec<_> = displaced
+                .iter()
+                .filter(|k| !others.contains(k))
+                .copied()
+                .collect();
+            self.remember(&unseen, EndReason::Displaced);
             (id, displaced.len())
         } else {
             (self.store.create(record.clone())?, 0)

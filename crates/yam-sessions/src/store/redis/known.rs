@@ -73,8 +73,8 @@ impl Known {
         let mut entries = self.entries.lock();
         let entry = entries
             .entry(key)
+            .and_modify(|e| e.store(record.last_seen, record.expires_at))
             .or_insert(Entry::stored(record.last_seen, record.expires_at));
-        entry.store(record.last_seen, record.expires_at);
         match entry.pending {
             Some(p) if p.last_seen > record.last_seen => {
                 let mut record = record;

@@ -119,15 +119,9 @@ impl RedisStore {
     ) -> Result<Option<Vec<String>>, StoreError> {
         let hex = id.key().to_hex();
         self.pool.with(|c| {
-            scripts::CREATE
-                .key(self.session_key(&hex))
-                .key(self.user_key(record.user_id))
-                .key(self.all_key())
-                .arg(record.to_json())
-                .arg(record.last_seen.as_millis())
-                .arg(record.expires_at.as_millis())
-                .arg(record.user_id)
-                .arg(&hex)
+            let mut call = scripts::CREATE.key(self.session_key(&hex));
+            call.key(self.user_key(record.user_id)).key(self.all_key());
+            with_record(&mut call, record, &hex)
                 .arg(if displace { "1" } else { "0" })
                 .arg(&self.prefix)
                 .invoke(c)
@@ -254,8 +248,25 @@ fn decode(fields: &HashMap<String, Vec<u8>>) -> Loaded {
     Loaded::Found(Arc::new(record))
 }
 
-fn is_wrong_type(e: &redis::RedisError) -> bool {
-    e.code() == Some("WRONGTYPE")
+/// `fallback` when something else (not a hash) was written under a session's name.
+fn unless_wrong_type<T>(read: redis::RedisResult<T>, fallback: T) -> redis::RedisResult<T> {
+    match read {
+        Err(e) if e.code() == Some("WRONGTYPE") => Ok(fallback),
+        other => other,
+    }
+}
+
+/// The session's fields every write script takes: record, seen, exp, uid, hex.
+fn with_record<'a, 'b>(
+    call: &'a mut redis::ScriptInvocation<'b>,
+    record: &SessionRecord,
+    hex: &str,
+) -> &'a mut redis::ScriptInvocation<'b> {
+    call.arg(record.to_json())
+        .arg(record.last_seen.as_millis())
+        .arg(record.expires_at.as_millis())
+        .arg(record.user_id)
+        .arg(hex)
 }
 
 fn parse_keys(hexes: &[String]) -> Vec<SessionKey> {
@@ -322,12 +333,7 @@ impl SessionStore for RedisStore {
     fn load(&self, key: &SessionKey) -> Result<Loaded, StoreError> {
         let name = self.session_key(&key.to_hex());
         let fields = self.pool.with(|c| {
-            match redis::cmd("HGETALL").arg(&name).query(c) {
-                Ok(fields) => Ok(Some(fields)),
-                // Something else was written under the session's name.
-                Err(e) if is_wrong_type(&e) => Ok(None),
-                Err(e) => Err(e),
-            }
+            unless_wrong_type(redis::cmd("HGETALL").arg(&name).query(c).map(Some), None)
         })?;
         Ok(self.loaded(key, fields))
     }
@@ -338,11 +344,8 @@ impl SessionStore for RedisStore {
             let fields = self
                 .pool
                 .with_async(|mut c| async move {
-                    match redis::cmd("HGETALL").arg(&name).query_async(&mut c).await {
-                        Ok(fields) => Ok(Some(fields)),
-                        Err(e) if is_wrong_type(&e) => Ok(None),
-                        Err(e) => Err(e),
-                    }
+                    let read = redis::cmd("HGETALL").arg(&name).query_async(&mut c).await;
+                    unless_wrong_type(read.map(Some), None)
                 })
                 .await?;
             Ok(self.loaded(&key, fields))
@@ -352,14 +355,9 @@ impl SessionStore for RedisStore {
     fn replace(&self, key: &SessionKey, record: SessionRecord) -> Result<Saved, StoreError> {
         let hex = key.to_hex();
         let written: i64 = self.pool.with(|c| {
-            scripts::REPLACE
-                .key(self.session_key(&hex))
-                .key(self.all_key())
-                .arg(record.to_json())
-                .arg(record.last_seen.as_millis())
-                .arg(record.expires_at.as_millis())
-                .arg(record.user_id)
-                .arg(&hex)
+            let mut call = scripts::REPLACE.key(self.session_key(&hex));
+            call.key(self.all_key());
+            with_record(&mut call, &record, &hex)
                 .arg(&self.prefix)
                 .invoke(c)
         })?;
@@ -378,15 +376,12 @@ impl SessionStore for RedisStore {
         // Not read by this server lately: ask Redis whether the session still exists.
         let name = self.session_key(&key.to_hex());
         let times: (Option<i64>, Option<i64>) = self.pool.with(|c| {
-            match redis::cmd("HMGET")
+            let read = redis::cmd("HMGET")
                 .arg(&name)
                 .arg("seen")
                 .arg("exp")
-                .query(c)
-            {
-                Err(e) if is_wrong_type(&e) => Ok((None, None)),
-                other => other,
-            }
+                .query(c);
+            unless_wrong_type(read, (None, None))
         })?;
         let (Some(seen), Some(exp)) = times else {
             return Ok(Saved::Gone);
