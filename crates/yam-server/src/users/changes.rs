@@ -3,6 +3,8 @@
 //! checked inside its write transaction, so two admins (or the CLI) acting at once cannot
 //! both pass it.
 
+use super::UserRow;
+
 /// A change to one user; `None` leaves a field as it is.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct UserChange {
@@ -14,6 +16,20 @@ pub struct UserChange {
 }
 
 impl UserChange {
+    /// The user as this change leaves it: what every backend writes.
+    pub fn applied_to(&self, user: &UserRow) -> UserRow {
+        let mut next = user.clone();
+        if let Some(email) = &self.email {
+            next.email = email.clone();
+        }
+        next.info.is_admin = self.is_admin.unwrap_or(user.info.is_admin);
+        next.info.is_active = self.is_active.unwrap_or(user.info.is_active);
+        if let Some(hash) = &self.password_hash {
+            next.password_hash = hash.clone();
+        }
+        next
+    }
+
     /// Whether the user's sessions must end: a new password or a disabled account.
     pub fn ends_sessions(&self) -> bool {
         self.password_hash.is_some() || self.is_active == Some(false)

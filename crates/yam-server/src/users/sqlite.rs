@@ -192,21 +192,15 @@ impl UserStore for SqliteUsers {
 
     fn update(&self, username: &str, change: &UserChange) -> Result<UserRow, UserError> {
         self.write_checked(username, |tx, user| {
-            let email = match &change.email {
-                Some(e) => e.clone(),
-                None => user.email.clone(),
-            };
+            let next = change.applied_to(user);
             tx.execute(
                 "UPDATE users SET email = ?1, is_admin = ?2, is_active = ?3, password_hash = ?4
                  WHERE id = ?5",
                 params![
-                    email,
-                    change.is_admin.unwrap_or(user.info.is_admin),
-                    change.is_active.unwrap_or(user.info.is_active),
-                    change
-                        .password_hash
-                        .as_deref()
-                        .unwrap_or(&user.password_hash),
+                    next.email,
+                    next.info.is_admin,
+                    next.info.is_active,
+                    next.password_hash,
                     user.info.id
                 ],
             )
