@@ -147,11 +147,27 @@ impl Postgres {
         String::from_utf8_lossy(&out.stdout).into_owned()
     }
 
-    /// Stops the server as a crash would; [`Postgres::restart`] brings it back.
+    /// Stops the server as a crash would ("immediate shutdown", SIGQUIT: no checkpoint,
+    /// recovery at the next start), and waits until its backends are gone too: after a
+    /// SIGKILL of the postmaster alone, a backend may still answer its open connection for a
+    /// moment. [`Postgres::restart`] brings it back.
     pub fn kill(&mut self) {
+        self.stop_with("QUIT");
+    }
+
+    /// Sends `signal` to the postmaster and waits up to 10 s for it (it waits for its
+    /// backends), then SIGKILL.
+    fn stop_with(&mut self, signal: &str) {
         if let Some(mut child) = self.child.take() {
-            let _ = child.kill();
-            let _ = child.wait();
+            let _ = Command::new("kill")
+                .args([&format!("-{signal}"), &child.id().to_string()])
+                .status();
+            if !poll(Duration::from_secs(10), || {
+                child.try_wait().ok().flatten().is_some()
+            }) {
+                let _ = child.kill();
+                let _ = child.wait();
+            }
         }
     }
 
@@ -232,19 +248,8 @@ impl Postgres {
 }
 
 impl Drop for Postgres {
-    /// A fast shutdown (SIGINT), so no server process outlives the test; SIGKILL after 10 s.
+    /// A fast shutdown (SIGINT), so no server process outlives the test.
     fn drop(&mut self) {
-        if let Some(child) = &mut self.child {
-            let _ = Command::new("kill")
-                .args(["-INT", &child.id().to_string()])
-                .status();
-            let stopped = poll(Duration::from_secs(10), || {
-                child.try_wait().ok().flatten().is_some()
-            });
-            if stopped {
-                self.child = None;
-            }
-        }
-        self.kill();
+        self.stop_with("INT");
     }
 }
