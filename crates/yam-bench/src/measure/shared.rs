@@ -11,7 +11,7 @@ use yam_sessions::RedisStore;
 use yam_testkit::{Client, ServerBuilder, ServerProcess};
 
 use super::Plan;
-use super::supervisor::{Supervised, launch};
+use super::supervisor::{count_latency_row, launch, runtime};
 use crate::procs::Bins;
 use crate::report::{Row, median};
 use crate::wrk;
@@ -254,43 +254,28 @@ fn count_latency(
     redis: &Redis,
     rows: &mut Vec<Row>,
 ) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
+    runtime()?.block_on(async {
         let settings =
             format!("session_store = \"{}\"\nsession_key_prefix = \"count:\"\n", redis.url());
-        let Supervised {
-            sup,
-            task,
-            url,
-            password,
-            dir: _dir,
-        } = launch(bins, "bench-redis", &settings).await?;
+        let supervised = launch(bins, "bench-redis", &settings).await?;
         let mut latencies = Vec::new();
         for i in 0..plan.logins.max(5) {
-            let before = sup.status().sessions.live;
-            let (u, p) = (url.clone(), password.clone());
+            let before = supervised.sup.status().sessions.live;
+            let (u, p) = (supervised.url.clone(), supervised.password.clone());
             tokio::task::spawn_blocking(move || login(&u, &p)).await?;
             let t = Instant::now();
-            sup.wait_for(Duration::from_secs(5), |s| s.sessions.live == before + 1)
+            supervised
+                .sup
+                .wait_for(Duration::from_secs(5), |s| s.sessions.live == before + 1)
                 .await
                 .ok_or_else(|| anyhow::anyhow!("the count did not follow login {i}"))?;
             latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        let max = latencies.iter().copied().fold(0.0, f64::max);
-        let p50 = median(&mut latencies);
-        rows.push(Row::new(
+        rows.push(count_latency_row(
             "Session count from Redis after a login's answer (p50 / max; 100 ms poll of a change counter)",
-            format!("{p50:.0} / {max:.0} ms"),
-            "—".into(),
-            "—".into(),
-            "≤ 250 ms",
-            Some(max <= 250.0),
+            &mut latencies,
         ));
-        sup.shutdown().await;
-        let _ = task.await;
+        supervised.shutdown().await;
         Ok::<(), anyhow::Error>(())
     })
 }

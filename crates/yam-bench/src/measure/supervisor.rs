@@ -18,7 +18,36 @@ pub struct Supervised {
     /// The first-run admin's password.
     pub password: String,
     /// Config and data; removed when this is dropped.
-    pub dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+}
+
+impl Supervised {
+    pub async fn shutdown(self) {
+        self.sup.shutdown().await;
+        let _ = self.task.await;
+    }
+}
+
+/// The runtime the supervisor steps measure on: two workers, as the tray and `yamctl up`.
+pub fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    Ok(tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()?)
+}
+
+/// "How soon the supervisor's count followed" as a row: p50 / max against the 250 ms goal.
+pub fn count_latency_row(metric: &str, latencies: &mut [f64]) -> Row {
+    let max = latencies.iter().copied().fold(0.0, f64::max);
+    let p50 = median(latencies);
+    Row::new(
+        metric,
+        format!("{p50:.0} / {max:.0} ms"),
+        "—".into(),
+        "—".into(),
+        "≤ 250 ms",
+        Some(max <= 250.0),
+    )
 }
 
 pub async fn launch(bins: &Bins, name: &str, settings: &str) -> anyhow::Result<Supervised> {
@@ -43,23 +72,14 @@ pub async fn launch(bins: &Bins, name: &str, settings: &str) -> anyhow::Result<S
         task,
         url: format!("http://127.0.0.1:{port}"),
         password,
-        dir,
+        _dir: dir,
     })
 }
 
 pub fn counts_and_restart(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()?;
-    runtime.block_on(async {
-        let Supervised {
-            sup,
-            task,
-            url,
-            password,
-            dir: _dir,
-        } = launch(bins, "bench", "").await?;
+    runtime()?.block_on(async {
+        let supervised = launch(bins, "bench", "").await?;
+        let (sup, url, password) = (&supervised.sup, &supervised.url, &supervised.password);
         let mut latencies = Vec::new();
         for i in 0..plan.logins.max(5) {
             let (u, p) = (url.clone(), password.clone());
@@ -86,15 +106,9 @@ pub fn counts_and_restart(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyho
                 .ok_or_else(|| anyhow::anyhow!("count did not follow logout {i}"))?;
             latencies.push(t.elapsed().as_secs_f64() * 1000.0);
         }
-        let max = latencies.iter().copied().fold(0.0, f64::max);
-        let p50 = median(&mut latencies);
-        rows.push(Row::new(
+        rows.push(count_latency_row(
             "Session count visible to the supervisor after a login or logout (p50 / max)",
-            format!("{p50:.0} / {max:.0} ms"),
-            "—".into(),
-            "—".into(),
-            "≤ 250 ms",
-            Some(max <= 250.0),
+            &mut latencies,
         ));
 
         let mut restarts = Vec::new();
@@ -120,8 +134,7 @@ pub fn counts_and_restart(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyho
             "≤ 1 s",
             Some(r <= 1000.0),
         ));
-        sup.shutdown().await;
-        let _ = task.await;
+        supervised.shutdown().await;
         Ok::<(), anyhow::Error>(())
     })
 }
