@@ -40,18 +40,7 @@ pub fn message_page(title: &str, text: &str, link: (&str, &str)) -> String {
 }
 
 pub fn reason_from_query(value: Option<&str>) -> Option<EndReason> {
-    let all = [
-        EndReason::LoggedOut,
-        EndReason::Displaced,
-        EndReason::Revoked,
-        EndReason::ForceLogout,
-        EndReason::Expired,
-        EndReason::Damaged,
-        EndReason::UserInvalid,
-        EndReason::Unknown,
-    ];
-    let value = value?;
-    all.into_iter().find(|r| r.as_str() == value)
+    value.and_then(EndReason::from_name)
 }
 
 pub fn login_page(

@@ -71,7 +71,8 @@ impl EndReason {
         }
     }
 
-    /// The reason named by [`EndReason::as_str`].
+    /// The reason named by [`EndReason::as_str`] (from a query string, or recorded by another
+    /// server in a shared store).
     pub fn from_name(name: &str) -> Option<Self> {
         [
             EndReason::LoggedOut,
@@ -81,6 +82,7 @@ impl EndReason {
             EndReason::Expired,
             EndReason::Damaged,
             EndReason::UserInvalid,
+            EndReason::Unknown,
         ]
         .into_iter()
         .find(|r| r.as_str() == name)
