@@ -1,5 +1,5 @@
 //! `--store redis://…`: the HTTP contract with sessions in a real redis-server, and what
-//! clients hear while Redis is down (503 + Retry-After, a plain sentence, never a panic).
+//! clients hear while Redis is down or hangs (503 + Retry-After, a plain sentence, never a panic).
 
 mod common;
 
@@ -74,6 +74,40 @@ fn sessions_live_in_redis_and_survive_a_redis_outage() {
         newcomer.login("admin", &server.admin_password()).status,
         200
     );
+}
+
+/// A Redis that accepts connections and never answers (stopped, not crashed): requests hear
+/// 503 within seconds instead of waiting with it, and all goes on when it answers again.
+#[test]
+fn a_hanging_redis_is_unavailable_within_seconds_and_recovers() {
+    use std::time::{Duration, Instant};
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = redis_server(dir.path(), &redis);
+    let mut alice = admin(&server);
+
+    let frozen = redis.freeze();
+    let started = Instant::now();
+    let during = alice.get("/api/session/time-remaining");
+    assert_eq!(during.status, 503, "{}", during.body);
+    let login = Client::new(&server.url).post_json(
+        "/login",
+        &serde_json::json!({ "login_id": "admin", "password": server.admin_password() }),
+    );
+    assert_eq!(login.status, 503, "{}", login.body);
+    assert_eq!(alice.get("/api/health").json()["store"], "unavailable");
+    assert!(
+        started.elapsed() < Duration::from_secs(15),
+        "three requests took {:?}",
+        started.elapsed()
+    );
+    drop(frozen);
+
+    assert!(wait_until(Duration::from_secs(10), || {
+        alice.get("/api/health").json()["store"] == "ok"
+    }));
+    assert_eq!(alice.get("/api/session/time-remaining").status, 200);
+    assert!(!server.output().contains("panicked"), "{}", server.output());
 }
 
 /// The same Redis, two deployments: each server sees only the sessions under its prefix, and

@@ -2,10 +2,12 @@
 //! mocked, and each one stops when its handle is dropped. `cargo xtask test` installs the
 //! packages; run directly, a missing program is a clear failure naming the package.
 
+mod frozen;
 mod nginx;
 mod postgres;
 mod redis;
 
+pub use frozen::Frozen;
 pub use nginx::{FAIL_TIMEOUT, Nginx, balancer_config};
 pub use postgres::Postgres;
 pub use redis::{Redis, RedisOptions};

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::{free_port, poll, program};
+use crate::{Frozen, free_port, poll, program};
 
 /// Where Debian puts the server programs (not on PATH).
 fn bin_dirs() -> Vec<String> {
@@ -174,6 +174,11 @@ impl Postgres {
     pub fn restart(&mut self) {
         self.kill();
         self.launch();
+    }
+
+    /// Makes the server hang (postmaster and backends stopped) until the guard is dropped.
+    pub fn freeze(&self) -> Frozen {
+        Frozen::stop(self.child.as_ref().expect("postgres is running").id())
     }
 
     fn data(&self) -> PathBuf {

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::{free_port, poll, program};
+use crate::{Frozen, free_port, poll, program};
 
 #[derive(Clone, Copy, Debug, Default)]
 pub struct RedisOptions {
@@ -72,6 +72,11 @@ impl Redis {
     pub fn restart(&mut self) {
         self.kill();
         self.launch();
+    }
+
+    /// Makes the server hang until the guard is dropped.
+    pub fn freeze(&self) -> Frozen {
+        Frozen::stop(self.pid().expect("redis-server is running"))
     }
 
     /// Sends one command (inline protocol) and returns the raw reply.
