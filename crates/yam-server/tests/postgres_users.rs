@@ -1,5 +1,5 @@
 //! `--database postgres://…`: the first-run admin and the users CLI on a real PostgreSQL, and
-//! what clients hear while it is down.
+//! what clients hear while it is down or hangs.
 
 mod common;
 
@@ -35,6 +35,22 @@ fn users_live_in_postgres_and_open_sessions_outlive_an_outage() {
     assert_eq!(names.trim(), "admin,bob");
     let mut bob = Client::new(&server.url);
     bob.login("bob", "bobs-password");
+
+    // Hanging (stopped, not crashed): a login hears 503 within seconds, open sessions go on.
+    let frozen = pg.freeze();
+    let started = std::time::Instant::now();
+    let login = Client::new(&server.url).post_json(
+        "/login",
+        &serde_json::json!({ "login_id": "bob", "password": "bobs-password" }),
+    );
+    assert_eq!(login.status, 503, "{}", login.body);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(12),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_eq!(bob.get("/api/session/time-remaining").status, 200);
+    drop(frozen);
 
     pg.kill();
     assert_eq!(

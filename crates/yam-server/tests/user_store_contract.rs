@@ -291,3 +291,40 @@ fn postgres_down_is_unavailable_and_back_is_recovered() {
         "the same Users reconnects by itself"
     );
 }
+
+/// A PostgreSQL that accepts connections and never answers (stopped, not crashed): every
+/// caller hears "unavailable" within seconds — none waits behind another's stuck query —
+/// and the same `Users` goes on once it answers again.
+#[test]
+fn postgres_hanging_is_unavailable_within_seconds_and_recovers() {
+    use std::sync::Arc;
+    use std::time::{Duration, Instant};
+
+    let pg = Postgres::start();
+    let url = pg.create_database("hang");
+    let users = Arc::new(Users::open(Some(&url), std::path::Path::new("unused")).expect("open"));
+    users.add("frank", None, "h", false).expect("add");
+
+    let frozen = pg.freeze();
+    let started = Instant::now();
+    let (tx, rx) = std::sync::mpsc::channel();
+    for _ in 0..4 {
+        let (users, tx) = (Arc::clone(&users), tx.clone());
+        std::thread::spawn(move || {
+            let _ = tx.send((users.find_by_login("frank"), started.elapsed()));
+        });
+    }
+    for caller in 0..4 {
+        let (answer, after) = rx
+            .recv_timeout(Duration::from_secs(30))
+            .unwrap_or_else(|_| panic!("caller {caller} still waits after 30 s"));
+        let e = answer.expect_err("hanging");
+        assert!(e.is_unavailable(), "{e}");
+        assert!(after < Duration::from_secs(12), "answered after {after:?}");
+    }
+    drop(frozen);
+    assert!(
+        users.find_by_login("frank").expect("back").is_some(),
+        "the same Users goes on by itself"
+    );
+}
