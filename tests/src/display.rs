@@ -16,30 +16,57 @@ pub struct Display {
 }
 
 impl Display {
-    /// Starts Xvfb on a display number nobody uses.
+    /// Starts Xvfb on a display number nobody uses. An Xvfb that exits at once (another one
+    /// took the number between our look and its start) is retried on the next number; one
+    /// that is only slow (a busy machine) gets 30 s.
     pub fn start() -> Result<Self, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
-        // Parallel tests and processes start at different numbers and skip ones in use.
-        let number = (0..400)
-            .map(|_| 100 + (std::process::id() % 400) * 8 + NEXT.fetch_add(1, Ordering::SeqCst) % 8)
-            .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
-            .ok_or("no free X display number")?;
+        let mut last_error = String::new();
+        for _ in 0..5 {
+            // Parallel tests and processes start at different numbers and skip ones in use.
+            let number = (0..400)
+                .map(|_| {
+                    100 + (std::process::id() % 400) * 8 + NEXT.fetch_add(1, Ordering::SeqCst) % 8
+                })
+                .find(|n| !Path::new(&format!("/tmp/.X{n}-lock")).exists())
+                .ok_or("no free X display number")?;
+            match Self::start_on(number) {
+                Ok(display) => return Ok(display),
+                Err(e) => last_error = e,
+            }
+        }
+        Err(last_error)
+    }
+
+    fn start_on(number: u32) -> Result<Self, String> {
         let name = format!(":{number}");
+        let log = tempfile::NamedTempFile::new().map_err(|e| format!("Xvfb log: {e}"))?;
         let xvfb = Command::new("Xvfb")
             .args([&name, "-screen", "0", "1280x800x24", "-nolisten", "tcp"])
             .stdout(Stdio::null())
-            .stderr(Stdio::null())
+            .stderr(log.reopen().map_err(|e| format!("Xvfb log: {e}"))?)
             .spawn()
             .map_err(|e| format!("cannot start Xvfb (apt-get install xvfb): {e}"))?;
-        let display = Display {
+        let mut display = Display {
             xvfb,
             helpers: Vec::new(),
             env: vec![("DISPLAY".to_owned(), name.clone())],
             name,
         };
         let socket = format!("/tmp/.X11-unix/X{number}");
-        if !crate::wait_until(Duration::from_secs(10), || Path::new(&socket).exists()) {
-            return Err(format!("Xvfb {} did not start within 10 s", display.name));
+        let mut exited = false;
+        crate::wait_until(Duration::from_secs(30), || {
+            exited = display.xvfb.try_wait().ok().flatten().is_some();
+            exited || Path::new(&socket).exists()
+        });
+        if exited || !Path::new(&socket).exists() {
+            let said = std::fs::read_to_string(log.path()).unwrap_or_default();
+            let what = if exited {
+                "exited"
+            } else {
+                "did not start within 30 s"
+            };
+            return Err(format!("Xvfb {} {what}: {}", display.name, said.trim()));
         }
         Ok(display)
     }
