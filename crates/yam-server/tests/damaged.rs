@@ -67,7 +67,14 @@ fn with_conflict_resolution_damaged_sessions_are_repaired_or_quarantined() {
         versioned, 200,
         "unknown version with a valid user is repaired"
     );
-    assert!(server.output().contains("Session conflict resolved"));
+    assert!(
+        server.wait_for_output(
+            "Session conflict resolved",
+            std::time::Duration::from_secs(10)
+        ),
+        "{}",
+        server.output()
+    );
     assert_eq!(quarantined(&sessions), 2);
     // The repaired files are whole again.
     for cookie in [&cookies[0], &cookies[3]] {

@@ -205,8 +205,9 @@ fn special_files_named_like_sessions_are_refused_promptly() {
             "special file {i} is still in service"
         );
     }
+    // The log line travels through a pipe and a reader thread: wait for it, don't race it.
     assert!(
-        server.output().contains("not a regular file"),
+        server.wait_for_output("not a regular file", Duration::from_secs(10)),
         "{}",
         server.output()
     );
@@ -293,8 +294,9 @@ fn a_linked_quarantine_folder_is_refused() {
         0,
         "a damaged session was moved out of the sessions folder"
     );
+    // The log line travels through a pipe and a reader thread: wait for it, don't race it.
     assert!(
-        server.output().contains(".quarantine"),
+        server.wait_for_output(".quarantine", Duration::from_secs(10)),
         "{}",
         server.output()
     );

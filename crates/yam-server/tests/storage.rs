@@ -87,7 +87,7 @@ fn a_sessions_folder_that_refuses_writes_is_a_clear_503_and_loses_nothing() {
         "a logout that could not be saved did not half-happen"
     );
     assert!(
-        server.output().contains("refuses writes"),
+        server.wait_for_output("refuses writes", std::time::Duration::from_secs(10)),
         "the log says why:\n{}",
         server.output()
     );
