@@ -18,7 +18,7 @@ use std::process::Child;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-pub use yam_services::free_port;
+pub use yam_services::{free_port, signal};
 
 /// Writes the supervisor's `settings.toml` into `config` (created if missing): the loopback
 /// host, `port`, then the `extra` TOML lines.
@@ -98,16 +98,6 @@ pub fn wait_until(deadline: Duration, condition: impl FnMut() -> bool) -> bool {
 /// Whether process `pid` exists and is not a zombie (Linux `/proc`).
 pub fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
-}
-
-/// Sends `signal` (`TERM`, `INT`, `KILL`, `9`…) to process `pid` with the system's `kill`,
-/// as an admin or a service manager would; whether `kill` succeeded.
-pub fn signal(pid: u32, signal: &str) -> bool {
-    std::process::Command::new("kill")
-        .arg(format!("-{signal}"))
-        .arg(pid.to_string())
-        .status()
-        .is_ok_and(|s| s.success())
 }
 
 /// Waits up to `deadline` for `child` to exit; whether it did.

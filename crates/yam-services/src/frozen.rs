@@ -4,6 +4,8 @@
 
 use std::process::Command;
 
+use crate::signal;
+
 /// Keeps a process and its children stopped until dropped (SIGCONT).
 #[must_use = "the service thaws when this is dropped"]
 pub struct Frozen {
@@ -13,27 +15,25 @@ pub struct Frozen {
 impl Frozen {
     /// Stops `pid` first (so it starts no new children), then its children.
     pub(crate) fn stop(pid: u32) -> Self {
-        signal_tree(pid, "STOP");
+        assert!(signal_tree(pid, "STOP"), "kill -STOP {pid} failed");
         Self { pid }
     }
 }
 
 impl Drop for Frozen {
+    /// Never panics: the service may be gone already (killed by the test), and a panic here
+    /// while a failed test unwinds would abort the whole test binary.
     fn drop(&mut self) {
         signal_tree(self.pid, "CONT");
     }
 }
 
-fn signal_tree(pid: u32, signal: &str) {
-    let status = Command::new("kill")
-        .args([&format!("-{signal}"), &pid.to_string()])
-        .status();
-    assert!(
-        status.is_ok_and(|s| s.success()),
-        "kill -{signal} {pid} failed"
-    );
+/// Signals `pid`, then its children; whether `pid` itself was signalled.
+fn signal_tree(pid: u32, name: &str) -> bool {
+    let sent = signal(pid, name);
     // pkill exits 1 when the process has no children: that is fine.
     let _ = Command::new("pkill")
-        .args([&format!("-{signal}"), "-P", &pid.to_string()])
+        .args([&format!("-{name}"), "-P", &pid.to_string()])
         .status();
+    sent
 }

@@ -30,6 +30,27 @@ pub fn program(name: &str, package: &str, extra_dirs: &[&str]) -> PathBuf {
         })
 }
 
+/// Sends `signal` (`TERM`, `INT`, `KILL`, `9`…) to process `pid` with the system's `kill`,
+/// as an admin or a service manager would; whether `kill` succeeded.
+pub fn signal(pid: u32, signal: &str) -> bool {
+    std::process::Command::new("kill")
+        .arg(format!("-{signal}"))
+        .arg(pid.to_string())
+        .status()
+        .is_ok_and(|s| s.success())
+}
+
+/// Sends `signal` to `child` and waits up to 10 s for it to exit, then SIGKILL.
+fn stop_child(mut child: std::process::Child, signal_name: &str) {
+    signal(child.id(), signal_name);
+    if !poll(Duration::from_secs(10), || {
+        child.try_wait().ok().flatten().is_some()
+    }) {
+        let _ = child.kill();
+        let _ = child.wait();
+    }
+}
+
 /// A loopback port that was free a moment ago (bound on port 0, then released).
 pub fn free_port() -> u16 {
     std::net::TcpListener::bind("127.0.0.1:0")

@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::{free_port, poll, program};
+use crate::{free_port, poll, program, stop_child};
 
 pub struct Nginx {
     dir: tempfile::TempDir,
@@ -128,16 +128,8 @@ impl Nginx {
 
     /// A quick shutdown (SIGTERM to the master, which stops its workers).
     pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args(["-TERM", &child.id().to_string()])
-                .status();
-            if !poll(Duration::from_secs(10), || {
-                child.try_wait().ok().flatten().is_some()
-            }) {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+        if let Some(child) = self.child.take() {
+            stop_child(child, "TERM");
         }
     }
 }

@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use crate::{Frozen, free_port, poll, program};
+use crate::{Frozen, free_port, poll, program, stop_child};
 
 /// Where Debian puts the server programs (not on PATH).
 fn bin_dirs() -> Vec<String> {
@@ -158,16 +158,8 @@ impl Postgres {
     /// Sends `signal` to the postmaster and waits up to 10 s for it (it waits for its
     /// backends), then SIGKILL.
     fn stop_with(&mut self, signal: &str) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill")
-                .args([&format!("-{signal}"), &child.id().to_string()])
-                .status();
-            if !poll(Duration::from_secs(10), || {
-                child.try_wait().ok().flatten().is_some()
-            }) {
-                let _ = child.kill();
-                let _ = child.wait();
-            }
+        if let Some(child) = self.child.take() {
+            stop_child(child, signal);
         }
     }
 
