@@ -16,9 +16,9 @@ pub struct Display {
 }
 
 impl Display {
-    /// Starts Xvfb on a display number nobody uses. An Xvfb that exits at once (another one
-    /// took the number between our look and its start) is retried on the next number; one
-    /// that is only slow (a busy machine) gets 30 s.
+    /// Starts Xvfb on a display number nobody uses. An Xvfb that exits (another one took the
+    /// number between our look and its start) or does not start within 30 s (a busy machine)
+    /// is retried on the next number, five tries in all.
     pub fn start() -> Result<Self, String> {
         static NEXT: AtomicU32 = AtomicU32::new(0);
         let mut last_error = String::new();
@@ -55,11 +55,11 @@ impl Display {
         };
         let socket = format!("/tmp/.X11-unix/X{number}");
         let mut exited = false;
-        crate::wait_until(Duration::from_secs(30), || {
+        let ready = crate::wait_until(Duration::from_secs(30), || {
             exited = display.xvfb.try_wait().ok().flatten().is_some();
             exited || Path::new(&socket).exists()
         });
-        if exited || !Path::new(&socket).exists() {
+        if exited || !ready {
             let said = std::fs::read_to_string(log.path()).unwrap_or_default();
             let what = if exited {
                 "exited"
