@@ -3,17 +3,18 @@
 //! capped below the open-files limit (and the cap is logged when reached), and the process's
 //! soft open-files limit is raised to its hard one. Used by `yam-server` and `yamctl up`.
 
+pub mod handover;
 mod limits;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
@@ -31,6 +32,12 @@ pub struct ServeOptions {
     pub max_connections: usize,
     /// After the shutdown signal, requests in flight get this long.
     pub grace: Duration,
+    /// After the shutdown signal, open connections get this long to send one more request,
+    /// answered with `Connection: close`, before idle ones are closed. A keep-alive client
+    /// then learns of the close from an answer instead of racing a closing socket (a request
+    /// written just as the server closes an idle connection fails). Zero: close idle ones at
+    /// once.
+    pub linger: Duration,
 }
 
 impl ServeOptions {
@@ -41,21 +48,24 @@ impl ServeOptions {
             header_read_timeout: Duration::from_secs(10),
             max_connections: connection_cap(open_files),
             grace: Duration::from_secs(10),
+            linger: Duration::ZERO,
         }
     }
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets requests
 /// in flight finish (up to `grace`) and returns. Handlers can extract
-/// `ConnectInfo<SocketAddr>`.
+/// `ConnectInfo<SocketAddr>`; connections may be upgraded (WebSocket).
 pub async fn serve(
     listener: TcpListener,
     app: Router,
     options: ServeOptions,
     shutdown: impl Future<Output = ()> + Send,
 ) {
-    let graceful = GracefulShutdown::new();
+    // Tells every connection to finish its request in flight and close.
+    let (closing_tx, _) = tokio::sync::watch::channel(false);
     let places = Arc::new(Semaphore::new(options.max_connections.max(1)));
+    let draining = Arc::new(AtomicBool::new(false));
     let mut at_capacity = false;
     let mut accept_failing = false;
     tokio::pin!(shutdown);
@@ -99,26 +109,53 @@ pub async fn serve(
         }
         accept_failing = false;
         let _ = stream.set_nodelay(true);
+        let closing = Arc::clone(&draining);
         let service = app
             .clone()
             .map_request(move |mut request: axum::http::Request<Incoming>| {
                 request.extensions_mut().insert(ConnectInfo(peer));
                 request
+            })
+            .map_response(move |mut response: axum::response::Response| {
+                if closing.load(Ordering::Relaxed) {
+                    response.headers_mut().insert(
+                        axum::http::header::CONNECTION,
+                        axum::http::HeaderValue::from_static("close"),
+                    );
+                }
+                response
             });
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(options.header_read_timeout)
-            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service));
-        let connection = graceful.watch(connection);
+            .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
+            .with_upgrades();
+        let mut close = closing_tx.subscribe();
         tokio::spawn(async move {
-            if let Err(e) = connection.await {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                () = closed(&mut close) => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            if let Err(e) = ended {
                 tracing::debug!(peer = %peer, "connection ended: {e}");
             }
             drop(place);
         });
     }
     drop(listener);
-    if tokio::time::timeout(options.grace, graceful.shutdown())
+    draining.store(true, Ordering::Relaxed);
+    // Every place back = every connection closed.
+    let all = u32::try_from(options.max_connections.max(1)).unwrap_or(u32::MAX);
+    if !options.linger.is_zero() {
+        // Meanwhile each answer says `Connection: close`.
+        let _ = tokio::time::timeout(options.linger, places.acquire_many(all)).await;
+    }
+    let _ = closing_tx.send(true);
+    if tokio::time::timeout(options.grace, places.acquire_many(all))
         .await
         .is_err()
     {
@@ -128,6 +165,11 @@ pub async fn serve(
             options.grace
         );
     }
+}
+
+/// Resolves once the close signal is set (or its sender is gone).
+async fn closed(close: &mut tokio::sync::watch::Receiver<bool>) {
+    let _ = close.wait_for(|closing| *closing).await;
 }
 
 /// Accepting failed. Out of file descriptors: say so once, wait a moment (connections close

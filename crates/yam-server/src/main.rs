@@ -36,11 +36,14 @@ fn main() -> ExitCode {
 }
 
 fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    // Before any thread exists: taking them clears the variables that announced them.
+    let handed = yam_net::handover::inherited()
+        .map_err(|e| anyhow::anyhow!("cannot use the sockets the supervisor handed over: {e}"))?;
     init_logging(args.debug);
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
-    runtime.block_on(yam_server::serve::serve(args))
+    runtime.block_on(yam_server::serve::serve(args, handed))
 }
 
 fn init_logging(debug: bool) {

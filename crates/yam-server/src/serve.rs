@@ -8,6 +8,7 @@ use std::time::Duration;
 use anyhow::Context as _;
 use parking_lot::Mutex;
 use tokio::net::TcpListener;
+use yam_net::handover::Sockets;
 use yam_sessions::{
     Clock, ManagerSettings, SessionManager, SessionMode, SessionStore, SystemClock,
 };
@@ -23,7 +24,7 @@ use crate::markers::{
 };
 use crate::paths::{DataDir, INITIAL_ADMIN_PASSWORD, USERS_DB, absolute};
 use crate::session_store::{StoreChoice, open_folder, open_redis};
-use crate::state::{AppState, ServerFacts};
+use crate::state::{AppState, ServerFacts, Stop};
 use crate::throttle::{LoginThrottle, ThrottlePolicy};
 use crate::users::Users;
 use crate::users::first_run::{FirstRun, ensure_admin};
@@ -31,8 +32,15 @@ use crate::users::passwords::PasswordChecker;
 
 /// How long in-flight requests get after Ctrl-C/SIGTERM before the server stops anyway.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+/// After a stop, keep-alive connections get this long to send one more request (answered
+/// with `Connection: close`): a busy client then moves to the next server without a failed
+/// request.
+const HANDOVER_LINGER: Duration = Duration::from_secs(1);
 
-pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+/// Runs the server until it is told to stop. `handed`: the listening sockets a supervisor
+/// passed (then the port is the supervisor's, shared with the next server it starts);
+/// without them the server binds `--host`/`--port` itself.
+pub async fn serve(args: ServeArgs, handed: Option<Sockets>) -> anyhow::Result<()> {
     let open_files = yam_net::raise_open_files_limit();
     let data = DataDir::resolve(args.data.data_dir.as_deref())?;
     data.create()
@@ -91,7 +99,19 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     ));
     consume_force_reset(&sessions, &markers)?;
 
-    let listener = bind(&args.host, args.port).await?;
+    let (listener, control) = match handed {
+        Some(sockets) => {
+            let public = from_std(sockets.public)?;
+            let control = from_std(sockets.control)?;
+            tracing::info!(
+                public = %public.local_addr()?,
+                control = %control.local_addr()?,
+                "Serving on the sockets the supervisor handed over (the port stays open across restarts)"
+            );
+            (public, Some(control))
+        }
+        None => (bind(&args.host, args.port).await?, None),
+    };
     let local = listener.local_addr()?;
     let url = format!("http://{}", display_addr(local));
     markers.remove(SERVER_SHUTDOWN)?;
@@ -132,7 +152,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         token_file.display()
     );
     print_banner(local, &url, &data);
-    let (stop, _) = tokio::sync::watch::channel(false);
+    let (stop, _) = tokio::sync::watch::channel(None);
     let state = Arc::new(AppState {
         sessions: sessions.clone(),
         users,
@@ -156,21 +176,37 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         stop,
     });
     let upkeep = Upkeep::start(state.clone(), markers.clone());
-    run_until_shutdown(listener, state).await;
+    let why = run_until_shutdown(listener, control, state.clone()).await;
     upkeep.stop();
-    let _ = std::fs::remove_file(&token_file);
+    // A successor on the same socket may have written its own token there by now.
+    if ControlToken::read_file(data.root()).is_ok_and(|t| state.control_token.matches(&t)) {
+        let _ = std::fs::remove_file(&token_file);
+    }
 
     let flushed = tokio::task::spawn_blocking(move || sessions.flush_all()).await??;
-    markers.write(
-        SERVER_SHUTDOWN,
-        &[
-            ("stopped_at", clock.now().to_rfc3339()),
-            ("pid", std::process::id().to_string()),
-            ("clean", "true".into()),
-        ],
-    )?;
-    tracing::info!(renewals_written = flushed, "YAM server stopped");
+    match why {
+        Stop::Shutdown => {
+            markers.write(
+                SERVER_SHUTDOWN,
+                &[
+                    ("stopped_at", clock.now().to_rfc3339()),
+                    ("pid", std::process::id().to_string()),
+                    ("clean", "true".into()),
+                ],
+            )?;
+            tracing::info!(renewals_written = flushed, "YAM server stopped");
+        }
+        Stop::Handover => tracing::info!(
+            renewals_written = flushed,
+            "YAM server stopped; the new server on the same socket goes on"
+        ),
+    }
     Ok(())
+}
+
+fn from_std(listener: std::net::TcpListener) -> anyhow::Result<TcpListener> {
+    listener.set_nonblocking(true)?;
+    Ok(TcpListener::from_std(listener)?)
 }
 
 fn session_settings(args: &ServeArgs, markers: &Markers) -> SessionSettings {
@@ -299,22 +335,59 @@ fn password_permits() -> usize {
         .max(2)
 }
 
-async fn run_until_shutdown(listener: TcpListener, state: Arc<AppState>) {
+/// Serves the public listener (and the supervisor's control listener) until a stop is asked;
+/// why it stopped.
+async fn run_until_shutdown(
+    listener: TcpListener,
+    control: Option<TcpListener>,
+    state: Arc<AppState>,
+) -> Stop {
     let stop_tx = state.stop.clone();
-    let mut stop_rx = stop_tx.subscribe();
     let options = yam_net::ServeOptions {
         grace: SHUTDOWN_GRACE,
+        linger: HANDOVER_LINGER,
         ..yam_net::ServeOptions::new("YAM server", state.facts.open_files)
     };
     tokio::spawn(async move {
         shutdown_signal().await;
         tracing::info!("Shutting down: finishing requests in flight");
-        let _ = stop_tx.send(true);
+        stop_tx.send_if_modified(|current| {
+            let first = current.is_none();
+            current.get_or_insert(Stop::Shutdown);
+            first
+        });
     });
-    yam_net::serve(listener, app(state), options, async move {
-        let _ = stop_rx.wait_for(|stop| *stop).await;
-    })
-    .await;
+    let stopped = |state: &Arc<AppState>| {
+        let mut stop_rx = state.stop.subscribe();
+        async move {
+            let _ = stop_rx.wait_for(Option::is_some).await;
+        }
+    };
+    let public = yam_net::serve(
+        listener,
+        app(state.clone()),
+        options.clone(),
+        stopped(&state),
+    );
+    match control {
+        Some(control) => {
+            let control_options = yam_net::ServeOptions {
+                name: "YAM server (supervisor's control socket)",
+                linger: Duration::ZERO,
+                ..options
+            };
+            let control = yam_net::serve(
+                control,
+                app(state.clone()),
+                control_options,
+                stopped(&state),
+            );
+            tokio::join!(public, control);
+        }
+        None => public.await,
+    }
+    let why = *state.stop.borrow();
+    why.unwrap_or(Stop::Shutdown)
 }
 
 async fn shutdown_signal() {

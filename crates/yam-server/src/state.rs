@@ -43,8 +43,18 @@ pub struct AppState {
     /// Secret behind the CSRF tokens of HTML forms (per start, or shared by a deployment).
     pub form_secret: [u8; 32],
     pub throttle: Mutex<LoginThrottle>,
-    /// Set to true to stop the server gracefully (`/api/admin/shutdown`, signals).
-    pub stop: watch::Sender<bool>,
+    /// Set to stop the server gracefully (`/api/admin/shutdown`, signals).
+    pub stop: watch::Sender<Option<Stop>>,
 }
 
 pub type SharedState = Arc<AppState>;
+
+/// Why the server stops.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stop {
+    /// For good (Ctrl-C, SIGTERM, the admin API): write the shutdown marker.
+    Shutdown,
+    /// A newer server on the same socket takes over (the supervisor's restart): finish the
+    /// requests in flight and leave the marker files and the control token to it.
+    Handover,
+}

@@ -14,7 +14,10 @@ pub struct RestartPolicy {
     pub startup_timeout: Duration,
     /// Failed health checks in a row before the server counts as unhealthy.
     pub unhealthy_after: u32,
-    /// Time between the stop request and killing the tree.
+    /// A retiring server's requests get this long to finish before it is asked to stop
+    /// (requests through the door; the built-in server drains by itself).
+    pub drain: Duration,
+    /// Time between the stop request and killing the tree (after `drain`).
     pub stop_grace: Duration,
 }
 
@@ -28,6 +31,7 @@ impl Default for RestartPolicy {
             max_crashes_in_window: 5,
             startup_timeout: Duration::from_secs(30),
             unhealthy_after: 3,
+            drain: Duration::from_secs(5),
             stop_grace: Duration::from_secs(10),
         }
     }

@@ -5,6 +5,7 @@ pub mod backoff;
 pub mod control;
 pub mod counting;
 pub mod ctl;
+pub mod door;
 pub mod first_run;
 pub mod history;
 pub mod lifecycle;

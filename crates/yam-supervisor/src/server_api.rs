@@ -57,10 +57,16 @@ impl ServerApi {
         }
     }
 
-    pub async fn shutdown(&self) -> Result<(), ApiError> {
-        self.send(self.http.post(format!("{}/api/admin/shutdown", self.base)))
-            .await
-            .map(|_| ())
+    /// `handover`: a newer server on the same socket takes over (it leaves the marker files
+    /// and the control token to that one).
+    pub async fn shutdown(&self, handover: bool) -> Result<(), ApiError> {
+        let query = if handover { "?handover=1" } else { "" };
+        self.send(
+            self.http
+                .post(format!("{}/api/admin/shutdown{query}", self.base)),
+        )
+        .await
+        .map(|_| ())
     }
 
     pub async fn clear_sessions(&self) -> Result<u64, ApiError> {

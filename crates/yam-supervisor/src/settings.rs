@@ -31,6 +31,32 @@ impl ProfileKind {
     }
 }
 
+/// How a restart (the admin's, a settings change's, a crash recovery's) replaces the server.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RestartMode {
+    /// The supervisor keeps the port; the new server starts beside the old one, which
+    /// answers until the new one is ready. Nobody notices.
+    #[default]
+    Overlap,
+    /// The supervisor keeps the port; the old server stops first and requests wait (a few
+    /// seconds) until the new one is ready. For a server that must never run twice.
+    Hold,
+    /// The old way: stop, then start; the port is closed in between and connections are
+    /// refused. For comparison and troubleshooting.
+    Direct,
+}
+
+impl RestartMode {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RestartMode::Overlap => "overlap",
+            RestartMode::Hold => "hold",
+            RestartMode::Direct => "direct",
+        }
+    }
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 #[serde(default)]
 pub struct Settings {
@@ -54,6 +80,8 @@ pub struct Settings {
     pub debug: bool,
     /// server.bat parity: log everyone out whenever the admin starts or restarts the server.
     pub clear_sessions_on_restart: bool,
+    /// How restarts replace the server (see `RestartMode`).
+    pub restart_mode: RestartMode,
     /// Where sessions live; default: the data folder's `sessions` (embedded).
     pub sessions_dir: Option<PathBuf>,
     /// Sessions in Redis instead of a folder: the built-in server stores them there
@@ -84,6 +112,7 @@ impl Default for Settings {
             conflict_resolution: false,
             debug: false,
             clear_sessions_on_restart: false,
+            restart_mode: RestartMode::Overlap,
             sessions_dir: None,
             session_store: None,
             session_key_prefix: None,
@@ -234,6 +263,14 @@ impl Settings {
             "conflict_resolution" => self.conflict_resolution = parse_bool(key, v)?,
             "debug" => self.debug = parse_bool(key, v)?,
             "clear_sessions_on_restart" => self.clear_sessions_on_restart = parse_bool(key, v)?,
+            "restart_mode" => {
+                self.restart_mode = match v {
+                    "overlap" => RestartMode::Overlap,
+                    "hold" => RestartMode::Hold,
+                    "direct" => RestartMode::Direct,
+                    _ => return Err(err(key, "use overlap, hold or direct")),
+                }
+            }
             "sessions_dir" => self.sessions_dir = path(v),
             "session_store" => self.session_store = text(v),
             "session_key_prefix" => self.session_key_prefix = text(v),
@@ -311,6 +348,8 @@ impl Settings {
             s.autostart = false;
             s.setup_done = false;
             s.clear_sessions_on_restart = false;
+            // Applies from the next restart.
+            s.restart_mode = RestartMode::Overlap;
         }
         a != b
     }

@@ -4,8 +4,9 @@ use std::path::PathBuf;
 
 use serde::{Deserialize, Serialize};
 
+use crate::door::DoorStats;
 use crate::history::Peak;
-use crate::lifecycle::{ExitInfo, Phase};
+use crate::lifecycle::{ExitInfo, GenView, Phase, SwitchReport};
 use crate::logs::LogLine;
 use crate::procs::Usage;
 use crate::profile::Capabilities;
@@ -31,7 +32,9 @@ pub enum Tone {
 pub fn tone(phase: &Phase) -> Tone {
     match phase {
         Phase::Running => Tone::Ok,
-        Phase::Starting | Phase::Stopping | Phase::Crashed { .. } => Tone::Busy,
+        Phase::Starting | Phase::Stopping | Phase::Crashed { .. } | Phase::Restarting { .. } => {
+            Tone::Busy
+        }
         Phase::Unhealthy | Phase::PortBusy { .. } => Tone::Warn,
         Phase::CrashLoop | Phase::Failed { .. } => Tone::Bad,
         Phase::Stopped => Tone::Off,
@@ -63,9 +66,19 @@ pub struct Status {
     pub phase: Phase,
     pub phase_label: String,
     pub tone: Tone,
+    /// The server that answers (or will).
     pub pid: Option<u32>,
     pub uptime_seconds: Option<u64>,
+    /// Server processes started since the supervisor started.
+    pub starts: u32,
+    /// Of those, the ones that replaced a server (restarts and crash recoveries).
     pub restarts: u32,
+    /// Every server process alive now: during a restart the old and the new one.
+    pub generations: Vec<GenView>,
+    /// How long the last restart (or crash recovery) took, and whether requests waited.
+    pub last_switch: Option<SwitchReport>,
+    /// The public port held by the supervisor, and what passed through it.
+    pub door: Option<DoorStats>,
     pub last_exit: Option<ExitInfo>,
     pub url: String,
     pub lan_url: Option<String>,

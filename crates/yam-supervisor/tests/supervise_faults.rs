@@ -65,7 +65,7 @@ async fn stop_escalates_to_kill_when_the_server_hangs() {
             .log()
             .tail(100)
             .iter()
-            .any(|l| l.text.contains("Killing the server's process tree"))
+            .any(|l| l.text.contains("Killing the process tree of server"))
     );
     assert!(
         until(Duration::from_secs(5), || !process_alive(pid)).await,

@@ -8,18 +8,6 @@ use std::time::Duration;
 
 use common::*;
 
-fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("ls").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
 async fn login(port: u16, user: u32) {
     tokio::task::spawn_blocking(move || {
         let r = reqwest::blocking::Client::new()
@@ -109,7 +97,7 @@ async fn python_yam_is_launched_counted_reset_and_stopped_with_ctrl_c() {
         s.phase_label == "Stopped"
     })
     .await;
-    assert!(log(&h).contains("Sending Ctrl-C (SIGINT)"));
+    assert!(log(&h).contains("Ctrl-C (SIGINT) once its requests in flight are done"));
     assert!(
         log(&h).contains("YAM stopping (Ctrl-C)"),
         "graceful: {}",

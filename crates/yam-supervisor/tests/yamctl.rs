@@ -218,7 +218,7 @@ fn sigterm_stops_the_server_gracefully() {
         u.output
             .lock()
             .expect("lock")
-            .contains("Asking the server to shut down gracefully")
+            .contains("to finish its requests and stop")
     );
 }
 

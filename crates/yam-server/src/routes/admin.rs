@@ -14,7 +14,7 @@ use yam_sessions::{EndReason, SessionKey, SessionMode, SessionSummary, UserId};
 
 use crate::admin_auth::Caller;
 use crate::error::{AppError, failure};
-use crate::state::{AppState, SharedState};
+use crate::state::{AppState, SharedState, Stop};
 
 /// "Expiring soon" in stats: the next ten minutes.
 pub const SOON: Duration = Duration::from_secs(600);
@@ -233,18 +233,42 @@ pub async fn clear_sessions(
     .into_response())
 }
 
+/// `?handover=1`: a newer server on the same socket takes over (the supervisor restarts).
+#[derive(Debug, Default, Deserialize)]
+pub struct ShutdownQuery {
+    #[serde(default)]
+    handover: Option<String>,
+}
+
 pub async fn shutdown(
     State(state): State<SharedState>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    Query(query): Query<ShutdownQuery>,
     headers: HeaderMap,
 ) -> Result<Response, AppError> {
     let caller = admin_or_deny!(state, headers, peer);
-    tracing::info!(by = %caller.describe(), "Shutdown requested over the admin API");
+    let why = match query.handover.as_deref() {
+        Some("1" | "true") => Stop::Handover,
+        _ => Stop::Shutdown,
+    };
+    match why {
+        Stop::Handover => tracing::info!(
+            by = %caller.describe(),
+            "Handing over to a new server: no new connections here; finishing requests in flight"
+        ),
+        Stop::Shutdown => {
+            tracing::info!(by = %caller.describe(), "Shutdown requested over the admin API")
+        }
+    }
     let stop = state.stop.clone();
     tokio::spawn(async move {
         // Let this answer leave before connections are closed.
         tokio::time::sleep(Duration::from_millis(100)).await;
-        let _ = stop.send(true);
+        stop.send_if_modified(|current| {
+            let first = current.is_none();
+            current.get_or_insert(why);
+            first
+        });
     });
     Ok((
         StatusCode::ACCEPTED,

@@ -4,7 +4,7 @@ use yam_sessions::{FileStore, SessionStore};
 
 use super::CtlPaths;
 use crate::prepare;
-use crate::profile::{Paths, plan};
+use crate::profile::{Binding, Paths, plan};
 use crate::settings::{self, ProfileKind};
 
 pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
@@ -18,6 +18,7 @@ pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
         },
         "offline",
         false,
+        Binding::Public,
         |_| Some("python".into()),
     )
     .map_err(|e| anyhow::anyhow!("the settings do not describe a server: {e}"))?;

@@ -2,6 +2,7 @@
 //! parent-death signal on Linux) or a Windows job object with kill-on-close and no console.
 
 use std::io;
+use std::net::TcpListener;
 use std::process::{ExitStatus, Stdio};
 use std::sync::mpsc as std_mpsc;
 
@@ -43,8 +44,14 @@ impl Spawner {
         Ok(Self { requests })
     }
 
-    pub async fn spawn(&self, plan: &LaunchPlan, log: &ServerLog) -> io::Result<ServerChild> {
-        let command = build_command(plan);
+    /// Spawns `plan`; `sockets` (public, control) are handed to it (the built-in server).
+    pub async fn spawn(
+        &self,
+        plan: &LaunchPlan,
+        log: &ServerLog,
+        sockets: Option<(&TcpListener, &TcpListener)>,
+    ) -> io::Result<ServerChild> {
+        let command = build_command(plan, sockets);
         let (tx, rx) = oneshot::channel();
         self.requests
             .send((command, tx))
@@ -55,6 +62,10 @@ impl Spawner {
         let pid = child
             .id()
             .ok_or_else(|| io::Error::other("the server exited at once"))?;
+        #[cfg(windows)]
+        if let Some((public, control)) = sockets {
+            windows::hand_over(&mut *child, pid, public, control).await?;
+        }
         if let Some(out) = child.stdout().take() {
             tokio::spawn(pump(out, log.clone(), Stream::Stdout));
         }
@@ -65,7 +76,7 @@ impl Spawner {
     }
 }
 
-fn build_command(plan: &LaunchPlan) -> CommandWrap {
+fn build_command(plan: &LaunchPlan, sockets: Option<(&TcpListener, &TcpListener)>) -> CommandWrap {
     let mut command = CommandWrap::with_new(&plan.program, |c| {
         c.args(&plan.args)
             .envs(plan.env.iter().map(|(k, v)| (k, v)))
@@ -75,9 +86,19 @@ fn build_command(plan: &LaunchPlan) -> CommandWrap {
             .stderr(Stdio::piped());
     });
     #[cfg(unix)]
-    unix::isolate(&mut command);
+    {
+        unix::isolate(&mut command);
+        if let Some((public, control)) = sockets {
+            unix::hand_over(&mut command, public, control);
+        }
+    }
     #[cfg(windows)]
-    windows::isolate(&mut command);
+    {
+        windows::isolate(&mut command);
+        if sockets.is_some() {
+            windows::expect_hand_over(&mut command);
+        }
+    }
     command
 }
 

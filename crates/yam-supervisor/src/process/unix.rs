@@ -1,6 +1,8 @@
 //! Unix: its own process group (signals reach the whole tree), and on Linux a parent-death
 //! signal so the server never outlives a supervisor killed with -9.
 
+use std::net::TcpListener;
+
 use process_wrap::tokio::{CommandWrap, ProcessGroup};
 
 pub fn isolate(command: &mut CommandWrap) {
@@ -26,5 +28,18 @@ fn die_with_parent(command: &mut CommandWrap) {
             }
             Ok(())
         });
+    }
+}
+
+/// Descriptors 3 and 4 of the child are the public and the control socket (`LISTEN_FDS`).
+#[allow(unsafe_code)]
+pub fn hand_over(command: &mut CommandWrap, public: &TcpListener, control: &TcpListener) {
+    let setup = yam_net::handover::unix::child_setup(public, control);
+    let cmd = command.command_mut();
+    cmd.envs(yam_net::handover::unix::child_env());
+    // SAFETY: the closure only calls async-signal-safe functions (fcntl, dup2) on descriptor
+    // numbers; the sockets stay open in the supervisor until the spawn has returned.
+    unsafe {
+        cmd.pre_exec(setup);
     }
 }

@@ -7,7 +7,7 @@ use yam_sessions::{Clock, FileStore, SessionStore, SystemClock, Timestamp};
 use super::driver::Driver;
 use super::{ActionError, SettingsSaved};
 use crate::counting::Counting;
-use crate::lifecycle::{Event, Phase};
+use crate::lifecycle::Event;
 use crate::prepare;
 use crate::profile::LaunchPlan;
 use crate::readers::FileInfo;
@@ -85,20 +85,28 @@ fn valid_key(key: &str) -> bool {
 }
 
 impl Driver {
+    /// The generation that answers requests now.
+    fn serving(&self) -> Option<&super::driver::Generation> {
+        self.gens.get(&self.machine.serving()?)
+    }
+
     fn server_up(&self) -> bool {
-        self.child.is_some() && matches!(self.machine.phase(), Phase::Running | Phase::Unhealthy)
+        self.serving().is_some()
     }
 
+    /// The admin API of the built-in server that answers now.
     fn api(&self) -> Option<ServerApi> {
-        let plan = self.plan.as_ref()?;
-        (self.server_up() && self.settings.profile == ProfileKind::Embedded)
-            .then(|| ServerApi::new(&plan.local_url, &self.token))
+        self.serving()
+            .filter(|g| g.plan.stop == crate::profile::StopMethod::AdminApi)
+            .filter(|_| self.settings.profile == ProfileKind::Embedded)
+            .map(super::driver::Generation::api)
     }
 
-    fn current_plan(&self) -> Option<&LaunchPlan> {
-        self.plan
-            .as_ref()
-            .filter(|_| self.child.is_some())
+    /// The plan of the server that answers (or the newest one), else what the settings give.
+    pub(super) fn current_plan(&self) -> Option<&LaunchPlan> {
+        self.serving()
+            .or_else(|| self.gens.values().next_back())
+            .map(|g| &g.plan)
             .or(self.preview.as_ref().ok())
     }
 
@@ -183,8 +191,9 @@ impl Driver {
                 };
                 prepare::write_force_reset(&markers)
                     .map_err(|e| ActionError::Failed(e.to_string()))?;
-                let running = self.machine.phase().has_process();
+                let running = !self.gens.is_empty();
                 if running {
+                    self.choose_switch();
                     self.feed(Event::Restart { clear: false }).await;
                 }
                 format!(
@@ -376,10 +385,16 @@ impl Driver {
                 message: format!("cannot save the settings: {e}"),
             }]
         })?;
-        let restart = new.needs_restart(&self.settings) && self.machine.phase().has_process();
+        let restart = new.needs_restart(&self.settings) && !self.gens.is_empty();
         self.settings = new;
         self.warnings.clear();
-        self.preview = Self::plan_for(&self.opts, &self.settings, "preview", false);
+        self.preview = Self::plan_for(
+            &self.opts,
+            &self.settings,
+            "preview",
+            false,
+            crate::profile::Binding::Public,
+        );
         if let Ok(p) = &self.preview {
             let (dirs, redis) = (p.sessions_dirs.clone(), p.sessions_redis.clone());
             self.watch_sessions(&dirs, redis.as_ref());
@@ -387,6 +402,7 @@ impl Driver {
         self.log.supervisor("Settings saved");
         if restart {
             // A mode toggle never clears sessions.
+            self.choose_switch();
             self.feed(Event::Restart { clear: false }).await;
         }
         Ok(SettingsSaved {

@@ -1,8 +1,9 @@
-//! The task that owns the server process: feeds events to the lifecycle machine and carries
-//! out its actions; health checks and resource samples. Notices and the status it publishes
-//! are in `driver/publish.rs`.
+//! The task that drives the lifecycle: feeds it events (requests, health answers, exits,
+//! time) and carries out its actions on the server generations it holds and on the door.
+//! Notices and the published status are in `driver/publish.rs`; one generation's process and
+//! health in `driver/generation.rs`; a launch in `launch.rs`.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, VecDeque};
 use std::path::PathBuf;
 use std::process::ExitStatus;
 use std::time::{Duration, Instant};
@@ -12,29 +13,61 @@ use tokio::sync::{mpsc, watch};
 use super::history_file::HistoryFile;
 use super::{Options, Reply, Request};
 use crate::counting::Counting;
-use crate::lifecycle::{Action, Event, ExitInfo, Lifecycle, Notice, Phase};
+use crate::door::Door;
+use crate::lifecycle::{Action, Event, ExitInfo, Gen, Lifecycle, Notice, Role, Switch};
 use crate::lock::{Orphan, SupervisorLock};
 use crate::log_level::Level;
 use crate::logs::ServerLog;
-use crate::process::{ServerChild, Spawner, exit_info};
+use crate::process::{Spawner, exit_info};
 use crate::procs::{Usage, UsageSampler};
-use crate::profile::{LaunchPlan, Paths, PlanError, StopMethod};
+use crate::profile::{Binding, LaunchPlan, Paths, PlanError, StopMethod};
 use crate::redis_watcher::RedisSource;
-use crate::server_api::{ServerApi, health_client, healthy};
-use crate::settings::{Loaded, ProfileKind, Settings};
+use crate::server_api::{health_client, healthy};
+use crate::settings::{Loaded, ProfileKind, RestartMode, Settings};
 use crate::status::{NoticeView, Status};
 
+mod generation;
 mod publish;
+pub(super) use generation::{Generation, Signal};
 use publish::placeholder_status;
 
 const TICK: Duration = Duration::from_millis(250);
-const HEALTH_WHILE_STARTING: Duration = Duration::from_millis(200);
+/// A starting server is asked often: the sooner it is seen healthy, the shorter a restart.
+const HEALTH_WHILE_STARTING: Duration = Duration::from_millis(100);
 const USAGE_EVERY: Duration = Duration::from_secs(5);
 const LOG_TAIL: usize = 30;
 
 pub(super) enum Internal {
-    Health { pid: u32, ok: bool },
-    StopFallback { pid: u32, reason: String },
+    Health {
+        server: Gen,
+        ok: bool,
+    },
+    Exited {
+        server: Gen,
+        status: std::io::Result<ExitStatus>,
+    },
+    StopFallback {
+        server: Gen,
+        reason: String,
+    },
+}
+
+/// What the public port is held for: the door is reopened when this changes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(super) struct DoorKey {
+    pub mode: crate::door::DoorMode,
+    pub host: String,
+    pub port: u16,
+}
+
+impl DoorKey {
+    pub fn wanted(settings: &Settings) -> Option<Self> {
+        crate::profile::door_mode(settings).map(|mode| Self {
+            mode,
+            host: settings.host.clone(),
+            port: settings.port,
+        })
+    }
 }
 
 pub(super) struct Driver {
@@ -43,12 +76,12 @@ pub(super) struct Driver {
     pub(super) warnings: Vec<String>,
     pub(super) machine: Lifecycle,
     started: Instant,
-    pub(super) child: Option<ServerChild>,
-    /// The plan of the running (or last) server.
-    pub(super) plan: Option<LaunchPlan>,
+    /// The server processes alive (or being stopped), by generation.
+    pub(super) gens: BTreeMap<Gen, Generation>,
+    /// The public port, held for the supervisor's life (unless restarts are "direct").
+    pub(super) door: Option<(DoorKey, Door)>,
     /// The plan the current settings would give, for capabilities and folders while stopped.
     pub(super) preview: Result<LaunchPlan, PlanError>,
-    pub(super) token: String,
     pub(super) spawner: Spawner,
     pub(super) log: ServerLog,
     pub(super) lock: SupervisorLock,
@@ -56,13 +89,10 @@ pub(super) struct Driver {
     pub(super) watcher: Counting,
     counts_rx: watch::Receiver<crate::tally::Counts>,
     requests: mpsc::Receiver<Request>,
-    internal_tx: mpsc::UnboundedSender<Internal>,
+    pub(super) internal_tx: mpsc::UnboundedSender<Internal>,
     internal_rx: mpsc::UnboundedReceiver<Internal>,
     status_tx: watch::Sender<Status>,
     health_http: reqwest::Client,
-    health_in_flight: bool,
-    next_health: Instant,
-    pub(super) healthy: Option<bool>,
     sampler: Option<UsageSampler>,
     usage: Option<Usage>,
     next_usage: Instant,
@@ -80,13 +110,6 @@ pub(super) struct Driver {
 async fn sleep_until(deadline: Option<tokio::time::Instant>) {
     match deadline {
         Some(d) => tokio::time::sleep_until(d).await,
-        None => std::future::pending().await,
-    }
-}
-
-async fn wait_child(child: &mut Option<ServerChild>) -> std::io::Result<ExitStatus> {
-    match child {
-        Some(c) => c.wait().await,
         None => std::future::pending().await,
     }
 }
@@ -114,7 +137,7 @@ impl Driver {
         requests: mpsc::Receiver<Request>,
     ) -> std::io::Result<(Self, watch::Receiver<Status>)> {
         let settings = loaded.settings;
-        let preview = Self::plan_for(&opts, &settings, "preview", false);
+        let preview = Self::plan_for(&opts, &settings, "preview", false, Binding::Public);
         let dirs = preview
             .as_ref()
             .map(|p| p.sessions_dirs.clone())
@@ -134,14 +157,13 @@ impl Driver {
         let mut driver = Self {
             spawner: Spawner::new(tokio::runtime::Handle::current())?,
             warnings: loaded.warning.into_iter().chain(history_warning).collect(),
-            machine: Lifecycle::new(opts.policy.clone()),
+            machine: Lifecycle::new(opts.policy.clone(), Switch::Overlap),
             opts,
             settings,
             started: now,
-            child: None,
-            plan: None,
+            gens: BTreeMap::new(),
+            door: None,
             preview,
-            token: String::new(),
             log,
             lock,
             orphan,
@@ -152,9 +174,6 @@ impl Driver {
             internal_rx,
             status_tx,
             health_http: health_client(),
-            health_in_flight: false,
-            next_health: now,
-            healthy: None,
             sampler: UsageSampler::new(),
             usage: None,
             next_usage: now,
@@ -182,8 +201,9 @@ impl Driver {
         settings: &Settings,
         token: &str,
         clear: bool,
+        binding: Binding,
     ) -> Result<LaunchPlan, PlanError> {
-        crate::profile::plan(settings, &Self::paths(opts), token, clear, which)
+        crate::profile::plan(settings, &Self::paths(opts), token, clear, binding, which)
     }
 
     fn now(&self) -> Duration {
@@ -200,18 +220,6 @@ impl Driver {
                 .retry_at()
                 .map(|at| tokio::time::Instant::from_std(self.started + at));
             tokio::select! {
-                status = wait_child(&mut self.child) => {
-                    if let Some(child) = self.child.take() {
-                        self.last_exit = Some((child.pid(), Instant::now()));
-                    }
-                    let info = match status {
-                        Ok(s) => exit_info(&s),
-                        Err(e) => ExitInfo { code: None, signal: None, description: format!("lost track of the process: {e}") },
-                    };
-                    let level = if self.machine.phase() == &Phase::Stopping { Level::Info } else { Level::Error };
-                    self.log.supervisor_at(level, &format!("Server exited: {}", info.description));
-                    self.feed(Event::Exited(info)).await;
-                }
                 request = self.requests.recv() => match request {
                     Some(r) => self.handle(r).await,
                     None => self.begin_shutdown(None).await,
@@ -238,10 +246,12 @@ impl Driver {
                     self.dirty = true;
                     // A starting server that prints something (its address) may be ready: ask
                     // now rather than at the next poll.
-                    if *self.machine.phase() == Phase::Starting {
-                        self.next_health = Instant::now();
-                        self.poll_health();
+                    for g in self.gens.values_mut() {
+                        if g.healthy != Some(true) {
+                            g.next_health = Instant::now();
+                        }
                     }
+                    self.poll_health();
                 }
                 Ok(()) = self.counts_rx.changed() => {
                     // `changed` marked the reading seen: record it before publishing.
@@ -249,23 +259,33 @@ impl Driver {
                     self.publish();
                 }
             }
-            if self.child.is_none()
-                && !self.machine.phase().has_process()
-                && let Some(reply) = self.shutdown_reply.take()
+            if self.gens.is_empty()
+                && !self.machine.phase(self.now()).has_process()
+                && self.shutdown_reply.is_some()
             {
-                if let Err(e) = self.history.save() {
-                    tracing::warn!("could not save the load history: {e}");
-                }
-                self.publish();
-                let _ = reply.send(());
+                self.finish_shutdown().await;
                 return;
             }
+        }
+    }
+
+    async fn finish_shutdown(&mut self) {
+        if let Err(e) = self.history.save() {
+            tracing::warn!("could not save the load history: {e}");
+        }
+        if let Some((_, door)) = self.door.take() {
+            door.close().await;
+        }
+        self.publish();
+        if let Some(reply) = self.shutdown_reply.take() {
+            let _ = reply.send(());
         }
     }
 
     async fn handle(&mut self, request: Request) {
         match request {
             Request::Start { clear, reply } => {
+                self.choose_switch();
                 self.feed(Event::Start { clear }).await;
                 let _ = reply.send(Ok(()));
             }
@@ -274,6 +294,7 @@ impl Driver {
                 let _ = reply.send(Ok(()));
             }
             Request::Restart { clear, reply } => {
+                self.choose_switch();
                 self.feed(Event::Restart { clear }).await;
                 let _ = reply.send(Ok(()));
             }
@@ -308,6 +329,20 @@ impl Driver {
         self.publish();
     }
 
+    /// How the next start or restart replaces the server: stop first when the restart mode
+    /// says so, or when the port is held differently from now (a new port, or the door
+    /// turned on or off), which cannot overlap.
+    pub(super) fn choose_switch(&mut self) {
+        let door_changes = self.door.as_ref().map(|(k, _)| k.clone())
+            != DoorKey::wanted(&self.settings)
+            && !self.gens.is_empty();
+        let switch = match self.settings.restart_mode {
+            RestartMode::Overlap if !door_changes => Switch::Overlap,
+            RestartMode::Overlap | RestartMode::Hold | RestartMode::Direct => Switch::StopFirst,
+        };
+        self.machine.set_switch(switch);
+    }
+
     async fn begin_shutdown(&mut self, reply: Option<Reply<()>>) {
         self.log
             .supervisor("Supervisor stopping: stopping the server first");
@@ -317,35 +352,59 @@ impl Driver {
     }
 
     async fn internal(&mut self, internal: Internal) {
-        let current = self.child.as_ref().map(ServerChild::pid);
         match internal {
-            Internal::Health { pid, ok } => {
-                self.health_in_flight = false;
-                if current == Some(pid) {
-                    self.healthy = Some(ok);
-                    self.feed(if ok {
-                        Event::HealthOk
-                    } else {
-                        Event::HealthFailed
-                    })
-                    .await;
-                }
+            Internal::Health { server, ok } => {
+                let Some(g) = self.gens.get_mut(&server) else {
+                    return;
+                };
+                g.health_in_flight = false;
+                g.healthy = Some(ok);
+                let event = if ok {
+                    Event::HealthOk { server }
+                } else {
+                    Event::HealthFailed { server }
+                };
+                self.feed(event).await;
             }
-            Internal::StopFallback { pid, reason } => {
-                if let (Some(child), true) = (self.child.as_mut(), current == Some(pid)) {
+            Internal::Exited { server, status } => {
+                let info = match status {
+                    Ok(s) => exit_info(&s),
+                    Err(e) => ExitInfo {
+                        code: None,
+                        signal: None,
+                        description: format!("lost track of the process: {e}"),
+                    },
+                };
+                let asked = self
+                    .machine
+                    .generations()
+                    .iter()
+                    .any(|v| v.generation == server && v.role == Role::Draining);
+                let level = if asked { Level::Info } else { Level::Error };
+                let pid = self.gens.get(&server).map_or(0, |g| g.pid);
+                self.log.supervisor_at(
+                    level,
+                    &format!("Server {server} (pid {pid}) exited: {}", info.description),
+                );
+                self.last_exit = Some((pid, Instant::now()));
+                self.feed(Event::Exited { server, info }).await;
+            }
+            Internal::StopFallback { server, reason } => {
+                if let Some(g) = self.gens.get(&server) {
                     self.log.supervisor(&format!(
-                        "Graceful stop failed ({reason}); terminating the server"
+                        "Graceful stop of server {server} failed ({reason}); terminating it"
                     ));
-                    let _ = child.terminate();
+                    g.signal(Signal::Terminate);
                 }
             }
         }
     }
 
-    /// Runs an event and every event its actions lead to.
+    /// Runs an event and every event its actions lead to, then points the door where the
+    /// lifecycle says requests go.
     pub(super) async fn feed(&mut self, first: Event) {
         let tick = first == Event::Tick;
-        let before = self.machine.phase().clone();
+        let before = self.machine.phase(self.now());
         let mut acted = false;
         let mut queue = VecDeque::from([first]);
         while let Some(event) = queue.pop_front() {
@@ -358,40 +417,34 @@ impl Driver {
                 queue.extend(self.act(action).await);
             }
         }
+        if let Some((_, door)) = &self.door {
+            door.set_route(self.machine.route());
+        }
         // A quiet tick changes nothing worth publishing (uptime is published once a second).
-        if !tick || acted || *self.machine.phase() != before {
+        if !tick || acted || self.machine.phase(self.now()) != before {
             self.publish();
         }
     }
 
     async fn act(&mut self, action: Action) -> Vec<Event> {
         match action {
-            Action::Launch { clear } => self.launch(clear).await,
-            Action::RequestStop => {
-                self.request_stop();
+            Action::Launch { server, clear } => self.launch(server, clear).await,
+            Action::Retire { server, replaced } => {
+                self.retire(server, replaced);
                 vec![]
             }
-            Action::KillTree => {
-                if let Some(child) = self.child.as_mut() {
+            Action::KillTree { server } => {
+                if let Some(g) = self.gens.get(&server) {
                     self.log.supervisor(&format!(
-                        "Killing the server's process tree (pid {})",
-                        child.pid()
+                        "Killing the process tree of server {server} (pid {})",
+                        g.pid
                     ));
-                    let _ = child.kill_tree();
+                    g.signal(Signal::Kill);
                 }
                 vec![]
             }
-            Action::Stopped => {
-                if let Some(plan) = &self.plan
-                    && let Err(e) = crate::prepare::write_shutdown_marker(&plan.markers_dir)
-                {
-                    self.log
-                        .supervisor(&format!("Could not write the shutdown marker: {e}"));
-                }
-                self.lock.set_server(None);
-                self.healthy = None;
-                self.usage = None;
-                self.log.supervisor("Server stopped");
+            Action::Forget { server, last } => {
+                self.forget(server, last);
                 vec![]
             }
             Action::Notify(notice) => {
@@ -404,67 +457,105 @@ impl Driver {
         }
     }
 
-    fn request_stop(&mut self) {
-        let (Some(child), Some(plan)) = (self.child.as_mut(), self.plan.as_ref()) else {
+    fn forget(&mut self, server: Gen, last: bool) {
+        let gone = self.gens.remove(&server);
+        if let Some((_, door)) = &self.door {
+            door.remove_backend(server);
+        }
+        self.lock
+            .set_server(self.gens.values().next_back().map(|g| g.pid));
+        if !last {
+            return;
+        }
+        if let Some(g) = gone
+            && let Err(e) = crate::prepare::write_shutdown_marker(&g.plan.markers_dir)
+        {
+            self.log
+                .supervisor(&format!("Could not write the shutdown marker: {e}"));
+        }
+        self.usage = None;
+        self.log.supervisor("Server stopped");
+    }
+
+    /// Stops sending `server` requests (the route already moved on), lets those in flight
+    /// finish, then asks it to stop.
+    fn retire(&mut self, server: Gen, replaced: bool) {
+        let Some(g) = self.gens.get(&server) else {
             return;
         };
-        let pid = child.pid();
-        match plan.stop {
+        let pid = g.pid;
+        let successor = match self.machine.pid() {
+            Some(p) if replaced && p != pid => format!("; the new one (pid {p}) serves"),
+            Some(_) | None => String::new(),
+        };
+        match g.plan.stop {
             StopMethod::AdminApi => {
-                self.log
-                    .supervisor("Asking the server to shut down gracefully");
-                let api = ServerApi::new(&plan.local_url, &self.token);
+                let handover = replaced && matches!(g.plan.binding, Binding::Handed { .. });
+                self.log.supervisor(&format!(
+                    "Asking server {server} (pid {pid}) to finish its requests and stop{successor}"
+                ));
+                let api = g.api();
                 let tx = self.internal_tx.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = api.shutdown().await {
+                    if let Err(e) = api.shutdown(handover).await {
                         let _ = tx.send(Internal::StopFallback {
-                            pid,
+                            server,
                             reason: e.to_string(),
                         });
                     }
                 });
             }
-            StopMethod::Interrupt => {
-                self.log.supervisor("Sending Ctrl-C (SIGINT) to the server");
-                let _ = child.interrupt();
-            }
-            StopMethod::Terminate => {
-                self.log.supervisor("Terminating the server");
-                let _ = child.terminate();
+            StopMethod::Interrupt | StopMethod::Terminate => {
+                let (signal, what) = match g.plan.stop {
+                    StopMethod::Interrupt => (Signal::Interrupt, "Ctrl-C (SIGINT)"),
+                    StopMethod::Terminate | StopMethod::AdminApi => {
+                        (Signal::Terminate, "a stop signal")
+                    }
+                };
+                self.log.supervisor(&format!(
+                    "Server {server} (pid {pid}) gets no new requests{successor}; {what} once its requests in flight are done"
+                ));
+                let (backend, signals) = (g.backend.clone(), g.signal_sender());
+                let drain = self.opts.policy.drain;
+                tokio::spawn(async move {
+                    if let Some(b) = &backend {
+                        let _ = tokio::time::timeout(drain, b.retire()).await;
+                        // Long responses (event streams) end now, cleanly.
+                        b.close();
+                    }
+                    let _ = signals.send(signal);
+                });
             }
         }
     }
 
     fn poll_health(&mut self) {
-        let (Some(child), Some(plan)) = (self.child.as_ref(), self.plan.as_ref()) else {
-            return;
-        };
-        let Some(url) = plan.health_url.clone() else {
-            return;
-        };
         let now = Instant::now();
-        if self.health_in_flight
-            || now < self.next_health
-            || *self.machine.phase() == Phase::Stopping
-        {
-            return;
+        let roles = self.machine.generations();
+        for view in roles {
+            let checked = matches!(view.role, Role::Starting | Role::Serving | Role::Outgoing);
+            let Some(g) = self.gens.get_mut(&view.generation) else {
+                continue;
+            };
+            let Some(url) = g.plan.health_url.clone() else {
+                continue;
+            };
+            if !checked || g.health_in_flight || now < g.next_health {
+                continue;
+            }
+            g.next_health = now
+                + if view.role == Role::Starting {
+                    HEALTH_WHILE_STARTING
+                } else {
+                    self.opts.health_every
+                };
+            g.health_in_flight = true;
+            let (server, http, tx) = (g.server, self.health_http.clone(), self.internal_tx.clone());
+            tokio::spawn(async move {
+                let ok = healthy(&http, &url).await;
+                let _ = tx.send(Internal::Health { server, ok });
+            });
         }
-        let every = if *self.machine.phase() == Phase::Starting {
-            HEALTH_WHILE_STARTING
-        } else {
-            self.opts.health_every
-        };
-        self.next_health = now + every;
-        self.health_in_flight = true;
-        let (pid, http, tx) = (
-            child.pid(),
-            self.health_http.clone(),
-            self.internal_tx.clone(),
-        );
-        tokio::spawn(async move {
-            let ok = healthy(&http, &url).await;
-            let _ = tx.send(Internal::Health { pid, ok });
-        });
     }
 
     fn sample_usage(&mut self) {
@@ -473,8 +564,8 @@ impl Driver {
             return;
         }
         self.next_usage = now + USAGE_EVERY;
-        if let (Some(child), Some(sampler)) = (self.child.as_ref(), self.sampler.as_mut()) {
-            self.usage = Some(sampler.sample(child.pid()));
+        if let (Some(pid), Some(sampler)) = (self.machine.pid(), self.sampler.as_mut()) {
+            self.usage = Some(sampler.sample(pid));
             self.dirty = true;
         }
     }

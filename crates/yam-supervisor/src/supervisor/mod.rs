@@ -38,6 +38,9 @@ pub struct Options {
     pub name: String,
     /// Health checks while running.
     pub health_every: Duration,
+    /// While no server can answer (a crash, a restart), requests on the public port wait
+    /// this long before the supervisor answers "unavailable" itself.
+    pub hold_limit: Duration,
 }
 
 impl Options {
@@ -49,6 +52,7 @@ impl Options {
             policy: RestartPolicy::default(),
             name: name.into(),
             health_every: Duration::from_secs(2),
+            hold_limit: Duration::from_secs(10),
         }
     }
 }

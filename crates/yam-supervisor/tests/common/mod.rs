@@ -126,6 +126,7 @@ pub fn fast_policy() -> RestartPolicy {
         max_crashes_in_window: 5,
         startup_timeout: Duration::from_secs(2),
         unhealthy_after: 3,
+        drain: Duration::from_secs(1),
         stop_grace: Duration::from_secs(1),
     }
 }
@@ -183,4 +184,17 @@ pub async fn until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     f()
+}
+
+/// Copies a fixture folder (a YAM stand-in) into a test's own folder.
+pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).expect("ls").flatten() {
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
 }

@@ -8,7 +8,6 @@ use yam_sessions::Clock as _;
 use super::{Driver, LOG_TAIL};
 use crate::lifecycle::{Notice, Phase};
 use crate::log_level::Level;
-use crate::process::ServerChild;
 use crate::settings::{ProfileKind, Settings};
 use crate::status::{ModeView, NoticeView, Status, tone};
 
@@ -73,11 +72,27 @@ impl Driver {
                 "failed",
                 format!("The server could not be started: {reason}"),
             ),
+            Notice::SwitchFailed(reason) => (
+                "switch_failed",
+                format!(
+                    "The restart did not happen: {reason}. The running server goes on serving."
+                ),
+            ),
+            Notice::OutgoingExited(info) => (
+                "crashed",
+                format!(
+                    "The old server stopped unexpectedly ({}) while the new one was starting; requests wait for the new one.",
+                    info.description
+                ),
+            ),
         };
         let level = match notice {
             Notice::Recovered { .. } => Level::Info,
-            Notice::Unhealthy | Notice::PortBusy { .. } => Level::Warn,
-            Notice::Crashed { .. } | Notice::CrashLoop(_) | Notice::Failed(_) => Level::Error,
+            Notice::Unhealthy | Notice::PortBusy { .. } | Notice::SwitchFailed(_) => Level::Warn,
+            Notice::Crashed { .. }
+            | Notice::CrashLoop(_)
+            | Notice::Failed(_)
+            | Notice::OutgoingExited(_) => Level::Error,
         };
         self.log.supervisor_at(level, &message);
         self.set_notice(kind, message, !notice.is_repeat());
@@ -110,12 +125,10 @@ impl Driver {
     }
 
     fn build_status(&self) -> Status {
-        let phase = self.machine.phase().clone();
-        let plan = self
-            .plan
-            .as_ref()
-            .filter(|_| phase.has_process())
-            .or(self.preview.as_ref().ok());
+        let now = self.now();
+        let phase = self.machine.phase(now);
+        let plan = self.current_plan();
+        let serving = self.machine.serving().and_then(|g| self.gens.get(&g));
         let mut warnings = self.warnings.clone();
         if let Err(e) = &self.preview {
             warnings.push(format!("The settings cannot start a server: {e}"));
@@ -129,16 +142,17 @@ impl Driver {
         Status {
             phase_label: phase.label(),
             tone: tone(&phase),
-            pid: self.child.as_ref().map(ServerChild::pid),
-            uptime_seconds: self.machine.uptime(self.now()).map(|d| d.as_secs()),
+            pid: self.machine.pid(),
+            uptime_seconds: self.machine.uptime(now).map(|d| d.as_secs()),
+            starts: self.machine.starts(),
             restarts: self.machine.restarts(),
+            generations: self.machine.generations(),
+            last_switch: self.machine.last_switch().copied(),
+            door: self.door.as_ref().map(|(_, d)| d.stats()),
             last_exit: self.machine.last_exit().cloned(),
-            url: plan.map_or_else(
-                || format!("http://127.0.0.1:{port}"),
-                |p| p.local_url.clone(),
-            ),
+            url: crate::profile::public_url(&self.settings),
             lan_url,
-            healthy: self.healthy,
+            healthy: serving.and_then(|g| g.healthy),
             health_failures: self.machine.health_failures(),
             usage: self.usage,
             sessions: self.counts_rx.borrow().clone(),
@@ -176,7 +190,11 @@ pub(super) fn placeholder_status() -> Status {
         tone: tone(&Phase::Stopped),
         pid: None,
         uptime_seconds: None,
+        starts: 0,
         restarts: 0,
+        generations: Vec::new(),
+        last_switch: None,
+        door: None,
         last_exit: None,
         url: String::new(),
         lan_url: None,

@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::redis_watcher::{RedisLayout, RedisSource};
-use crate::settings::{ProfileKind, Settings};
+use crate::settings::{ProfileKind, RestartMode, Settings};
 
 /// How a server is asked to stop before its tree is killed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -34,14 +34,47 @@ pub struct Capabilities {
     pub notes: Vec<String>,
 }
 
+/// Where one server generation listens.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Binding {
+    /// It binds the public address itself (restart mode "direct", or a custom command
+    /// without `{port}`): restarts close the port for a moment.
+    Public,
+    /// It takes the supervisor's public socket, plus a control socket of its own on this
+    /// loopback port (health checks, admin API).
+    Handed { control_port: u16 },
+    /// It listens on this private loopback port, behind the supervisor's door.
+    Private { port: u16 },
+}
+
+/// Whether the supervisor holds the public port for these settings, and how.
+pub fn door_mode(settings: &Settings) -> Option<crate::door::DoorMode> {
+    use crate::door::DoorMode;
+    match (settings.restart_mode, settings.profile) {
+        (RestartMode::Direct, _) => None,
+        (_, ProfileKind::Embedded) => Some(DoorMode::Handover),
+        (_, ProfileKind::Python) => Some(DoorMode::Proxy),
+        (_, ProfileKind::Custom) => settings
+            .custom_command
+            .as_deref()
+            .is_some_and(|c| c.contains(PORT_PLACEHOLDER))
+            .then_some(DoorMode::Proxy),
+    }
+}
+
+/// In a custom command line (and its health URL): the private port it should listen on.
+pub const PORT_PLACEHOLDER: &str = "{port}";
+
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct LaunchPlan {
     pub program: PathBuf,
     pub args: Vec<String>,
     pub env: Vec<(String, String)>,
     pub cwd: PathBuf,
-    /// `http://127.0.0.1:PORT` (or the host when it is a specific address).
-    pub local_url: String,
+    pub binding: Binding,
+    /// Where the supervisor reaches this server (health checks, admin API): its control
+    /// socket, its private port, or the public address.
+    pub api_url: String,
     pub health_url: Option<String>,
     /// Folders whose session files are counted.
     pub sessions_dirs: Vec<PathBuf>,
@@ -151,28 +184,50 @@ fn flag_env(settings: &Settings) -> Vec<(String, String)> {
     env
 }
 
+/// The address admins and users open (loopback when the server listens on every address).
+pub fn public_url(settings: &Settings) -> String {
+    format!("http://{}:{}", connect_host(&settings.host), settings.port)
+}
+
 /// Builds the launch plan. `clear` asks the server to end every session at start (only for a
-/// start or restart the admin asked for).
+/// start or restart the admin asked for); `binding` says where this generation listens.
 pub fn plan(
     settings: &Settings,
     paths: &Paths,
     control_token: &str,
     clear: bool,
+    binding: Binding,
     on_path: impl Fn(&str) -> Option<PathBuf>,
 ) -> Result<LaunchPlan, PlanError> {
     if let Some(e) = settings.validate().into_iter().next() {
         return Err(PlanError::Settings(e.to_string()));
     }
-    let port = settings.port.to_string();
-    let local_url = format!("http://{}:{port}", connect_host(&settings.host));
-    let health = Some(format!("{local_url}/api/health"));
+    // What the server is told to listen on, and where the supervisor reaches it.
+    let (host, port, api_url) = match binding {
+        Binding::Public => (
+            settings.host.clone(),
+            settings.port.to_string(),
+            public_url(settings),
+        ),
+        Binding::Handed { control_port } => (
+            settings.host.clone(),
+            settings.port.to_string(),
+            format!("http://127.0.0.1:{control_port}"),
+        ),
+        Binding::Private { port } => (
+            "127.0.0.1".to_owned(),
+            port.to_string(),
+            format!("http://127.0.0.1:{port}"),
+        ),
+    };
+    let health = Some(format!("{api_url}/api/health"));
     match settings.profile {
         ProfileKind::Embedded => {
             let sessions = embedded_sessions_dir(settings, paths);
             let redis = redis_source(settings);
             let mut args = vec![
                 "--host".into(),
-                settings.host.clone(),
+                host,
                 "--port".into(),
                 port,
                 "--mode".into(),
@@ -206,7 +261,8 @@ pub fn plan(
                 args,
                 env,
                 cwd: paths.data_dir.clone(),
-                local_url,
+                binding,
+                api_url,
                 health_url: health,
                 sessions_dirs: if redis.is_some() {
                     Vec::new()
@@ -235,7 +291,7 @@ pub fn plan(
             let mut args = vec![
                 "app/server.py".into(),
                 "--host".into(),
-                settings.host.clone(),
+                host,
                 "--port".into(),
                 port,
                 "--mode".into(),
@@ -255,7 +311,8 @@ pub fn plan(
                 args,
                 env,
                 cwd: yam_dir.clone(),
-                local_url,
+                binding,
+                api_url,
                 health_url: health,
                 sessions_dirs: if settings.session_store.is_some() {
                     Vec::new()
@@ -292,9 +349,16 @@ pub fn plan(
         }
         ProfileKind::Custom => {
             let command = settings.custom_command.clone().unwrap_or_default();
-            let mut words = split_command_line(&command).into_iter();
+            let with_port = |text: &str| text.replace(PORT_PLACEHOLDER, &port);
+            let mut words = split_command_line(&command)
+                .into_iter()
+                .map(|w| with_port(&w));
             let program = PathBuf::from(words.next().unwrap_or_default());
-            let health_url = settings.custom_health_url.clone().filter(|u| !u.is_empty());
+            let health_url = settings
+                .custom_health_url
+                .as_deref()
+                .filter(|u| !u.is_empty())
+                .map(with_port);
             let sessions_dirs: Vec<PathBuf> = settings.sessions_dir.iter().cloned().collect();
             let mut notes = vec![
                 "A custom server is started and stopped as given; YAM's admin actions are not available.".to_owned(),
@@ -313,7 +377,8 @@ pub fn plan(
                 args: words.collect(),
                 env: flag_env(settings),
                 cwd: paths.data_dir.clone(),
-                local_url,
+                binding,
+                api_url,
                 health_url: health_url.clone(),
                 capabilities: Capabilities {
                     health: health_url.is_some(),
@@ -367,196 +432,4 @@ pub fn split_command_line(line: &str) -> Vec<String> {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    fn paths() -> Paths {
-        Paths {
-            data_dir: PathBuf::from("/data"),
-            server_bin: PathBuf::from("/app/yam-server"),
-        }
-    }
-
-    fn no_path(_: &str) -> Option<PathBuf> {
-        None
-    }
-
-    #[test]
-    fn a_session_store_moves_counting_to_redis_in_the_layout_of_the_profile() {
-        let s = Settings {
-            session_store: Some("redis://db:6379/0".into()),
-            ..Settings::default()
-        };
-        let p = plan(&s, &paths(), "tok", false, no_path).expect("plan");
-        let args = p.args.join(" ");
-        assert!(
-            args.contains("--store redis://db:6379/0 --store-prefix yam:"),
-            "{args}"
-        );
-        assert!(!args.contains("--sessions-dir"), "{args}");
-        assert!(p.sessions_dirs.is_empty());
-        assert_eq!(p.sessions_redis.map(|r| r.layout), Some(RedisLayout::Yam));
-
-        let dir = tempfile::tempdir().expect("tmp");
-        std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
-        std::fs::write(dir.path().join("app/server.py"), "").expect("server.py");
-        let python = Settings {
-            profile: ProfileKind::Python,
-            yam_dir: Some(dir.path().to_path_buf()),
-            session_store: Some("redis://db:6379/1".into()),
-            ..Settings::default()
-        };
-        let p = plan(&python, &paths(), "tok", false, |_| Some("python3".into())).expect("plan");
-        assert!(p.sessions_dirs.is_empty());
-        let source = p.sessions_redis.expect("redis");
-        assert_eq!(
-            (source.layout, source.prefix.as_str()),
-            (RedisLayout::Flask, "session:")
-        );
-
-        let mut wrong = Settings::default();
-        assert!(wrong.set("session_store", "mysql://db").is_err());
-        assert!(
-            wrong.session_store.is_none(),
-            "a refused value changes nothing"
-        );
-    }
-
-    #[test]
-    fn embedded_plan_passes_flags_token_and_clear() {
-        let s = Settings::default();
-        let p = plan(&s, &paths(), "tok", true, no_path).expect("plan");
-        assert_eq!(p.program, PathBuf::from("/app/yam-server"));
-        let args = p.args.join(" ");
-        assert!(
-            args.contains("--host 0.0.0.0 --port 5000 --mode web --data-dir /data"),
-            "{args}"
-        );
-        assert!(args.contains("--on-restart clear"));
-        assert!(args.contains("--allow-multiple-sessions"));
-        assert!(p.env.contains(&("YAM_CONTROL_TOKEN".into(), "tok".into())));
-        assert!(
-            p.env
-                .contains(&("YAM_ALLOW_MULTIPLE_SESSIONS".into(), "1".into()))
-        );
-        assert!(
-            p.env
-                .contains(&("YAM_SESSION_CONFLICT_RESOLUTION".into(), "1".into()))
-        );
-        assert_eq!(
-            p.health_url.as_deref(),
-            Some("http://127.0.0.1:5000/api/health")
-        );
-        assert_eq!(p.sessions_dirs, vec![PathBuf::from("/data/sessions")]);
-        assert_eq!(p.stop, StopMethod::AdminApi);
-
-        let single = Settings {
-            multiple_sessions: false,
-            host: "127.0.0.1".into(),
-            ..Settings::default()
-        };
-        let p = plan(&single, &paths(), "tok", false, no_path).expect("plan");
-        assert!(p.args.join(" ").contains("--on-restart keep"));
-        assert!(!p.args.iter().any(|a| a == "--allow-multiple-sessions"));
-        assert!(!p.env.iter().any(|(k, _)| k.starts_with("YAM_ALLOW")));
-    }
-
-    #[test]
-    fn python_plan_prefers_the_venv_and_adds_no_reloader() {
-        let dir = tempfile::tempdir().expect("tmp");
-        std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
-        std::fs::write(dir.path().join("app/server.py"), "").expect("w");
-        let s = Settings {
-            profile: ProfileKind::Python,
-            yam_dir: Some(dir.path().to_path_buf()),
-            debug: true,
-            ..Settings::default()
-        };
-        let on_path = |name: &str| Some(PathBuf::from(format!("/usr/bin/{name}")));
-        let p = plan(&s, &paths(), "tok", false, on_path).expect("plan");
-        assert_eq!(p.program, PathBuf::from("/usr/bin/python3"));
-        assert_eq!(
-            p.args.join(" "),
-            "app/server.py --host 0.0.0.0 --port 5000 --mode web --no-reloader --debug --allow-multiple-sessions"
-        );
-        assert!(p.env.contains(&("PYTHONUNBUFFERED".into(), "1".into())));
-        assert!(
-            !p.env.iter().any(|(k, _)| k == "YAM_CONTROL_TOKEN"),
-            "YAM does not know the token"
-        );
-        assert_eq!(p.cwd, dir.path());
-        assert_eq!(p.markers_dir, dir.path());
-        assert_eq!(p.sessions_dirs.len(), 3);
-
-        let venv_bin = if cfg!(windows) {
-            "venv/Scripts/python.exe"
-        } else {
-            "venv/bin/python3"
-        };
-        std::fs::create_dir_all(dir.path().join(venv_bin).parent().expect("parent"))
-            .expect("mkdir");
-        std::fs::write(dir.path().join(venv_bin), "").expect("w");
-        let p = plan(&s, &paths(), "tok", false, on_path).expect("plan");
-        assert_eq!(p.program, dir.path().join(venv_bin));
-        assert_eq!(
-            plan(&s, &paths(), "t", false, no_path).map(|p| p.program),
-            Ok(dir.path().join(venv_bin))
-        );
-        std::fs::remove_file(dir.path().join(venv_bin)).expect("rm");
-        assert_eq!(
-            plan(&s, &paths(), "t", false, no_path),
-            Err(PlanError::NoPython)
-        );
-    }
-
-    #[test]
-    fn custom_plan_and_its_limits() {
-        let s = Settings {
-            profile: ProfileKind::Custom,
-            custom_command: Some(r#"/opt/my server --flag "two words""#.into()),
-            ..Settings::default()
-        };
-        let p = plan(&s, &paths(), "tok", false, no_path).expect("plan");
-        assert_eq!(p.program, PathBuf::from("/opt/my"));
-        assert_eq!(p.args, vec!["server", "--flag", "two words"]);
-        assert_eq!(p.health_url, None);
-        assert!(
-            !p.capabilities.force_logout && !p.capabilities.live_counts && !p.capabilities.health
-        );
-        assert!(
-            p.capabilities
-                .notes
-                .iter()
-                .any(|n| n.contains("No health URL"))
-        );
-    }
-
-    #[test]
-    fn invalid_settings_are_refused() {
-        let s = Settings {
-            port: 0,
-            ..Settings::default()
-        };
-        assert!(matches!(
-            plan(&s, &paths(), "t", false, no_path),
-            Err(PlanError::Settings(_))
-        ));
-    }
-
-    #[test]
-    fn hosts_for_connecting() {
-        assert_eq!(connect_host("0.0.0.0"), "127.0.0.1");
-        assert_eq!(connect_host("192.168.1.5"), "192.168.1.5");
-        assert_eq!(connect_host("::1"), "[::1]");
-    }
-
-    #[test]
-    fn command_lines() {
-        assert_eq!(
-            split_command_line("  a  'b c' \"d\"e "),
-            vec!["a", "b c", "de"]
-        );
-        assert_eq!(split_command_line("x ''"), vec!["x", ""]);
-        assert!(split_command_line("   ").is_empty());
-    }
-}
+mod tests;
