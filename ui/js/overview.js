@@ -5,7 +5,7 @@ import { toast, toastError } from './toast.js';
 import { confirmAction } from './confirm.js';
 
 const $ = (id) => document.getElementById(id);
-const WITH_PROCESS = ['starting', 'running', 'unhealthy', 'stopping'];
+const WITH_PROCESS = ['starting', 'running', 'unhealthy', 'restarting', 'stopping'];
 const STARTABLE = ['stopped', 'crashed', 'crash_loop', 'port_busy', 'failed'];
 
 export class Overview {
@@ -67,13 +67,14 @@ export class Overview {
 
   // Runs an action: the button shows progress until `until(status)` holds (or at once).
   async run(button, action, until) {
+    const restart = Boolean(until && until.restart);
     button.disabled = true;
     button.classList.add('busy');
     try {
       const result = await action();
       toast(result && result.message ? result.message : 'Done.');
       if (until) {
-        this.pending = { button, until, started: Date.now() };
+        this.pending = { button, until, restart, started: Date.now() };
         this.render(this.status);
         return;
       }
@@ -91,7 +92,9 @@ export class Overview {
     const phase = s.phase.phase;
     if (this.pending && (this.pending.until(s) || ['crash_loop', 'failed', 'port_busy'].includes(phase) || Date.now() - this.pending.started > 90000)) {
       this.pending.button.classList.remove('busy');
-      if (phase === 'running') toast(`The server is running at ${s.url}.`);
+      const restart = this.pending.restart && s.last_switch;
+      if (phase === 'running' && restart) toast(switchSentence(s));
+      else if (phase === 'running') toast(`The server is running at ${s.url}.`);
       else if (['crash_loop', 'failed', 'port_busy'].includes(phase)) toast(s.phase_label, { error: true });
       this.pending = null;
     }
@@ -103,7 +106,7 @@ export class Overview {
     if (s.lan_url) { $('lan-url').textContent = s.lan_url; $('lan-url').href = s.lan_url; }
     $('process').textContent = s.pid ? `pid ${s.pid}${s.healthy === false ? ' · not answering' : ''}` : '—';
     $('uptime').textContent = s.uptime_seconds != null ? duration(s.uptime_seconds) : '—';
-    $('restarts').textContent = String(s.restarts);
+    $('restarts').textContent = s.last_switch ? `${s.restarts} · ${switchSentence(s)}` : String(s.restarts);
     $('usage').textContent = s.usage ? `${s.usage.cpu_percent.toFixed(1)} % · ${bytes(s.usage.rss_bytes)}` : '—';
     $('mode').textContent = s.mode.multiple_sessions
       ? `Multiple sessions · ${s.mode.lifetime_hours} h, renewed by activity`
@@ -178,5 +181,17 @@ export class Overview {
 
 function restarted(view) {
   const before = view.status ? view.status.pid : null;
-  return (s) => s.phase.phase === 'running' && s.pid && s.pid !== before;
+  const until = (s) => s.phase.phase === 'running' && s.pid && s.pid !== before;
+  until.restart = true;
+  return until;
+}
+
+// "Last restart took 0.4 s; the old server answered meanwhile — nobody was refused."
+export function switchSentence(s) {
+  const r = s.last_switch;
+  const took = `${(r.took_ms / 1000).toFixed(1)} s`;
+  const what = r.after_crash ? `Back ${took} after the crash` : `Last restart took ${took}`;
+  const meanwhile = r.held ? 'requests waited meanwhile' : 'the old server answered meanwhile';
+  const refused = s.door ? ' — nobody was refused' : '';
+  return `${what}; ${meanwhile}${refused}.`;
 }

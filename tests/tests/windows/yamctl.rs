@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use serde_json::Value;
-use yam_testkit::{Client, WinFolder, Wine, processes_in, wait_until};
+use yam_testkit::{Client, Load, LoadOptions, WinFolder, Wine, processes_in, wait_until};
 
 use crate::healthy;
 
@@ -222,4 +222,56 @@ fn wine_a_program_on_the_port_is_reported_and_left_alone() {
     // The program on the port was left alone: it still accepts connections.
     let addr = holder.local_addr().expect("addr");
     assert!(std::net::TcpStream::connect_timeout(&addr, Duration::from_secs(2)).is_ok());
+}
+
+/// The supervisor holds the port under Wine too: yamctl.exe hands its socket to each
+/// yam-server.exe (WSADuplicateSocketW, over the child's stdin), so a restart and a toggle
+/// under load refuse no connection and log nobody out.
+#[test]
+fn wine_a_restart_and_a_toggle_refuse_no_connection() {
+    let up = Up::start("zero-refused");
+    up.dashboard();
+    let first = up.wait_phase("running");
+    let password = std::fs::read_to_string(up.folder.path("cfg/data/initial-admin-password.txt"))
+        .expect("first-run password");
+    let mut admin = Client::new(&up.url());
+    admin.login("admin", password.trim());
+    let cookie = format!("yam_session={}", admin.cookie.clone().expect("cookie"));
+    let load = Load::start(&LoadOptions {
+        addr: std::net::SocketAddr::from(([127, 0, 0, 1], up.port)),
+        path: "/api/session/time-remaining".into(),
+        cookie,
+        fresh: 2,
+        keep_alive: 2,
+        pause: Duration::from_millis(10),
+    });
+    std::thread::sleep(Duration::from_secs(1));
+    let (ok, out) = up.ctl(&["restart"]);
+    assert!(ok && out.contains("Restarted"), "{out}\n{}", up.output());
+    let restarted = up.status();
+    std::thread::sleep(Duration::from_secs(1));
+    let (ok, out) = up.ctl(&["set", "multiple_sessions", "false"]);
+    assert!(ok, "{out}");
+    assert!(
+        wait_until(Duration::from_secs(60), || {
+            let s = up.status();
+            s["phase"]["phase"] == "running" && s["pid"] != restarted["pid"]
+        }),
+        "the toggle never ran a new server:\n{}",
+        up.output()
+    );
+    std::thread::sleep(Duration::from_secs(1));
+    let summary = load.stop().summary(&[]);
+    println!("under Wine: {summary}");
+    assert_ne!(first["pid"], restarted["pid"], "a new process");
+    let log =
+        std::fs::read_to_string(up.folder.path("cfg/data/logs/server.log")).unwrap_or_default();
+    assert!(
+        log.contains("Serving on the sockets the supervisor handed over"),
+        "the servers took the supervisor's socket:\n{log}"
+    );
+    assert_eq!(summary.refused, 0, "{summary}");
+    assert_eq!(summary.failed, 0, "{summary}");
+    assert_eq!(summary.logged_out, 0, "{summary}");
+    assert!(summary.ok > 50, "{summary}");
 }

@@ -36,7 +36,7 @@ pub(super) fn exclusive_address_use(socket: &socket2::Socket) -> io::Result<()> 
             SOL_SOCKET,
             SO_EXCLUSIVEADDRUSE,
             (&raw const on).cast(),
-            std::mem::size_of::<i32>() as i32,
+            size_of::<i32>() as i32,
         )
     };
     if r != 0 {
@@ -60,7 +60,7 @@ pub fn message_for(pid: u32, public: &TcpListener, control: &TcpListener) -> io:
         let bytes = unsafe {
             std::slice::from_raw_parts(
                 (&raw const info).cast::<u8>(),
-                std::mem::size_of::<WSAPROTOCOL_INFOW>(),
+                size_of::<WSAPROTOCOL_INFOW>(),
             )
         };
         out.push_str(name);
@@ -107,7 +107,7 @@ fn bad(what: &str) -> io::Error {
 
 fn rebuild(hex_info: &str) -> io::Result<TcpListener> {
     let bytes = hex::decode(hex_info).map_err(|_| bad("not hexadecimal"))?;
-    if bytes.len() != std::mem::size_of::<WSAPROTOCOL_INFOW>() {
+    if bytes.len() != size_of::<WSAPROTOCOL_INFOW>() {
         return Err(bad("wrong length"));
     }
     // SAFETY: WSAPROTOCOL_INFOW is plain data of exactly this many bytes; read unaligned.

@@ -261,15 +261,27 @@ pub async fn shutdown(
         }
     }
     let stop = state.stop.clone();
-    tokio::spawn(async move {
-        // Let this answer leave before connections are closed.
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let signal = move || {
         stop.send_if_modified(|current| {
             let first = current.is_none();
             current.get_or_insert(why);
             first
-        });
-    });
+        })
+    };
+    match why {
+        // At once: when the supervisor hears the answer, this server takes no new
+        // connection (requests in flight, this answer included, still finish).
+        Stop::Handover => {
+            signal();
+        }
+        Stop::Shutdown => {
+            tokio::spawn(async move {
+                // Let this answer leave before connections are closed.
+                tokio::time::sleep(Duration::from_millis(100)).await;
+                signal();
+            });
+        }
+    }
     Ok((
         StatusCode::ACCEPTED,
         Json(json!({ "success": true, "message": "Shutting down gracefully." })),

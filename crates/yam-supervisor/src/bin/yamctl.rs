@@ -143,10 +143,10 @@ async fn run_online(client: &Client, command: &Command) -> Result<String, Client
             Ok("Stopped.".into())
         }
         Command::Restart { clear } => {
+            // Answered once the new server serves (or with why it did not).
             client
                 .post("/api/restart", json!({ "clear": clear }))
                 .await?;
-            tokio::time::sleep(Duration::from_millis(300)).await;
             let s = client
                 .wait_for(Duration::from_secs(60), |p| p == "running")
                 .await?;

@@ -22,6 +22,14 @@ impl Lifecycle {
             }
             Event::HealthOk { server } => self.on_health_ok(server, now),
             Event::HealthFailed { server } => self.on_health_failed(server),
+            Event::Released { server } => {
+                for g in &mut self.retiring {
+                    if let (true, Slot::Retiring { released, .. }) = (g.id == server, &mut g.slot) {
+                        *released = true;
+                    }
+                }
+                vec![]
+            }
             Event::Exited { server, info } => self.on_exited(server, info, now),
             Event::Tick => self.on_tick(now),
         }
@@ -55,6 +63,7 @@ impl Lifecycle {
                 g.slot = Slot::Retiring {
                     pid,
                     since: now,
+                    released: false,
                     killed: false,
                 };
                 vec![Action::Retire {
@@ -173,6 +182,7 @@ impl Lifecycle {
             g.slot = Slot::Retiring {
                 pid,
                 since: now,
+                released: false,
                 killed: false,
             };
             return vec![Action::Retire {

@@ -64,6 +64,8 @@ enum Slot {
     Retiring {
         pid: u32,
         since: Duration,
+        /// It takes no new connection any more (it said so, or the door stopped sending).
+        released: bool,
         killed: bool,
     },
 }
@@ -143,6 +145,10 @@ pub enum Event {
         server: Gen,
     },
     HealthFailed {
+        server: Gen,
+    },
+    /// A retiring server takes no new connection any more.
+    Released {
         server: Gen,
     },
     Exited {
@@ -261,6 +267,9 @@ impl Lifecycle {
     pub fn phase(&self, now: Duration) -> Phase {
         match &self.current {
             Current::Live(g) => match (&g.slot, &self.outgoing, g.origin) {
+                (Slot::Serving { .. }, _, _) if self.handing_over() => Phase::Restarting {
+                    step: RestartStep::HandingOver,
+                },
                 (Slot::Serving { failures, .. }, _, _) => {
                     if *failures >= self.policy.unhealthy_after {
                         Phase::Unhealthy
@@ -293,6 +302,19 @@ impl Lifecycle {
                 reason: reason.clone(),
             },
         }
+    }
+
+    /// A retiring server may still take new connections (on the shared socket).
+    fn handing_over(&self) -> bool {
+        self.retiring.iter().any(|g| {
+            matches!(
+                g.slot,
+                Slot::Retiring {
+                    released: false,
+                    ..
+                }
+            )
+        })
     }
 
     /// Where requests go: the serving generation, held while one is on its way, or closed.
@@ -364,6 +386,11 @@ impl Lifecycle {
             Current::Idle(Idle::Crashed { retry_at, .. }) => Some(*retry_at),
             Current::Idle(_) | Current::Live(_) => None,
         }
+    }
+
+    /// The generation the next launch will start.
+    pub fn next_generation(&self) -> Gen {
+        Gen(self.next_gen)
     }
 
     /// Server processes started since the supervisor started.

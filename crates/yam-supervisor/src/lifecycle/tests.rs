@@ -142,7 +142,21 @@ fn an_overlap_restart_keeps_the_old_server_serving_until_the_new_one_is_healthy(
         }]
     );
     assert_eq!(m.route(), Route::To(Gen(2)));
-    assert_eq!((m.phase(ms(11_500)), m.pid()), (Phase::Running, Some(102)));
+    assert_eq!(
+        (m.phase(ms(11_500)), m.pid()),
+        (
+            Phase::Restarting {
+                step: RestartStep::HandingOver
+            },
+            Some(102)
+        ),
+        "until the old one takes no more connections"
+    );
+    assert!(
+        m.handle(Event::Released { server: Gen(1) }, ms(11_510))
+            .is_empty()
+    );
+    assert_eq!(m.phase(ms(11_510)), Phase::Running);
     assert_eq!(
         m.generations(),
         vec![

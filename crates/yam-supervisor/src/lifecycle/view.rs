@@ -37,6 +37,8 @@ pub enum RestartStep {
     OldStopping,
     /// The new server starts and nothing serves meanwhile; requests wait.
     NewStartingHeld,
+    /// The new server serves; the old one is being told to take no more connections.
+    HandingOver,
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -82,6 +84,9 @@ impl Phase {
             Phase::Restarting {
                 step: RestartStep::NewStartingHeld,
             } => "Restarting — requests are held until the new server is ready".into(),
+            Phase::Restarting {
+                step: RestartStep::HandingOver,
+            } => "Restarting — handing over to the new server".into(),
             Phase::Stopping => "Stopping…".into(),
             Phase::Crashed { retry_in_ms } => format!(
                 "Crashed — restarting in {} s; requests are held",

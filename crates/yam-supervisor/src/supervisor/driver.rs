@@ -11,7 +11,8 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::history_file::HistoryFile;
-use super::{Options, Reply, Request};
+use super::tickets::{self, Goal};
+use super::{ActionError, Options, Reply, Request};
 use crate::counting::Counting;
 use crate::door::Door;
 use crate::lifecycle::{Action, Event, ExitInfo, Gen, Lifecycle, Notice, Role, Switch};
@@ -41,6 +42,10 @@ pub(super) enum Internal {
     Health {
         server: Gen,
         ok: bool,
+    },
+    /// A retiring server said it takes no new connection.
+    Released {
+        server: Gen,
     },
     Exited {
         server: Gen,
@@ -101,6 +106,8 @@ pub(super) struct Driver {
     lan_ip: Option<std::net::IpAddr>,
     dirty: bool,
     shutdown_reply: Option<Reply<()>>,
+    /// Starts, restarts and stops answered once done.
+    tickets: Vec<(Goal, Reply<Result<(), ActionError>>)>,
     /// The server that exited last, and when: its port may take a moment to be released.
     pub(super) last_exit: Option<(u32, Instant)>,
     pub(super) history: HistoryFile,
@@ -182,6 +189,7 @@ impl Driver {
             lan_ip: lan_ip(),
             dirty: true,
             shutdown_reply: None,
+            tickets: Vec::new(),
             last_exit: None,
             history,
         };
@@ -238,7 +246,11 @@ impl Driver {
                         self.dirty = true;
                     }
                     let uptime = self.machine.uptime(self.now()).map(|d| d.as_secs());
-                    if self.dirty || uptime != self.status_tx.borrow().uptime_seconds {
+                    let door = self.door.as_ref().map(|(_, d)| d.stats());
+                    let shown = self.status_tx.borrow();
+                    let stale = uptime != shown.uptime_seconds || door != shown.door;
+                    drop(shown);
+                    if self.dirty || stale {
                         self.publish();
                     }
                 }
@@ -287,16 +299,17 @@ impl Driver {
             Request::Start { clear, reply } => {
                 self.choose_switch();
                 self.feed(Event::Start { clear }).await;
-                let _ = reply.send(Ok(()));
+                self.ticket(Goal::Started, reply);
             }
             Request::Stop { reply } => {
                 self.feed(Event::Stop).await;
-                let _ = reply.send(Ok(()));
+                self.ticket(Goal::Stopped, reply);
             }
             Request::Restart { clear, reply } => {
+                let from = self.machine.next_generation();
                 self.choose_switch();
                 self.feed(Event::Restart { clear }).await;
-                let _ = reply.send(Ok(()));
+                self.ticket(Goal::Restarted { from }, reply);
             }
             Request::ForceLogout { reply } => {
                 let r = self.force_logout().await;
@@ -327,6 +340,33 @@ impl Driver {
             }
         }
         self.publish();
+    }
+
+    /// Answers `reply` once `goal` is reached (or cannot be).
+    fn ticket(&mut self, goal: Goal, reply: Reply<Result<(), ActionError>>) {
+        self.tickets.push((goal, reply));
+        self.settle_tickets();
+    }
+
+    fn settle_tickets(&mut self) {
+        if self.tickets.is_empty() {
+            return;
+        }
+        let (phase, route, live) = (
+            self.machine.phase(self.now()),
+            self.machine.route(),
+            self.machine.generations(),
+        );
+        let mut waiting = Vec::new();
+        for (goal, reply) in std::mem::take(&mut self.tickets) {
+            match tickets::verdict(goal, &phase, route, &live) {
+                Some(answer) => {
+                    let _ = reply.send(answer);
+                }
+                None => waiting.push((goal, reply)),
+            }
+        }
+        self.tickets = waiting;
     }
 
     /// How the next start or restart replaces the server: stop first when the restart mode
@@ -389,6 +429,7 @@ impl Driver {
                 self.last_exit = Some((pid, Instant::now()));
                 self.feed(Event::Exited { server, info }).await;
             }
+            Internal::Released { server } => self.feed(Event::Released { server }).await,
             Internal::StopFallback { server, reason } => {
                 if let Some(g) = self.gens.get(&server) {
                     self.log.supervisor(&format!(
@@ -420,6 +461,7 @@ impl Driver {
         if let Some((_, door)) = &self.door {
             door.set_route(self.machine.route());
         }
+        self.settle_tickets();
         // A quiet tick changes nothing worth publishing (uptime is published once a second).
         if !tick || acted || self.machine.phase(self.now()) != before {
             self.publish();
@@ -429,10 +471,7 @@ impl Driver {
     async fn act(&mut self, action: Action) -> Vec<Event> {
         match action {
             Action::Launch { server, clear } => self.launch(server, clear).await,
-            Action::Retire { server, replaced } => {
-                self.retire(server, replaced);
-                vec![]
-            }
+            Action::Retire { server, replaced } => self.retire(server, replaced),
             Action::KillTree { server } => {
                 if let Some(g) = self.gens.get(&server) {
                     self.log.supervisor(&format!(
@@ -478,10 +517,10 @@ impl Driver {
     }
 
     /// Stops sending `server` requests (the route already moved on), lets those in flight
-    /// finish, then asks it to stop.
-    fn retire(&mut self, server: Gen, replaced: bool) {
+    /// finish, then asks it to stop. `Released` comes when it takes no new connection.
+    fn retire(&mut self, server: Gen, replaced: bool) -> Vec<Event> {
         let Some(g) = self.gens.get(&server) else {
-            return;
+            return vec![];
         };
         let pid = g.pid;
         let successor = match self.machine.pid() {
@@ -497,13 +536,15 @@ impl Driver {
                 let api = g.api();
                 let tx = self.internal_tx.clone();
                 tokio::spawn(async move {
-                    if let Err(e) = api.shutdown(handover).await {
-                        let _ = tx.send(Internal::StopFallback {
+                    let _ = match api.shutdown(handover).await {
+                        Ok(()) => tx.send(Internal::Released { server }),
+                        Err(e) => tx.send(Internal::StopFallback {
                             server,
                             reason: e.to_string(),
-                        });
-                    }
+                        }),
+                    };
                 });
+                vec![]
             }
             StopMethod::Interrupt | StopMethod::Terminate => {
                 let (signal, what) = match g.plan.stop {
@@ -525,6 +566,9 @@ impl Driver {
                     }
                     let _ = signals.send(signal);
                 });
+                // The door sends it nothing new from now on; a server that binds the port
+                // itself is stopped first anyway.
+                vec![Event::Released { server }]
             }
         }
     }

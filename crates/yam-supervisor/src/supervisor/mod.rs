@@ -7,6 +7,7 @@ mod history_file;
 mod launch;
 #[cfg(test)]
 mod shutdown_tests;
+mod tickets;
 
 pub use driver::which as which_program;
 

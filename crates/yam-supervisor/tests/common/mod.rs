@@ -1,7 +1,9 @@
 #![allow(dead_code)]
 
 pub mod flask;
+pub mod steps;
 pub mod up;
+pub mod yam_python;
 
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -138,6 +140,16 @@ pub fn harness_with(
     port: u16,
     dir: tempfile::TempDir,
 ) -> Harness {
+    harness_tuned(settings, port, dir, |o| o.policy = policy)
+}
+
+/// As `harness_with`, with `tune` changing the supervisor's options.
+pub fn harness_tuned(
+    settings: &str,
+    port: u16,
+    dir: tempfile::TempDir,
+    tune: impl FnOnce(&mut Options),
+) -> Harness {
     let config = dir.path().join("config");
     yam_testkit::write_supervisor_settings(&config, port, settings).expect("settings");
     let mut options = Options::new(
@@ -146,8 +158,8 @@ pub fn harness_with(
         binary("yam-server"),
         "test-supervisor",
     );
-    options.policy = policy;
     options.health_every = Duration::from_millis(500);
+    tune(&mut options);
     let (supervisor, task) = Supervisor::launch(options).expect("launch");
     Harness {
         dir,
