@@ -7,7 +7,7 @@
 
 mod common;
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use common::steps::{kill_9, load, restart, running_other_than};
 use common::yam_python::{Stand, python_harness, python_login};
