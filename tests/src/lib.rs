@@ -11,7 +11,7 @@ mod wine;
 pub use client::{Client, Reply, raw_request, set_session_cookie};
 pub use display::Display;
 pub use load::{Failure, Load, LoadOptions, Outcome, Report, Summary};
-pub use python::{ensure_venv, fixture, flask_python, requirements_file};
+pub use python::{copy_dir, ensure_venv, fixture, flask_python, requirements_file};
 pub use server::{Launcher, ServerBuilder, ServerProcess, binary};
 pub use wine::{KnownFolder, WinFolder, Wine, helper_exe, processes_in};
 

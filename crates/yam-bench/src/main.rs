@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     let plan = if smoke { Plan::smoke() } else { Plan::full() };
     let mut rows: Vec<Row> = Vec::new();
     type Step = fn(&Bins, Plan, &mut Vec<Row>) -> anyhow::Result<()>;
-    let steps: [(&str, Step); 9] = [
+    let steps: [(&str, Step); 10] = [
         ("throughput against the peers", measure::http::throughput),
         (
             "login latency and latency under login load",
@@ -63,6 +63,10 @@ fn main() -> anyhow::Result<()> {
         (
             "sessions in Redis, several instances behind nginx",
             measure::shared::redis_and_instances,
+        ),
+        (
+            "restarts under load, and the door's cost",
+            measure::restarts::restarts_under_load,
         ),
     ];
     let only = arg(&args, "--only");

@@ -250,3 +250,47 @@ async fn stop_first_restarts_hold_requests_and_refuse_nothing() {
     let cookie = python_login(h.port, Stand::SignedCookie).await;
     hold_restarts_refuse_nothing(h, cookie).await;
 }
+
+/// A custom command with `{port}` sits behind the door too; a server that keeps connections
+/// alive (here yam-server itself) gets its connections reused. (Werkzeug, YAM's server, closes
+/// each one: `Connection: close`.)
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_custom_server_behind_the_door_gets_its_connections_reused() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let data = dir.path().join("custom-data");
+    let settings = format!(
+        "profile = \"custom\"\ncustom_command = '\"{}\" --port {{port}} --data-dir \"{}\"'\ncustom_health_url = \"http://127.0.0.1:{{port}}/api/health\"\n",
+        binary("yam-server").display(),
+        data.display()
+    );
+    let h = harness_with(&settings, Default::default(), free_port(), dir);
+    let s = h.running().await;
+    assert_eq!(
+        s.door.and_then(|d| d.mode),
+        Some(yam_supervisor::door::DoorMode::Proxy),
+        "a command with {{port}} is put behind the door"
+    );
+    let port = h.port;
+    tokio::task::spawn_blocking(move || {
+        let client = reqwest::blocking::Client::new();
+        for _ in 0..50 {
+            let r = client
+                .get(format!("http://127.0.0.1:{port}/api/server-info"))
+                .send()
+                .expect("get");
+            assert_eq!(r.status().as_u16(), 200);
+        }
+    })
+    .await
+    .expect("join");
+    let s = h
+        .wait("door stats", |s| s.door.is_some_and(|d| d.forwarded >= 50))
+        .await;
+    let door = s.door.expect("door");
+    assert!(
+        door.upstream_connections <= 3,
+        "50 requests one after the other took {} connections to the server",
+        door.upstream_connections
+    );
+    h.stop().await;
+}

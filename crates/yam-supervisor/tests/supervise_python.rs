@@ -28,7 +28,7 @@ async fn python_yam_is_launched_counted_reset_and_stopped_with_ctrl_c() {
         .expect("venv");
     let dir = tempfile::tempdir().expect("tmp");
     let yam = dir.path().join("YAM");
-    copy_dir(&yam_testkit::fixture("yam_app"), &yam);
+    copy_dir(&yam_testkit::fixture("yam_app"), &yam).expect("copy the stand-in");
     let port = free_port();
     let settings = format!(
         "profile = \"python\"\nyam_dir = '{}'\npython = '{}'\n",

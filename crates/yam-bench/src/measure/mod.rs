@@ -1,6 +1,7 @@
 //! One file per group of metrics.
 
 pub mod http;
+pub mod restarts;
 pub mod scan;
 pub mod server;
 pub mod shared;

@@ -15,7 +15,8 @@ pub struct Supervised {
     pub sup: Supervisor,
     pub task: tokio::task::JoinHandle<()>,
     pub url: String,
-    /// The first-run admin's password.
+    pub port: u16,
+    /// The first-run admin's password (empty for a Python YAM).
     pub password: String,
     /// Config and data; removed when this is dropped.
     _dir: tempfile::TempDir,
@@ -64,13 +65,15 @@ pub async fn launch(bins: &Bins, name: &str, settings: &str) -> anyhow::Result<S
     sup.wait_for(Duration::from_secs(30), |s| s.phase_label == "Running")
         .await
         .ok_or_else(|| anyhow::anyhow!("the supervised server did not start"))?;
-    let password = std::fs::read_to_string(dir.path().join("data/initial-admin-password.txt"))?
-        .trim()
-        .to_owned();
+    // The built-in server's first-run admin (a Python YAM has its own users).
+    let password = std::fs::read_to_string(dir.path().join("data/initial-admin-password.txt"))
+        .map(|p| p.trim().to_owned())
+        .unwrap_or_default();
     Ok(Supervised {
         sup,
         task,
         url: format!("http://127.0.0.1:{port}"),
+        port,
         password,
         _dir: dir,
     })

@@ -55,6 +55,8 @@ pub struct DoorStats {
     pub lost: u64,
     /// WebSockets relayed now.
     pub websockets_open: u64,
+    /// Connections the door opened to the server that answers now (kept alive and reused).
+    pub upstream_connections: u64,
 }
 
 #[derive(Default)]
@@ -180,6 +182,13 @@ impl Door {
             unavailable: get(&c.unavailable),
             lost: get(&c.lost),
             websockets_open: get(&c.websockets_open),
+            upstream_connections: {
+                let t = self.shared.table.borrow();
+                match t.route {
+                    Route::To(g) => t.backends.get(&g).map_or(0, |b| b.connections() as u64),
+                    Route::Hold | Route::Closed => 0,
+                }
+            },
         }
     }
 

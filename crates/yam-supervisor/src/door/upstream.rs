@@ -40,6 +40,8 @@ pub struct Backend {
     pub addr: SocketAddr,
     idle: Mutex<Vec<SendRequest<Body>>>,
     in_flight: AtomicUsize,
+    /// Connections opened to it so far (a reused one is not counted again).
+    connections: AtomicUsize,
     /// Set when it retires: no request starts here any more.
     retired: AtomicBool,
     quiet: Notify,
@@ -54,10 +56,15 @@ impl Backend {
             addr,
             idle: Mutex::new(Vec::new()),
             in_flight: AtomicUsize::new(0),
+            connections: AtomicUsize::new(0),
             retired: AtomicBool::new(false),
             quiet: Notify::new(),
             closing: CancellationToken::new(),
         })
+    }
+
+    pub fn connections(&self) -> usize {
+        self.connections.load(Ordering::Relaxed)
     }
 
     pub fn in_flight(&self) -> usize {
@@ -108,8 +115,11 @@ impl Backend {
             let pooled = self.idle.lock().pop();
             let reused = pooled.is_some();
             let mut sender = match pooled {
-                Some(s) if !s.is_closed() => s,
-                Some(_) => continue,
+                // Ready once it has finished with its last answer; an error: it closed.
+                Some(mut s) => match s.ready().await {
+                    Ok(()) => s,
+                    Err(_) => continue,
+                },
                 None => match self.connect().await {
                     Ok(s) => s,
                     Err(()) => return Err(SendError::NotSent(Box::new(request))),
@@ -119,12 +129,12 @@ impl Backend {
                 Ok(response) => {
                     let closing = self.closing.clone().cancelled_owned();
                     return Ok(response.map(|inner| {
-                        Body::new(Tracked {
+                        Body::new(Tracked::new(
                             inner,
-                            reuse: Some((sender, Arc::clone(self))),
-                            _guard: guard,
-                            closing: Box::pin(closing),
-                        })
+                            (sender, Arc::clone(self)),
+                            guard,
+                            closing,
+                        ))
                     }));
                 }
                 Err(mut e) => match (e.take_message(), &replay) {
@@ -163,6 +173,7 @@ impl Backend {
     }
 
     async fn stream(&self) -> Result<tokio::net::TcpStream, ()> {
+        self.connections.fetch_add(1, Ordering::Relaxed);
         match tokio::time::timeout(CONNECT_TIMEOUT, tokio::net::TcpStream::connect(self.addr)).await
         {
             Ok(Ok(s)) => {
@@ -252,6 +263,33 @@ struct Tracked {
     closing: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
+impl Tracked {
+    fn new(
+        inner: Incoming,
+        reuse: (SendRequest<Body>, Arc<Backend>),
+        guard: InFlight,
+        closing: WaitForCancellationFutureOwned,
+    ) -> Self {
+        let mut body = Self {
+            inner,
+            reuse: Some(reuse),
+            _guard: guard,
+            closing: Box::pin(closing),
+        };
+        if body.inner.is_end_stream() {
+            body.release();
+        }
+        body
+    }
+
+    /// The whole answer was read: its connection can take the next request.
+    fn release(&mut self) {
+        if let Some((sender, backend)) = self.reuse.take() {
+            backend.give_back(sender);
+        }
+    }
+}
+
 impl HttpBody for Tracked {
     type Data = Bytes;
     type Error = hyper::Error;
@@ -263,16 +301,21 @@ impl HttpBody for Tracked {
         let this = &mut *self;
         match Pin::new(&mut this.inner).poll_frame(cx) {
             Poll::Ready(None) => {
-                if let Some((sender, backend)) = this.reuse.take() {
-                    backend.give_back(sender);
-                }
+                this.release();
                 Poll::Ready(None)
             }
             Poll::Ready(Some(Err(e))) => {
                 this.reuse = None;
                 Poll::Ready(Some(Err(e)))
             }
-            Poll::Ready(Some(Ok(frame))) => Poll::Ready(Some(Ok(frame))),
+            Poll::Ready(Some(Ok(frame))) => {
+                // hyper stops polling a body that says it has ended: the connection is free
+                // now, not at a final `None` that may never be asked for.
+                if this.inner.is_end_stream() {
+                    this.release();
+                }
+                Poll::Ready(Some(Ok(frame)))
+            }
             Poll::Pending => match this.closing.as_mut().poll(cx) {
                 // The server is going away: finish the body here (an event stream's client
                 // sees a normal end and reconnects). The half-read connection is not reused.

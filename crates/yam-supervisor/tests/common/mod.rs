@@ -12,7 +12,7 @@ use yam_supervisor::backoff::RestartPolicy;
 use yam_supervisor::status::Status;
 use yam_supervisor::supervisor::{Options, Supervisor};
 
-pub use yam_testkit::{Client, binary, free_port};
+pub use yam_testkit::{Client, binary, copy_dir, free_port};
 
 pub struct Harness {
     pub dir: tempfile::TempDir,
@@ -196,17 +196,4 @@ pub async fn until(timeout: Duration, mut f: impl FnMut() -> bool) -> bool {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     f()
-}
-
-/// Copies a fixture folder (a YAM stand-in) into a test's own folder.
-pub fn copy_dir(from: &std::path::Path, to: &std::path::Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).expect("ls").flatten() {
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
 }

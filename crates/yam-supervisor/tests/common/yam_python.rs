@@ -24,7 +24,7 @@ pub async fn python_harness(stand: Stand, tune: impl FnOnce(&mut Options)) -> Ha
         Stand::FlaskSession => "yam_app",
         Stand::SignedCookie => "yam_cookie_app",
     };
-    copy_dir(&yam_testkit::fixture(fixture), &yam);
+    copy_dir(&yam_testkit::fixture(fixture), &yam).expect("copy the stand-in");
     let settings = format!(
         "profile = \"python\"\nyam_dir = '{}'\npython = '{}'\n",
         yam.display(),
