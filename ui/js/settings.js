@@ -6,7 +6,7 @@ import { toast, toastError } from './toast.js';
 const $ = (id) => document.getElementById(id);
 const TEXT = ['yam_dir', 'python', 'custom_command', 'custom_health_url', 'sessions_dir', 'session_store', 'session_key_prefix', 'port'];
 const CHECKS = ['multiple_sessions', 'conflict_resolution', 'clear_sessions_on_restart', 'start_on_launch', 'autostart', 'debug'];
-const SELECTS = ['profile', 'host'];
+const SELECTS = ['profile', 'host', 'restart_mode'];
 
 export class SettingsView {
   constructor(transport) {
@@ -30,6 +30,7 @@ export class SettingsView {
     if (![...host.options].some((o) => o.value === v.host)) host.append(new Option(`${v.host} (this address only)`, v.host));
     host.value = v.host;
     this.field('profile').value = v.profile;
+    this.field('restart_mode').value = v.restart_mode || 'overlap';
     this.showProfileFields();
   }
 

@@ -47,6 +47,18 @@ pub enum Binding {
     Private { port: u16 },
 }
 
+impl Binding {
+    /// The kind of binding these settings give, for a plan that is only looked at (port 0).
+    pub fn preview(settings: &Settings) -> Self {
+        use crate::door::DoorMode;
+        match door_mode(settings) {
+            None => Binding::Public,
+            Some(DoorMode::Handover) => Binding::Handed { control_port: 0 },
+            Some(DoorMode::Proxy) => Binding::Private { port: 0 },
+        }
+    }
+}
+
 /// Whether the supervisor holds the public port for these settings, and how.
 pub fn door_mode(settings: &Settings) -> Option<crate::door::DoorMode> {
     use crate::door::DoorMode;
@@ -330,19 +342,30 @@ pub fn plan(
                     force_logout: true,
                     toggle_multiple_sessions: true,
                     graceful_stop: StopMethod::Interrupt,
-                    notes: if settings.session_store.is_some() {
-                        vec![
-                            "Sessions are counted in Redis, from Flask-Session's keys (SESSION_TYPE = \"redis\")."
-                                .into(),
-                            "Force logout deletes those keys, writes force_session_reset.txt and restarts YAM.".into(),
-                        ]
-                    } else {
-                        vec![
-                            "Sessions are counted from the YAM folder only when YAM stores them there \
-                             (Flask-Session); YAM's default signed-cookie sessions cannot be seen or revoked."
-                                .into(),
-                            "Force logout clears the session folders, writes force_session_reset.txt and restarts YAM.".into(),
-                        ]
+                    notes: {
+                        let mut notes: Vec<String> = if settings.session_store.is_some() {
+                            vec![
+                                "Sessions are counted in Redis, from Flask-Session's keys (SESSION_TYPE = \"redis\")."
+                                    .into(),
+                                "Force logout deletes those keys, writes force_session_reset.txt and restarts YAM.".into(),
+                            ]
+                        } else {
+                            vec![
+                                "Sessions are counted from the YAM folder only when YAM stores them there \
+                                 (Flask-Session); YAM's default signed-cookie sessions cannot be seen or revoked."
+                                    .into(),
+                                "Force logout clears the session folders, writes force_session_reset.txt and restarts YAM.".into(),
+                            ]
+                        };
+                        if let Binding::Private { .. } = binding {
+                            notes.push(
+                                "YAM runs on a private port behind YAM Tray, which keeps the public port open \
+                                 across restarts: YAM sees requests from 127.0.0.1, the browser's address is in \
+                                 X-Forwarded-For."
+                                    .into(),
+                            );
+                        }
+                        notes
                     },
                 },
             })
@@ -371,6 +394,12 @@ pub fn plan(
             }
             if sessions_dirs.is_empty() {
                 notes.push("No sessions folder is set: sessions cannot be counted.".into());
+            }
+            if binding == Binding::Public {
+                notes.push(format!(
+                    "The command binds the port itself, so a restart closes it for a moment: write \
+                     {PORT_PLACEHOLDER} where the command takes its port and YAM Tray keeps the port open."
+                ));
             }
             Ok(LaunchPlan {
                 program,

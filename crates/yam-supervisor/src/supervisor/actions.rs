@@ -393,7 +393,7 @@ impl Driver {
             &self.settings,
             "preview",
             false,
-            crate::profile::Binding::Public,
+            crate::profile::Binding::preview(&self.settings),
         );
         if let Ok(p) = &self.preview {
             let (dirs, redis) = (p.sessions_dirs.clone(), p.sessions_redis.clone());

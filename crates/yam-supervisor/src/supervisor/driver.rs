@@ -144,7 +144,13 @@ impl Driver {
         requests: mpsc::Receiver<Request>,
     ) -> std::io::Result<(Self, watch::Receiver<Status>)> {
         let settings = loaded.settings;
-        let preview = Self::plan_for(&opts, &settings, "preview", false, Binding::Public);
+        let preview = Self::plan_for(
+            &opts,
+            &settings,
+            "preview",
+            false,
+            Binding::preview(&settings),
+        );
         let dirs = preview
             .as_ref()
             .map(|p| p.sessions_dirs.clone())
