@@ -4,7 +4,7 @@
 const $ = (id) => document.getElementById(id);
 // The same colours as the status: red for a server that is down, orange for one in trouble.
 const BAD = ['crashed', 'crash_loop', 'failed'];
-const WARN = ['port_busy', 'unhealthy'];
+const WARN = ['port_busy', 'unhealthy', 'switch_failed'];
 // A notice older than this is history, not news, when the page opens.
 const FRESH_MS = 10 * 60 * 1000;
 const DISMISSED_KEY = 'yam-dismissed-notice';

@@ -106,7 +106,10 @@ export class Overview {
     if (s.lan_url) { $('lan-url').textContent = s.lan_url; $('lan-url').href = s.lan_url; }
     $('process').textContent = s.pid ? `pid ${s.pid}${s.healthy === false ? ' · not answering' : ''}` : '—';
     $('uptime').textContent = s.uptime_seconds != null ? duration(s.uptime_seconds) : '—';
-    $('restarts').textContent = s.last_switch ? `${s.restarts} · ${switchSentence(s)}` : String(s.restarts);
+    $('restarts').textContent = s.last_switch
+      ? `${s.restarts} · the last took ${(s.last_switch.took_ms / 1000).toFixed(1)} s${s.last_switch.held ? ', requests waited' : ''}`
+      : String(s.restarts);
+    $('restarts').title = s.last_switch ? switchSentence(s) : '';
     $('usage').textContent = s.usage ? `${s.usage.cpu_percent.toFixed(1)} % · ${bytes(s.usage.rss_bytes)}` : '—';
     $('mode').textContent = s.mode.multiple_sessions
       ? `Multiple sessions · ${s.mode.lifetime_hours} h, renewed by activity`

@@ -430,7 +430,10 @@ impl Driver {
                 let pid = self.gens.get(&server).map_or(0, |g| g.pid);
                 self.log.supervisor_at(
                     level,
-                    &format!("Server {server} (pid {pid}) exited: {}", info.description),
+                    &format!(
+                        "Server exited: {} (server {server}, pid {pid})",
+                        info.description
+                    ),
                 );
                 self.last_exit = Some((pid, Instant::now()));
                 self.feed(Event::Exited { server, info }).await;
