@@ -17,6 +17,7 @@ use crate::server::Launcher;
 
 const WINDOWS_TARGET: &str = "x86_64-pc-windows-gnu";
 const WINE64: &str = "/usr/lib/wine/wine64";
+const WINESERVER: &str = "/usr/lib/wine/wineserver";
 
 pub struct Wine {
     prefix: PathBuf,
@@ -245,9 +246,16 @@ pub fn prepare_prefix(prefix: &Path, shim: &Path) {
         Command::new(WINE64)
             .arg("wineboot")
             .arg("--init")
-            .envs(env)
+            .envs(env.clone())
             .env_remove("DISPLAY"),
         "wineboot",
+    );
+    // wineboot ran without a display, and so did the prefix's desktop it started: the next
+    // program (a tray test's window) must not join that wineserver, or it can create no window
+    // (tao: "subclass_result" assertion, seen once when the tray test followed a fresh prefix).
+    run(
+        Command::new(WINESERVER).arg("-w").envs(env),
+        "waiting for wineboot's wineserver to end",
     );
     let _ = std::fs::remove_file(prefix.join("dosdevices/z:"));
     std::fs::copy(shim, &system_dll).expect("the shim into system32");

@@ -66,9 +66,13 @@ fn wine_the_installer_installs_runs_and_uninstalls() {
 
     let folder = wine.folder("installer");
     std::fs::copy(setup_exe(), folder.path("setup.exe")).expect("copy the installer");
+    // On the display too: the first program in the desktop prefix starts its desktop, and one
+    // started without a display leaves later programs (the tray test's) unable to make windows.
+    let display = Display::start().unwrap_or_else(|e| panic!("{e}"));
     let out = wine
         .command(&folder, "setup.exe")
         .arg("/S")
+        .envs(display.env())
         .output()
         .expect("setup.exe /S");
     assert!(out.status.success(), "silent install failed: {out:?}");
@@ -84,7 +88,6 @@ fn wine_the_installer_installs_runs_and_uninstalls() {
     // The installed app, as the shortcut starts it (its settings in %APPDATA%\YAM\config).
     let port = yam_testkit::free_port();
     yam_testkit::write_supervisor_settings(&config_dir.join("config"), port, "").expect("settings");
-    let display = Display::start().unwrap_or_else(|e| panic!("{e}"));
     let installed = WinFolder {
         linux: program_dir.clone(),
         windows: "C:\\users\\root\\AppData\\Local\\Programs\\YAM Tray".into(),
