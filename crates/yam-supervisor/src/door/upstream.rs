@@ -128,14 +128,12 @@ impl Backend {
             match sender.try_send_request(request).await {
                 Ok(response) => {
                     let closing = self.closing.clone().cancelled_owned();
-                    return Ok(response.map(|inner| {
-                        Body::new(Tracked::new(
-                            inner,
-                            (sender, Arc::clone(self)),
-                            guard,
-                            closing,
-                        ))
-                    }));
+                    // A server that closes after this answer (Werkzeug always does) leaves no
+                    // connection to reuse: waiting for it to close would only cost time.
+                    let reuse = (!closes_after(&response)).then(|| (sender, Arc::clone(self)));
+                    return Ok(
+                        response.map(|inner| Body::new(Tracked::new(inner, reuse, guard, closing)))
+                    );
                 }
                 Err(mut e) => match (e.take_message(), &replay) {
                     // Closed before it was written: another connection may take it.
@@ -263,16 +261,27 @@ struct Tracked {
     closing: Pin<Box<WaitForCancellationFutureOwned>>,
 }
 
+/// Whether the server closes the connection after this answer.
+fn closes_after(response: &Response<Incoming>) -> bool {
+    let close = response
+        .headers()
+        .get_all(hyper::header::CONNECTION)
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .any(|v| v.split(',').any(|t| t.trim().eq_ignore_ascii_case("close")));
+    close || response.version() == hyper::Version::HTTP_10
+}
+
 impl Tracked {
     fn new(
         inner: Incoming,
-        reuse: (SendRequest<Body>, Arc<Backend>),
+        reuse: Option<(SendRequest<Body>, Arc<Backend>)>,
         guard: InFlight,
         closing: WaitForCancellationFutureOwned,
     ) -> Self {
         let mut body = Self {
             inner,
-            reuse: Some(reuse),
+            reuse,
             _guard: guard,
             closing: Box::pin(closing),
         };
