@@ -1,6 +1,7 @@
 //! Helpers for tests that run the real binaries: start a server on port 0 in a temp folder,
 //! talk to it with a cookie-keeping client, poll for conditions instead of sleeping.
 
+mod browser;
 mod client;
 mod display;
 mod load;
@@ -8,6 +9,7 @@ mod python;
 mod server;
 mod wine;
 
+pub use browser::{Browser, Page};
 pub use client::{Client, Reply, raw_request, set_session_cookie};
 pub use display::Display;
 pub use load::{Failure, Load, LoadOptions, Outcome, Report, Summary};

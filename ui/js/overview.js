@@ -131,7 +131,12 @@ export class Overview {
     const caps = s.capabilities || {};
     $('counts-note').textContent = caps.live_counts === false
       ? 'This profile cannot count sessions.'
-      : (s.profile === 'python' ? 'Counted from the YAM folder (Flask-Session files only).' : '');
+      : ({
+        door: 'Seen at the door: one per signed-in browser, checked with YAM\'s secret.',
+        door_unverified: 'Seen at the door, unverified: YAM\'s secret key is not known (Settings).',
+        folder: s.profile === 'python' ? 'Counted from the YAM folder (Flask-Session files).' : '',
+        redis: 'Counted in Redis.',
+      }[s.sessions_source] || '');
 
     this.renderControls(s, phase, caps);
     this.renderWarnings(s);
@@ -158,6 +163,10 @@ export class Overview {
     $('multiple-explain').textContent = s.mode.multiple_sessions
       ? 'on: each user may be logged in on several devices; sessions last 4 h and renew with activity.'
       : 'off: one session per user (a new login ends the other); sessions last 2 h.';
+    // What a restart does to open sessions is the server's own doing: say whose.
+    $('multiple-after').textContent = s.profile === 'embedded'
+      ? 'Changing it restarts the server; open sessions stay.'
+      : 'Changing it restarts YAM; what happens to open sessions is up to YAM (the real YAM logs everyone out when single-session mode starts).';
     const notes = (caps.notes || []).join(' ');
     $('controls-note').textContent = notes;
   }

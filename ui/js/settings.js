@@ -4,7 +4,7 @@
 import { toast, toastError } from './toast.js';
 
 const $ = (id) => document.getElementById(id);
-const TEXT = ['yam_dir', 'python', 'custom_command', 'custom_health_url', 'sessions_dir', 'session_store', 'session_key_prefix', 'port'];
+const TEXT = ['yam_dir', 'python', 'yam_secret_key', 'custom_command', 'custom_health_url', 'sessions_dir', 'session_store', 'session_key_prefix', 'port'];
 const CHECKS = ['multiple_sessions', 'conflict_resolution', 'clear_sessions_on_restart', 'start_on_launch', 'autostart', 'debug'];
 const SELECTS = ['profile', 'host', 'restart_mode'];
 

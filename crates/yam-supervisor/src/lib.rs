@@ -21,9 +21,18 @@ pub mod readers;
 pub mod redis_watcher;
 pub mod server_api;
 pub mod settings;
+pub mod signins;
 pub mod status;
 pub mod supervisor;
 pub mod tally;
 pub mod users;
 pub mod watcher;
 pub mod yam_folder;
+
+/// A fixture folder of the test kit (`tests/fixtures/<name>`).
+#[cfg(test)]
+pub(crate) fn test_fixture(name: &str) -> std::path::PathBuf {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/fixtures")
+        .join(name)
+}

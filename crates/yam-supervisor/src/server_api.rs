@@ -159,6 +159,21 @@ pub async fn healthy(http: &reqwest::Client, url: &str) -> bool {
     )
 }
 
+/// Whether something accepts connections where `url` points (host and port only): the check
+/// that sends YAM no request.
+pub async fn port_open(url: &str) -> bool {
+    let Some(addr) = reqwest::Url::parse(url)
+        .ok()
+        .and_then(|u| Some(format!("{}:{}", u.host_str()?, u.port_or_known_default()?)))
+    else {
+        return false;
+    };
+    matches!(
+        tokio::time::timeout(HEALTH_TIMEOUT, tokio::net::TcpStream::connect(addr)).await,
+        Ok(Ok(_))
+    )
+}
+
 pub fn health_client() -> reqwest::Client {
     reqwest::Client::builder()
         .timeout(HEALTH_TIMEOUT)

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 pub const SETTINGS_VERSION: u32 = 1;
+/// How a set secret is shown.
+pub const SECRET_SET: &str = "(set)";
 pub const SETTINGS_FILE: &str = "settings.toml";
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -89,6 +91,19 @@ pub struct Settings {
     pub session_store: Option<String>,
     /// Key prefix in that Redis; default `yam:` (built-in server) or `session:` (Flask-Session).
     pub session_key_prefix: Option<String>,
+    /// Python profile, signed-cookie sessions: YAM's `SECRET_KEY`, when its sources do not
+    /// have it (it checks the cookies the door reads). Never shown.
+    pub yam_secret_key: Option<String>,
+    /// YAM's session cookie; default: what its sources set (`SESSION_COOKIE_NAME`), else
+    /// Flask's `session`.
+    pub session_cookie_name: Option<String>,
+    /// Flask-Login's remember cookie; default `remember_token`.
+    pub remember_cookie_name: Option<String>,
+    /// The session fields that name the user's id, first found wins; default
+    /// `_user_id,user_id` (Flask-Login's, then YAM's).
+    pub session_user_fields: Option<String>,
+    /// The session field with the user's name; default `username`.
+    pub session_name_field: Option<String>,
     /// Start the server when the app or `yamctl up` starts.
     pub start_on_launch: bool,
     /// Start the app at login (tray only).
@@ -116,6 +131,11 @@ impl Default for Settings {
             sessions_dir: None,
             session_store: None,
             session_key_prefix: None,
+            yam_secret_key: None,
+            session_cookie_name: None,
+            remember_cookie_name: None,
+            session_user_fields: None,
+            session_name_field: None,
             start_on_launch: true,
             autostart: false,
             setup_done: false,
@@ -126,7 +146,7 @@ impl Default for Settings {
 /// Settings that decide which program the supervisor runs, or where it deletes files: only
 /// the owner (control token, tray, `yamctl` on this account) may change them, never a
 /// dashboard cookie alone.
-pub const OWNER_ONLY_KEYS: [&str; 8] = [
+pub const OWNER_ONLY_KEYS: [&str; 9] = [
     "profile",
     "yam_dir",
     "python",
@@ -135,6 +155,7 @@ pub const OWNER_ONLY_KEYS: [&str; 8] = [
     "sessions_dir",
     "session_store",
     "session_key_prefix",
+    "yam_secret_key",
 ];
 
 /// A setting that cannot be used, with the field it belongs to.
@@ -188,6 +209,27 @@ impl Settings {
         {
             errors.push(err("session_key_prefix", "a key prefix has no spaces"));
         }
+        for (field, name) in [
+            ("session_cookie_name", &self.session_cookie_name),
+            ("remember_cookie_name", &self.remember_cookie_name),
+            ("session_name_field", &self.session_name_field),
+        ] {
+            if let Some(n) = name
+                && (n.len() > 64 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
+            {
+                errors.push(err(field, "letters, digits, '_', '-' or '.', at most 64"));
+            }
+        }
+        if let Some(fields) = &self.session_user_fields
+            && (fields.len() > 256
+                || !fields.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-., ".contains(&b)))
+        {
+            errors.push(err(
+                "session_user_fields",
+                "field names separated by commas, such as _user_id,user_id",
+            ));
+        }
+
         match self.profile {
             ProfileKind::Embedded => {}
             ProfileKind::Python => match &self.yam_dir {
@@ -272,8 +314,20 @@ impl Settings {
                 }
             }
             "sessions_dir" => self.sessions_dir = path(v),
+            // A form sends back what it was shown: the masked address means "unchanged".
+            "session_store"
+                if self
+                    .session_store
+                    .as_deref()
+                    .is_some_and(|real| yam_sessions::store::redact(real) == v) => {}
             "session_store" => self.session_store = text(v),
             "session_key_prefix" => self.session_key_prefix = text(v),
+            "yam_secret_key" if v == SECRET_SET => {}
+            "yam_secret_key" => self.yam_secret_key = text(v),
+            "session_cookie_name" => self.session_cookie_name = text(v),
+            "remember_cookie_name" => self.remember_cookie_name = text(v),
+            "session_user_fields" => self.session_user_fields = text(v),
+            "session_name_field" => self.session_name_field = text(v),
             "start_on_launch" => self.start_on_launch = parse_bool(key, v)?,
             "autostart" => self.autostart = parse_bool(key, v)?,
             "setup_done" => self.setup_done = parse_bool(key, v)?,
@@ -331,12 +385,27 @@ impl Settings {
             self.sessions_dir != next.sessions_dir,
             self.session_store != next.session_store,
             self.session_key_prefix != next.session_key_prefix,
+            self.yam_secret_key != next.yam_secret_key,
         ];
         OWNER_ONLY_KEYS
             .into_iter()
             .zip(differs)
             .filter_map(|(key, changed)| changed.then_some(key))
             .collect()
+    }
+
+    /// As shown to a window or a dashboard: secrets out (YAM's secret key as "(set)", a Redis
+    /// password masked).
+    pub fn redacted(&self) -> Settings {
+        let mut shown = self.clone();
+        if shown.yam_secret_key.is_some() {
+            shown.yam_secret_key = Some(SECRET_SET.into());
+        }
+        shown.session_store = shown
+            .session_store
+            .as_deref()
+            .map(yam_sessions::store::redact);
+        shown
     }
 
     /// Whether a change needs a server restart to take effect.

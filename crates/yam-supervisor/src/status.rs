@@ -86,6 +86,9 @@ pub struct Status {
     pub health_failures: u32,
     pub usage: Option<Usage>,
     pub sessions: Counts,
+    /// Where the counts come from: `folder`, `redis`, `door` (signed cookies checked with
+    /// YAM's secret) or `door_unverified` (the secret is not known).
+    pub sessions_source: String,
     pub sessions_dirs: Vec<PathBuf>,
     pub profile: ProfileKind,
     pub capabilities: Option<Capabilities>,

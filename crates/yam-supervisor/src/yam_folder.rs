@@ -25,7 +25,7 @@ pub enum SessionStorage {
     Files,
     /// Flask-Session in Redis.
     Redis,
-    /// Flask's own signed cookies: nothing on the server to count.
+    /// Flask's own signed cookies: counted and ended at the door.
     SignedCookies,
     /// Flask-Session with another backend (named).
     Other { backend: String },
@@ -38,8 +38,8 @@ impl SessionStorage {
     pub fn sentence(&self) -> String {
         match self {
             SessionStorage::Files => {
-                "YAM keeps sessions in files (Flask-Session): the tray counts \
-                them, lists them and can end them."
+                "YAM keeps sessions in files (Flask-Session: Session(app) is called): the tray \
+                counts them, lists them and can end them."
                     .into()
             }
             SessionStorage::Redis => {
@@ -47,9 +47,9 @@ impl SessionStorage {
                 them when it can reach that Redis."
                     .into()
             }
-            SessionStorage::SignedCookies => "YAM keeps sessions in signed cookies (Flask's \
-                default), so nobody can count or end them from outside: the tray starts, stops \
-                and restarts YAM but shows no session counts."
+            SessionStorage::SignedCookies => "YAM keeps sessions in Flask's signed cookies \
+                (Flask-Session is not set up with Session(app)): they are counted, listed and \
+                ended at the tray's door, which every request passes."
                 .into(),
             SessionStorage::Other { backend } => format!(
                 "YAM keeps sessions with Flask-Session's {backend} backend, which the tray cannot \
@@ -60,6 +60,120 @@ impl SessionStorage {
                 flask_session/."
                 .into(),
         }
+    }
+}
+
+/// Whether the sources really set Flask-Session up: it is imported, and `Session(app)` is
+/// called, or a `Session()` is made and `init_app` called. A `SESSION_TYPE` setting alone
+/// does nothing (YAM sets one and still keeps Flask's signed cookies).
+fn flask_session_set_up<'a>(sources: impl IntoIterator<Item = (&'a str, &'a str)> + Clone) -> bool {
+    let (Ok(called), Ok(made), Ok(init)) = (
+        Regex::new(r"(?m)^[^#\n]*\bSession\s*\(\s*[A-Za-z_][A-Za-z0-9_.]*\s*\)"),
+        Regex::new(r"(?m)^[^#\n]*\bSession\s*\(\s*\)"),
+        Regex::new(r"(?m)^[^#\n]*\.init_app\s*\("),
+    ) else {
+        return false;
+    };
+    let imported = sources
+        .clone()
+        .into_iter()
+        .any(|(_, t)| t.contains("flask_session") || t.contains("flask.ext.session"));
+    let any = |re: &Regex| sources.clone().into_iter().any(|(_, t)| re.is_match(t));
+    imported && (any(&called) || (any(&made) && any(&init)))
+}
+
+/// Reads how YAM keeps sessions from its source files (`name`, text).
+pub fn session_storage<'a>(
+    sources: impl IntoIterator<Item = (&'a str, &'a str)> + Clone,
+) -> SessionStorage {
+    if !flask_session_set_up(sources.clone()) {
+        return SessionStorage::SignedCookies;
+    }
+    // SESSION_TYPE = "redis", app.config["SESSION_TYPE"] = 'filesystem', SESSION_TYPE: redis
+    // (YAML), SESSION_TYPE=filesystem (.env).
+    let Ok(setting) = Regex::new(r#"SESSION_TYPE["']?\s*\]?\s*[:=]\s*["']?([A-Za-z_]+)"#) else {
+        return SessionStorage::Unknown;
+    };
+    for (_, text) in sources {
+        if let Some(found) = setting.captures(text).and_then(|c| c.get(1)) {
+            return match found.as_str().to_ascii_lowercase().as_str() {
+                "filesystem" | "cachelib" => SessionStorage::Files,
+                "redis" => SessionStorage::Redis,
+                "null" | "none" => SessionStorage::SignedCookies,
+                other => SessionStorage::Other {
+                    backend: other.to_owned(),
+                },
+            };
+        }
+    }
+    SessionStorage::Unknown
+}
+
+/// YAM's `SECRET_KEY` candidates, as its sources set them: every string on the right of an
+/// assignment to it (`SECRET_KEY = os.environ.get("SECRET_KEY") or "…"`,
+/// `app.config["SECRET_KEY"] = "…"`, `SECRET_KEY: "…"`, `SECRET_KEY=…` in `.env`), at most 8.
+/// Each is tried when checking a cookie's signature; a wrong one never verifies anything.
+pub fn secret_keys<'a>(sources: impl IntoIterator<Item = (&'a str, &'a str)>) -> Vec<String> {
+    let (Ok(assignment), Ok(literal)) = (
+        Regex::new(r#"(?m)SECRET_KEY["']?\s*\]?\s*[:=]\s*(.*)$"#),
+        Regex::new(r#""([^"\\\n]{1,512})"|'([^'\\\n]{1,512})'"#),
+    ) else {
+        return Vec::new();
+    };
+    let mut keys: Vec<String> = Vec::new();
+    for (name, text) in sources {
+        for rest in assignment.captures_iter(text).filter_map(|c| c.get(1)) {
+            let rest = rest.as_str().trim();
+            let mut found: Vec<String> = literal
+                .captures_iter(rest)
+                .filter_map(|c| c.get(1).or_else(|| c.get(2)))
+                .map(|m| m.as_str().to_owned())
+                .filter(|k| k != "SECRET_KEY")
+                .collect();
+            if found.is_empty() && name == ".env" && !rest.is_empty() {
+                found.push(rest.to_owned());
+            }
+            for k in found {
+                if !keys.contains(&k) && keys.len() < 8 {
+                    keys.push(k);
+                }
+            }
+        }
+    }
+    keys
+}
+
+/// What a YAM folder's sources say about its sessions.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct YamSources {
+    pub storage: SessionStorage,
+    /// `SECRET_KEY` candidates (see `secret_keys`).
+    pub secrets: Vec<String>,
+    /// `SESSION_COOKIE_NAME`, `REMEMBER_COOKIE_NAME` when set there.
+    pub session_cookie: Option<String>,
+    pub remember_cookie: Option<String>,
+}
+
+/// The first name assigned to `setting` (`SESSION_COOKIE_NAME = "yam_session"`).
+fn name_setting<'a>(setting: &str, sources: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
+    let re = Regex::new(&format!(
+        r#"{setting}["']?\s*\]?\s*[:=]\s*["']([A-Za-z0-9_.-]{{1,64}})["']"#
+    ))
+    .ok()?;
+    sources
+        .into_iter()
+        .find_map(|(_, t)| re.captures(t)?.get(1).map(|m| m.as_str().to_owned()))
+}
+
+/// Reads a YAM folder's sources (blocking: up to `MAX_FILES` files).
+pub fn read_sources(folder: &Path) -> YamSources {
+    let sources = source_files(folder);
+    let view = || sources.iter().map(|(n, t)| (n.as_str(), t.as_str()));
+    YamSources {
+        storage: session_storage(view()),
+        secrets: secret_keys(view()),
+        session_cookie: name_setting("SESSION_COOKIE_NAME", view()),
+        remember_cookie: name_setting("REMEMBER_COOKIE_NAME", view()),
     }
 }
 
@@ -80,38 +194,6 @@ pub struct FolderCheck {
     pub usable: bool,
     /// What the admin should read, one sentence each.
     pub findings: Vec<String>,
-}
-
-/// Reads how YAM keeps sessions from its source files (`name`, text).
-pub fn session_storage<'a>(
-    sources: impl IntoIterator<Item = (&'a str, &'a str)>,
-) -> SessionStorage {
-    // SESSION_TYPE = "redis", app.config["SESSION_TYPE"] = 'filesystem', SESSION_TYPE: redis
-    // (YAML), SESSION_TYPE=filesystem (.env).
-    let Ok(setting) = Regex::new(r#"SESSION_TYPE["']?\s*\]?\s*[:=]\s*["']?([A-Za-z_]+)"#) else {
-        return SessionStorage::Unknown;
-    };
-    let mut uses_flask_session = false;
-    for (_, text) in sources {
-        if text.contains("flask_session") || text.contains("Flask-Session") {
-            uses_flask_session = true;
-        }
-        if let Some(found) = setting.captures(text).and_then(|c| c.get(1)) {
-            return match found.as_str().to_ascii_lowercase().as_str() {
-                "filesystem" | "cachelib" => SessionStorage::Files,
-                "redis" => SessionStorage::Redis,
-                "null" | "none" => SessionStorage::SignedCookies,
-                other => SessionStorage::Other {
-                    backend: other.to_owned(),
-                },
-            };
-        }
-    }
-    if uses_flask_session {
-        SessionStorage::Unknown
-    } else {
-        SessionStorage::SignedCookies
-    }
 }
 
 /// The text files of a YAM folder that may configure it (its Python sources and config files),
@@ -221,12 +303,9 @@ pub async fn check(folder: &Path, configured_python: Option<&Path>) -> FolderChe
     // Up to MAX_FILES files read: on a blocking thread, not an async worker.
     let sessions = {
         let folder = folder.to_path_buf();
-        tokio::task::spawn_blocking(move || {
-            let sources = source_files(&folder);
-            session_storage(sources.iter().map(|(n, t)| (n.as_str(), t.as_str())))
-        })
-        .await
-        .unwrap_or(SessionStorage::Unknown)
+        tokio::task::spawn_blocking(move || read_sources(&folder).storage)
+            .await
+            .unwrap_or(SessionStorage::Unknown)
     };
     let mut findings = Vec::new();
     if !folder.is_dir() {
@@ -273,46 +352,79 @@ mod tests {
 
     #[test]
     fn reads_how_sessions_are_kept() {
+        let set_up = "from flask_session import Session\nSession(app)\n";
         let cases = [
             (
-                r#"app.config["SESSION_TYPE"] = "filesystem""#,
+                format!("{set_up}app.config[\"SESSION_TYPE\"] = \"filesystem\""),
                 SessionStorage::Files,
             ),
             (
-                "SESSION_TYPE = 'redis'\nfrom flask_session import Session",
+                format!("SESSION_TYPE = 'redis'\n{set_up}"),
                 SessionStorage::Redis,
             ),
-            ("SESSION_TYPE=cachelib\n", SessionStorage::Files),
+            (format!("SESSION_TYPE=cachelib\n{set_up}"), SessionStorage::Files),
             (
-                "session:\n  SESSION_TYPE: mongodb\n",
+                format!("session:\n  SESSION_TYPE: mongodb\n{set_up}"),
                 SessionStorage::Other {
                     backend: "mongodb".into(),
                 },
             ),
+            (set_up.to_owned(), SessionStorage::Unknown),
             (
-                "from flask_session import Session\nSession(app)",
-                SessionStorage::Unknown,
+                "app = Flask(__name__)\napp.secret_key = 'x'".to_owned(),
+                SessionStorage::SignedCookies,
             ),
+            // The real YAM: SESSION_TYPE set, Flask-Session never set up.
             (
-                "app = Flask(__name__)\napp.secret_key = 'x'",
+                "SESSION_TYPE = 'filesystem'\nfrom flask_session import Session\n# Session(app)"
+                    .to_owned(),
                 SessionStorage::SignedCookies,
             ),
             (
-                "app.config.update(SESSION_TYPE=\"filesystem\")",
-                SessionStorage::Files,
+                "import flask_session\nsess = flask_session.Session()\nsess.init_app(app)\nSESSION_TYPE='redis'"
+                    .to_owned(),
+                SessionStorage::Redis,
             ),
         ];
         for (text, expected) in cases {
-            assert_eq!(session_storage([("app.py", text)]), expected, "{text}");
+            assert_eq!(session_storage([("app.py", text.as_str())]), expected, "{text}");
         }
-        // The first file that says wins; one that only imports does not decide.
+        // Set up in one file, configured in another.
         assert_eq!(
             session_storage([
-                ("a.py", "import flask_session"),
+                ("a.py", "from flask_session import Session\nSession(app)"),
                 ("config.py", "SESSION_TYPE='redis'")
             ]),
             SessionStorage::Redis
         );
+    }
+
+    #[test]
+    fn the_stand_ins_are_told_apart() {
+        let cookie = read_sources(&crate::test_fixture("yam_cookie_app"));
+        assert_eq!(cookie.storage, SessionStorage::SignedCookies);
+        assert_eq!(cookie.secrets, vec!["yam-cookie-stand-in-secret"]);
+        assert_eq!(cookie.session_cookie.as_deref(), Some("yam_session"));
+        assert_eq!(cookie.remember_cookie.as_deref(), Some("remember_token"));
+        assert_eq!(
+            read_sources(&crate::test_fixture("yam_app")).storage,
+            SessionStorage::Files
+        );
+    }
+
+    #[test]
+    fn secret_keys_are_read_from_assignments() {
+        let keys = secret_keys([
+            (
+                "config.py",
+                "class Config:\n    SECRET_KEY = os.environ.get('SECRET_KEY') or 'yam-secret'\n",
+            ),
+            ("app.py", "app.config[\"SECRET_KEY\"] = \"second\"\nprint('SECRET_KEY is set')"),
+            (".env", "SECRET_KEY=from-env-file\n"),
+            ("settings.yaml", "SECRET_KEY: 'yaml-one'\n"),
+        ]);
+        assert_eq!(keys, vec!["yam-secret", "second", "from-env-file", "yaml-one"]);
+        assert!(secret_keys([("a.py", "x = 1")]).is_empty());
     }
 
     #[test]

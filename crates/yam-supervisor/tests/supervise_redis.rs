@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 use common::flask::FlaskDriver;
 use common::*;
 use yam_services::Redis;
-use yam_supervisor::counting::Counting;
+use yam_supervisor::counting::{Counting, Source};
 use yam_supervisor::redis_watcher::{RedisLayout, RedisSource};
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -73,14 +73,12 @@ async fn the_built_in_server_with_redis_is_counted_and_managed_in_redis() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn flask_session_redis_sessions_are_counted_live() {
     let redis = Redis::start();
-    let counting = Counting::start(
-        Vec::new(),
-        Some(RedisSource {
-            url: redis.url(),
-            prefix: "session:".into(),
-            layout: RedisLayout::Flask,
-        }),
-    );
+    let source = RedisSource {
+        url: redis.url(),
+        prefix: "session:".into(),
+        layout: RedisLayout::Flask,
+    };
+    let counting = Counting::start(Source::Redis(&source));
     let mut counts = counting.counts();
     let mut driver = FlaskDriver::start(&redis.url()).await;
     let mut expect = async |live: usize, users: usize| {

@@ -162,7 +162,7 @@ pub async fn settings(
     let Some(changes) = changes_of(&body) else {
         return (StatusCode::BAD_REQUEST, Json(json!({ "ok": false, "errors": [{ "field": "body", "message": "send a JSON object of settings" }] }))).into_response();
     };
-    let current = s.supervisor.status().settings;
+    let current = s.supervisor.settings();
     let (next, errors) =
         current.apply_changes(changes.iter().map(|(k, v)| (k.as_str(), v.clone())));
     let owner_only_keys = current.owner_only_differences(&next);

@@ -15,13 +15,29 @@ pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
         &Paths {
             data_dir: paths.data_dir.clone(),
             server_bin: super::server_binary(),
+            yam: s.yam_dir.as_deref().map(crate::yam_folder::read_sources),
         },
         "offline",
         false,
-        Binding::Public,
+        Binding::preview(&s),
         |_| Some("python".into()),
     )
     .map_err(|e| anyhow::anyhow!("the settings do not describe a server: {e}"))?;
+    if p.sessions_at_door.is_some() {
+        // A signed-cookie YAM: its browsers are logged out at the door, from their next
+        // request on (the door reads this file when it starts).
+        let file = paths.data_dir.join(crate::door::SESSIONS_FILE);
+        let (mut state, _) = crate::signins::Persisted::load(&file);
+        state.logged_out_at = Some(crate::door::now_ms());
+        state.back_since_logout.clear();
+        std::fs::create_dir_all(&paths.data_dir)?;
+        state.save(&file)?;
+        return Ok(format!(
+            "yamctl up is not running: every browser signed in to YAM is logged out at its next \
+             request through the door (kept in {}).",
+            file.display()
+        ));
+    }
     if let Some(source) = &p.sessions_redis {
         let deleted = crate::redis_watcher::clear(source)?;
         if s.profile == ProfileKind::Embedded {
@@ -47,7 +63,14 @@ pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
             }
             n
         }
-        ProfileKind::Python => prepare::clear_session_files(&p.sessions_dirs)?,
+        ProfileKind::Python => {
+            // Deleting the files is the logout; YAM's marker would be consumed by whichever
+            // request (or health check) came first.
+            let n = prepare::clear_session_files(&p.sessions_dirs)?;
+            return Ok(format!(
+                "yamctl up is not running: deleted {n} session file(s) of the YAM folder."
+            ));
+        }
     };
     prepare::write_force_reset(&p.markers_dir)?;
     Ok(format!(

@@ -13,6 +13,7 @@ use axum::response::Response;
 use tokio::sync::watch;
 
 use super::upstream::{Backend, SendError};
+use crate::signins::Client;
 use super::{Shared, Unavailable, websocket};
 use crate::lifecycle::Route;
 
@@ -131,6 +132,18 @@ async fn handle(
     let upgrade = is_upgrade(request.headers());
     let client_side = upgrade.then(|| hyper::upgrade::on(&mut request));
     prepare(&mut request, peer, upgrade);
+    let sessions = shared.table.borrow().sessions.clone();
+    let noted = sessions.as_ref().map(|s| {
+        let client = Client {
+            ip: Some(peer.ip().to_canonical().to_string()),
+            user_agent: request
+                .headers()
+                .get(header::USER_AGENT)
+                .and_then(|v| v.to_str().ok())
+                .map(|ua| ua.chars().take(256).collect()),
+        };
+        s.on_request(request.headers_mut(), client)
+    });
     let started = Instant::now();
     let deadline = started + shared.hold_limit;
     let mut waited = false;
@@ -158,6 +171,9 @@ async fn handle(
                 }
                 let switching = response.status() == StatusCode::SWITCHING_PROTOCOLS;
                 strip_hop_by_hop(response.headers_mut(), switching);
+                if let (Some(s), Some(noted)) = (&sessions, noted) {
+                    s.on_answer(noted, response.headers_mut());
+                }
                 if let (true, Some(client_side)) = (switching, client_side) {
                     relay(
                         Arc::clone(&shared),

@@ -15,6 +15,7 @@
 
 mod forward;
 pub mod frames;
+mod sessions;
 mod unavailable;
 mod upstream;
 mod websocket;
@@ -29,6 +30,7 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::lifecycle::{Gen, Route};
+pub use sessions::{COMPANION, CookieRules, DoorSessions, SESSIONS_FILE, now_ms};
 pub use unavailable::Unavailable;
 pub use upstream::Backend;
 
@@ -75,6 +77,8 @@ struct Table {
     /// When `route` last changed.
     since: Instant,
     backends: BTreeMap<Gen, Arc<Backend>>,
+    /// Sessions read at the door (a signed-cookie YAM).
+    sessions: Option<Arc<DoorSessions>>,
 }
 
 struct Shared {
@@ -103,6 +107,7 @@ impl Door {
             route: Route::Hold,
             since: Instant::now(),
             backends: BTreeMap::new(),
+            sessions: None,
         });
         let shared = Arc::new(Shared {
             mode,
@@ -145,6 +150,11 @@ impl Door {
             t.since = Instant::now();
             true
         });
+    }
+
+    /// Reads (or stops reading) sessions at the door.
+    pub fn set_sessions(&self, sessions: Option<Arc<DoorSessions>>) {
+        self.shared.table.send_modify(|t| t.sessions = sessions);
     }
 
     /// A server behind the door (proxy mode), reachable at `addr`.

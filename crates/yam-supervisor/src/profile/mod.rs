@@ -92,6 +92,8 @@ pub struct LaunchPlan {
     pub sessions_dirs: Vec<PathBuf>,
     /// Or the Redis that holds the sessions (then no folder is counted).
     pub sessions_redis: Option<RedisSource>,
+    /// Or the door reads them: a YAM with Flask's signed-cookie sessions.
+    pub sessions_at_door: Option<DoorCookies>,
     /// Where YAM's marker files live.
     pub markers_dir: PathBuf,
     pub stop: StopMethod,
@@ -105,6 +107,8 @@ pub struct Paths {
     pub data_dir: PathBuf,
     /// The yam-server binary for the embedded profile.
     pub server_bin: PathBuf,
+    /// Python profile: what the YAM folder's sources say (how sessions are kept, the secret).
+    pub yam: Option<crate::yam_folder::YamSources>,
 }
 
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -196,6 +200,16 @@ fn flag_env(settings: &Settings) -> Vec<(String, String)> {
     env
 }
 
+/// Where one generation listens and is reached, for the per-profile planners.
+struct Seat {
+    /// What the server is told to listen on.
+    host: String,
+    port: String,
+    api_url: String,
+    health: Option<String>,
+    binding: Binding,
+}
+
 /// The address admins and users open (loopback when the server listens on every address).
 pub fn public_url(settings: &Settings) -> String {
     format!("http://{}:{}", connect_host(&settings.host), settings.port)
@@ -232,199 +246,17 @@ pub fn plan(
             format!("http://127.0.0.1:{port}"),
         ),
     };
-    let health = Some(format!("{api_url}/api/health"));
+    let at = Seat {
+        host,
+        port,
+        api_url: api_url.clone(),
+        health: Some(format!("{api_url}/api/health")),
+        binding,
+    };
     match settings.profile {
-        ProfileKind::Embedded => {
-            let sessions = embedded_sessions_dir(settings, paths);
-            let redis = redis_source(settings);
-            let mut args = vec![
-                "--host".into(),
-                host,
-                "--port".into(),
-                port,
-                "--mode".into(),
-                "web".into(),
-                "--data-dir".into(),
-                paths.data_dir.display().to_string(),
-            ];
-            match &redis {
-                Some(r) => args.extend([
-                    "--store".into(),
-                    r.url.clone(),
-                    "--store-prefix".into(),
-                    r.prefix.clone(),
-                ]),
-                None => args.extend(["--sessions-dir".into(), sessions.display().to_string()]),
-            }
-            args.extend([
-                "--on-restart".into(),
-                if clear { "clear" } else { "keep" }.into(),
-            ]);
-            if settings.multiple_sessions {
-                args.push("--allow-multiple-sessions".into());
-            }
-            if settings.debug {
-                args.push("--debug".into());
-            }
-            let mut env = flag_env(settings);
-            env.push(("YAM_CONTROL_TOKEN".into(), control_token.into()));
-            Ok(LaunchPlan {
-                program: paths.server_bin.clone(),
-                args,
-                env,
-                cwd: paths.data_dir.clone(),
-                binding,
-                api_url,
-                health_url: health,
-                sessions_dirs: if redis.is_some() {
-                    Vec::new()
-                } else {
-                    vec![sessions]
-                },
-                sessions_redis: redis,
-                markers_dir: paths.data_dir.clone(),
-                stop: StopMethod::AdminApi,
-                capabilities: Capabilities {
-                    health: true,
-                    live_counts: true,
-                    list_sessions: true,
-                    revoke_session: true,
-                    force_logout: true,
-                    toggle_multiple_sessions: true,
-                    graceful_stop: StopMethod::AdminApi,
-                    notes: Vec::new(),
-                },
-            })
-        }
-        ProfileKind::Python => {
-            let yam_dir = settings.yam_dir.clone().unwrap_or_default();
-            let python = find_python(&yam_dir, settings.python.as_deref(), on_path)
-                .ok_or(PlanError::NoPython)?;
-            let mut args = vec![
-                "app/server.py".into(),
-                "--host".into(),
-                host,
-                "--port".into(),
-                port,
-                "--mode".into(),
-                "web".into(),
-                "--no-reloader".into(),
-            ];
-            if settings.debug {
-                args.push("--debug".into());
-            }
-            if settings.multiple_sessions {
-                args.push("--allow-multiple-sessions".into());
-            }
-            let mut env = flag_env(settings);
-            env.push(("PYTHONUNBUFFERED".into(), "1".into()));
-            Ok(LaunchPlan {
-                program: python,
-                args,
-                env,
-                cwd: yam_dir.clone(),
-                binding,
-                api_url,
-                health_url: health,
-                sessions_dirs: if settings.session_store.is_some() {
-                    Vec::new()
-                } else {
-                    python_sessions_dirs(&yam_dir)
-                },
-                sessions_redis: redis_source(settings),
-                markers_dir: yam_dir,
-                stop: StopMethod::Interrupt,
-                capabilities: Capabilities {
-                    health: true,
-                    live_counts: true,
-                    list_sessions: true,
-                    revoke_session: true,
-                    force_logout: true,
-                    toggle_multiple_sessions: true,
-                    graceful_stop: StopMethod::Interrupt,
-                    notes: {
-                        let mut notes: Vec<String> = if settings.session_store.is_some() {
-                            vec![
-                                "Sessions are counted in Redis, from Flask-Session's keys (SESSION_TYPE = \"redis\")."
-                                    .into(),
-                                "Force logout deletes those keys, writes force_session_reset.txt and restarts YAM.".into(),
-                            ]
-                        } else {
-                            vec![
-                                "Sessions are counted from the YAM folder only when YAM stores them there \
-                                 (Flask-Session); YAM's default signed-cookie sessions cannot be seen or revoked."
-                                    .into(),
-                                "Force logout clears the session folders, writes force_session_reset.txt and restarts YAM.".into(),
-                            ]
-                        };
-                        if let Binding::Private { .. } = binding {
-                            notes.push(
-                                "YAM runs on a private port behind YAM Tray, which keeps the public port open \
-                                 across restarts: YAM sees requests from 127.0.0.1, the browser's address is in \
-                                 X-Forwarded-For."
-                                    .into(),
-                            );
-                        }
-                        notes
-                    },
-                },
-            })
-        }
-        ProfileKind::Custom => {
-            let command = settings.custom_command.clone().unwrap_or_default();
-            let with_port = |text: &str| text.replace(PORT_PLACEHOLDER, &port);
-            let mut words = split_command_line(&command)
-                .into_iter()
-                .map(|w| with_port(&w));
-            let program = PathBuf::from(words.next().unwrap_or_default());
-            let health_url = settings
-                .custom_health_url
-                .as_deref()
-                .filter(|u| !u.is_empty())
-                .map(with_port);
-            let sessions_dirs: Vec<PathBuf> = settings.sessions_dir.iter().cloned().collect();
-            let mut notes = vec![
-                "A custom server is started and stopped as given; YAM's admin actions are not available.".to_owned(),
-            ];
-            if health_url.is_none() {
-                notes.push(
-                    "No health URL is set: the server counts as running while its process lives."
-                        .into(),
-                );
-            }
-            if sessions_dirs.is_empty() {
-                notes.push("No sessions folder is set: sessions cannot be counted.".into());
-            }
-            if binding == Binding::Public {
-                notes.push(format!(
-                    "The command binds the port itself, so a restart closes it for a moment: write \
-                     {PORT_PLACEHOLDER} where the command takes its port and YAM Tray keeps the port open."
-                ));
-            }
-            Ok(LaunchPlan {
-                program,
-                args: words.collect(),
-                env: flag_env(settings),
-                cwd: paths.data_dir.clone(),
-                binding,
-                api_url,
-                health_url: health_url.clone(),
-                capabilities: Capabilities {
-                    health: health_url.is_some(),
-                    live_counts: !sessions_dirs.is_empty(),
-                    list_sessions: !sessions_dirs.is_empty(),
-                    revoke_session: false,
-                    force_logout: false,
-                    toggle_multiple_sessions: false,
-                    graceful_stop: StopMethod::Terminate,
-                    notes,
-                },
-                sessions_dirs,
-                sessions_redis: None,
-                markers_dir: paths.data_dir.clone(),
-                stop: StopMethod::Terminate,
-            })
-        }
+        ProfileKind::Embedded => Ok(embedded::plan(settings, paths, control_token, clear, at)),
+        ProfileKind::Python => python::plan(settings, paths, at, on_path),
+        ProfileKind::Custom => Ok(custom::plan(settings, paths, at)),
     }
 }
 
@@ -460,5 +292,10 @@ pub fn split_command_line(line: &str) -> Vec<String> {
     words
 }
 
+mod custom;
+mod embedded;
+mod python;
+
+pub use python::DoorCookies;
 #[cfg(test)]
 mod tests;

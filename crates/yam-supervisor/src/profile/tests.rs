@@ -4,6 +4,7 @@ fn paths() -> Paths {
     Paths {
         data_dir: PathBuf::from("/data"),
         server_bin: PathBuf::from("/app/yam-server"),
+        yam: None,
     }
 }
 

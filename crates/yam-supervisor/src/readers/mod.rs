@@ -2,6 +2,7 @@
 //! (cachelib) files. An unreadable file is "damaged", never an error that stops counting.
 
 mod flask;
+pub mod flask_cookie;
 pub mod flask_redis;
 mod yam;
 

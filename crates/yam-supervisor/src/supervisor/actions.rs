@@ -58,6 +58,25 @@ fn row_of(key: String, info: FileInfo, now: Timestamp) -> Option<SessionRow> {
     })
 }
 
+/// A sign-in seen at the door, as a row of the sessions table.
+fn door_row(s: crate::signins::SignIn) -> SessionRow {
+    let at = |ms: u64| {
+        chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+    };
+    SessionRow {
+        key: s.id,
+        user_id: Some(s.user_id),
+        username: s.username,
+        created_at: s.signed_in_at.and_then(at),
+        last_activity: at(s.last_activity),
+        expires_at: at(s.expires_at),
+        ip: s.client.ip,
+        user_agent: s.client.user_agent,
+        damaged: false,
+    }
+}
+
 /// A Flask-Session id (`secrets.token_urlsafe`): URL-safe base64.
 fn valid_sid(sid: &str) -> bool {
     (1..=128).contains(&sid.len())
@@ -178,28 +197,32 @@ impl Driver {
                 }
             },
             ProfileKind::Python => {
-                let (n, what) = match self.redis() {
-                    Some(source) => (
-                        in_redis(source, redis_watcher::clear).await?,
-                        "session(s) in Redis",
-                    ),
-                    None => (
-                        prepare::clear_session_files(&dirs)
-                            .map_err(|e| ActionError::Failed(e.to_string()))?,
-                        "session file(s)",
-                    ),
-                };
-                prepare::write_force_reset(&markers)
-                    .map_err(|e| ActionError::Failed(e.to_string()))?;
-                let running = !self.gens.is_empty();
-                if running {
-                    self.choose_switch();
-                    self.feed(Event::Restart { clear: false }).await;
+                let can = self.current_plan().map(|p| p.capabilities.clone());
+                if let Some(caps) = can.filter(|c| !c.force_logout) {
+                    return Err(ActionError::NotSupported(caps.notes.join(" ")));
                 }
-                format!(
-                    "Deleted {n} {what} and wrote force_session_reset.txt{}.",
-                    if running { "; YAM is restarting" } else { "" }
-                )
+                if let Counting::Door(sessions) = &self.watcher {
+                    let n = sessions.force_logout();
+                    format!(
+                        "Logged out {n} signed-in browser{} at the door: each sees YAM's login page \
+                         at its next request, and its remember-me cookie is cleared. Signing in \
+                         again works at once.",
+                        if n == 1 { "" } else { "s" }
+                    )
+                } else {
+                    let (n, what) = match self.redis() {
+                        Some(source) => (
+                            in_redis(source, redis_watcher::clear).await?,
+                            "session(s) in Redis",
+                        ),
+                        None => (
+                            prepare::clear_session_files(&dirs)
+                                .map_err(|e| ActionError::Failed(e.to_string()))?,
+                            "session file(s)",
+                        ),
+                    };
+                    format!("Deleted {n} {what}: everyone must log in again.")
+                }
             }
         };
         self.log.supervisor(&format!("Force logout: {message}"));
@@ -225,7 +248,12 @@ impl Driver {
                 "A custom server's sessions cannot be revoked from here.".into(),
             ));
         }
+        let door = match &self.watcher {
+            Counting::Door(sessions) => Some(std::sync::Arc::clone(sessions)),
+            Counting::Folders(_) | Counting::Redis(_) => None,
+        };
         let ended = match (self.api(), self.redis()) {
+            _ if door.is_some() => door.is_some_and(|d| d.revoke(key)),
             (Some(api), _) => api
                 .revoke(key)
                 .await
@@ -260,6 +288,24 @@ impl Driver {
     }
 
     pub(super) async fn sessions(&mut self) -> Result<SessionList, ActionError> {
+        if let Counting::Door(sessions) = &self.watcher {
+            let rows: Vec<SessionRow> = sessions.list().into_iter().map(door_row).collect();
+            let note = if sessions.verified() {
+                "Seen at the door: one row per signed-in browser (Flask's signed cookies, checked \
+                 with YAM's secret). A browser idle since before the supervisor started appears \
+                 when it comes back."
+            } else {
+                "Seen at the door, unverified: YAM's SECRET_KEY is not known, so these are what \
+                 the cookies claim. A browser idle since before the supervisor started appears \
+                 when it comes back."
+            };
+            return Ok(SessionList {
+                source: "door".into(),
+                total: rows.len(),
+                sessions: rows,
+                note: Some(note.into()),
+            });
+        }
         if let Some(api) = self.api() {
             let mut rows = Vec::new();
             let mut total = 0;
@@ -352,7 +398,7 @@ impl Driver {
             RedisLayout::Flask => {
                 let scanned = match &self.watcher {
                     Counting::Redis(w) => w.scanned(),
-                    Counting::Folders(_) => Vec::new(),
+                    Counting::Folders(_) | Counting::Door(_) => Vec::new(),
                 };
                 let rows = scanned
                     .into_iter()
@@ -387,6 +433,7 @@ impl Driver {
         })?;
         let restart = new.needs_restart(&self.settings) && !self.gens.is_empty();
         self.settings = new;
+        self.settings_tx.send_replace(self.settings.clone());
         self.warnings.clear();
         self.preview = Self::plan_for(
             &self.opts,
@@ -395,9 +442,8 @@ impl Driver {
             false,
             crate::profile::Binding::preview(&self.settings),
         );
-        if let Ok(p) = &self.preview {
-            let (dirs, redis) = (p.sessions_dirs.clone(), p.sessions_redis.clone());
-            self.watch_sessions(&dirs, redis.as_ref());
+        if let Ok(p) = self.preview.as_ref().map(Clone::clone) {
+            self.watch_plan(&p);
         }
         self.log.supervisor("Settings saved");
         if restart {

@@ -13,17 +13,20 @@ use tokio::sync::{mpsc, watch};
 use super::history_file::HistoryFile;
 use super::tickets::{self, Goal};
 use super::{ActionError, Options, Reply, Request};
-use crate::counting::Counting;
-use crate::door::Door;
+use std::sync::Arc;
+
+use crate::counting::{Counting, Source};
+use crate::door::{CookieRules, Door, DoorSessions};
+use crate::readers::flask_cookie::Secrets;
 use crate::lifecycle::{Action, Event, ExitInfo, Gen, Lifecycle, Notice, Role, Switch};
 use crate::lock::{Orphan, SupervisorLock};
 use crate::log_level::Level;
 use crate::logs::ServerLog;
 use crate::process::{Spawner, exit_info};
 use crate::procs::{Usage, UsageSampler};
-use crate::profile::{Binding, LaunchPlan, Paths, PlanError, StopMethod};
-use crate::redis_watcher::RedisSource;
-use crate::server_api::{health_client, healthy};
+use crate::profile::{Binding, DoorCookies, LaunchPlan, Paths, PlanError, StopMethod};
+use crate::server_api::{health_client, healthy, port_open};
+use yam_sessions::markers::FORCE_SESSION_RESET;
 use crate::settings::{Loaded, ProfileKind, RestartMode, Settings};
 use crate::status::{NoticeView, Status};
 
@@ -37,6 +40,7 @@ const TICK: Duration = Duration::from_millis(250);
 const HEALTH_WHILE_STARTING: Duration = Duration::from_millis(100);
 const USAGE_EVERY: Duration = Duration::from_secs(5);
 const LOG_TAIL: usize = 30;
+
 
 pub(super) enum Internal {
     Health {
@@ -111,6 +115,10 @@ pub(super) struct Driver {
     /// The server that exited last, and when: its port may take a moment to be released.
     pub(super) last_exit: Option<(u32, Instant)>,
     pub(super) history: HistoryFile,
+    /// Sessions read at the door (a signed-cookie YAM), with the rules they are read by.
+    pub(super) door_sessions: Option<(DoorCookies, Arc<DoorSessions>)>,
+    /// The settings as saved (secrets included), for `Supervisor::settings`.
+    pub(super) settings_tx: watch::Sender<Settings>,
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -142,8 +150,9 @@ impl Driver {
         orphan: Option<Orphan>,
         log: ServerLog,
         requests: mpsc::Receiver<Request>,
-    ) -> std::io::Result<(Self, watch::Receiver<Status>)> {
+    ) -> std::io::Result<(Self, watch::Receiver<Status>, watch::Receiver<Settings>)> {
         let settings = loaded.settings;
+        let (settings_tx, settings_rx) = watch::channel(settings.clone());
         let preview = Self::plan_for(
             &opts,
             &settings,
@@ -151,17 +160,13 @@ impl Driver {
             false,
             Binding::preview(&settings),
         );
-        let dirs = preview
-            .as_ref()
-            .map(|p| p.sessions_dirs.clone())
-            .unwrap_or_default();
-        let redis = preview.as_ref().ok().and_then(|p| p.sessions_redis.clone());
-        if settings.profile == ProfileKind::Embedded {
-            for d in &dirs {
+        if let (ProfileKind::Embedded, Ok(p)) = (settings.profile, &preview) {
+            for d in &p.sessions_dirs {
                 let _ = std::fs::create_dir_all(d);
             }
         }
-        let watcher = Counting::start(dirs, redis);
+        // Replaced by `watch_plan` below, once the driver exists.
+        let watcher = Counting::start(Source::Folders(&[]));
         let (history, history_warning) = HistoryFile::load(&opts.data_dir);
         let counts_rx = watcher.counts();
         let (internal_tx, internal_rx) = mpsc::unbounded_channel();
@@ -198,15 +203,27 @@ impl Driver {
             tickets: Vec::new(),
             last_exit: None,
             history,
+            door_sessions: None,
+            settings_tx,
         };
+        if let Ok(p) = driver.preview.as_ref().map(Clone::clone) {
+            driver.watch_plan(&p);
+        }
         driver.publish();
-        Ok((driver, status_rx))
+        Ok((driver, status_rx, settings_rx))
     }
 
-    pub(super) fn paths(opts: &Options) -> Paths {
+    /// Where things are; for a Python YAM, what its folder's sources say (read now: a YAM
+    /// folder is small, and the reader stops at 400 files of 1 MB).
+    pub(super) fn paths(opts: &Options, settings: &Settings) -> Paths {
+        let yam = match (settings.profile, &settings.yam_dir) {
+            (ProfileKind::Python, Some(dir)) => Some(crate::yam_folder::read_sources(dir)),
+            (ProfileKind::Python | ProfileKind::Embedded | ProfileKind::Custom, _) => None,
+        };
         Paths {
             data_dir: opts.data_dir.clone(),
             server_bin: opts.server_bin.clone(),
+            yam,
         }
     }
 
@@ -217,7 +234,14 @@ impl Driver {
         clear: bool,
         binding: Binding,
     ) -> Result<LaunchPlan, PlanError> {
-        crate::profile::plan(settings, &Self::paths(opts), token, clear, binding, which)
+        crate::profile::plan(
+            settings,
+            &Self::paths(opts, settings),
+            token,
+            clear,
+            binding,
+            which,
+        )
     }
 
     fn now(&self) -> Duration {
@@ -245,6 +269,7 @@ impl Driver {
                     self.poll_health();
                 }
                 _ = tick.tick() => {
+                    self.watcher.tick();
                     self.feed(Event::Tick).await;
                     self.poll_health();
                     self.sample_usage();
@@ -603,9 +628,17 @@ impl Driver {
                     self.opts.health_every
                 };
             g.health_in_flight = true;
+            // YAM consumes force_session_reset.txt at the first request that sees it: while
+            // one waits for a browser, the check only looks whether YAM's port accepts.
+            let port_only = g.plan.stop == StopMethod::Interrupt
+                && g.plan.markers_dir.join(FORCE_SESSION_RESET).exists();
             let (server, http, tx) = (g.server, self.health_http.clone(), self.internal_tx.clone());
             tokio::spawn(async move {
-                let ok = healthy(&http, &url).await;
+                let ok = if port_only {
+                    port_open(&url).await
+                } else {
+                    healthy(&http, &url).await
+                };
                 let _ = tx.send(Internal::Health { server, ok });
             });
         }
@@ -623,12 +656,58 @@ impl Driver {
         }
     }
 
-    /// Counts where `plan` keeps sessions (a new watcher when that changed).
-    pub(super) fn watch_sessions(&mut self, dirs: &[PathBuf], redis: Option<&RedisSource>) {
-        if self.watcher.watches(dirs, redis) {
+    /// Counts where `plan` keeps sessions (a new watcher when that changed); a signed-cookie
+    /// YAM's are read at the door.
+    pub(super) fn watch_plan(&mut self, plan: &LaunchPlan) {
+        let at_door = plan
+            .sessions_at_door
+            .as_ref()
+            .map(|rules| self.door_sessions_for(rules));
+        if let Some((_, door)) = &self.door {
+            door.set_sessions(at_door.clone());
+        }
+        let source = match (&at_door, &plan.sessions_redis) {
+            (Some(d), _) => Source::Door(d),
+            (None, Some(r)) => Source::Redis(r),
+            (None, None) => Source::Folders(&plan.sessions_dirs),
+        };
+        if self.watcher.watches(&source) {
             return;
         }
-        self.watcher = Counting::start(dirs.to_vec(), redis.cloned());
+        self.watcher = Counting::start(source);
         self.counts_rx = self.watcher.counts();
+    }
+
+    /// The door's sessions for `rules`: the same ones while the rules stay (a new lifetime is
+    /// applied in place), new ones when they change.
+    fn door_sessions_for(&mut self, rules: &DoorCookies) -> Arc<DoorSessions> {
+        let lifetime_ms = rules.lifetime_hours * 3_600_000;
+        let same_rules = |kept: &DoorCookies| {
+            let kept = DoorCookies {
+                lifetime_hours: rules.lifetime_hours,
+                ..kept.clone()
+            };
+            kept == *rules
+        };
+        if let Some((kept, ds)) = &self.door_sessions
+            && same_rules(kept)
+        {
+            ds.set_lifetime(lifetime_ms);
+            return Arc::clone(ds);
+        }
+        let secrets = (!rules.secrets.is_empty())
+            .then(|| Secrets::new(rules.secrets.iter().map(String::as_str)));
+        let (ds, warning) = DoorSessions::open(CookieRules {
+            session: rules.session_cookie.clone(),
+            remember: rules.remember_cookie.clone(),
+            id_fields: rules.id_fields.clone(),
+            name_field: rules.name_field.clone(),
+            secrets,
+            lifetime_ms,
+            state_file: self.opts.data_dir.join(crate::door::SESSIONS_FILE),
+        });
+        self.warnings.extend(warning);
+        self.door_sessions = Some((rules.clone(), Arc::clone(&ds)));
+        ds
     }
 }

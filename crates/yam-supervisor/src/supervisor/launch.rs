@@ -8,6 +8,7 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
 use super::driver::{DoorKey, Driver, Generation};
+use crate::counting::Counting;
 use crate::door::{Door, DoorMode};
 use crate::lifecycle::{Event, Gen};
 use crate::port::{self, PortCheck};
@@ -211,6 +212,7 @@ impl Driver {
                 plan.markers_dir.display()
             ))
         })?;
+        self.watch_plan(&plan);
         if clear && self.settings.profile == ProfileKind::Python {
             self.clear_python_sessions(&plan).await;
         }
@@ -219,7 +221,6 @@ impl Driver {
                 let _ = std::fs::create_dir_all(dir);
             }
         }
-        self.watch_sessions(&plan.sessions_dirs, plan.sessions_redis.as_ref());
         self.log.supervisor(&format!(
             "Starting server {server}: {} {}{}",
             plan.program.display(),
@@ -268,6 +269,13 @@ impl Driver {
 
     /// "Restart and log everyone out" for a Python YAM: the supervisor clears its sessions.
     async fn clear_python_sessions(&mut self, plan: &crate::profile::LaunchPlan) {
+        if let Counting::Door(sessions) = &self.watcher {
+            let n = sessions.force_logout();
+            self.log.supervisor(&format!(
+                "Logged everyone out at the door: {n} signed-in browser(s) will see the login page"
+            ));
+            return;
+        }
         if let Some(source) = plan.sessions_redis.clone() {
             match super::actions::in_redis(source, redis_watcher::clear).await {
                 Ok(n) => self.log.supervisor(&format!(

@@ -148,6 +148,8 @@ fn refused(e: ApiError) -> ActionError {
 pub struct Supervisor {
     requests: mpsc::Sender<Request>,
     status: watch::Receiver<Status>,
+    /// The settings as saved, secrets included (the status carries them redacted).
+    settings: watch::Receiver<Settings>,
     log: ServerLog,
 }
 
@@ -163,11 +165,13 @@ impl Supervisor {
         let (requests, rx) = mpsc::channel(64);
         let start_now = loaded.settings.start_on_launch;
         let clear = loaded.settings.clear_sessions_on_restart;
-        let (driver, status) = driver::Driver::new(options, loaded, lock, orphan, log.clone(), rx)?;
+        let (driver, status, settings) =
+            driver::Driver::new(options, loaded, lock, orphan, log.clone(), rx)?;
         let task = tokio::spawn(driver.run());
         let handle = Self {
             requests,
             status,
+            settings,
             log,
         };
         if start_now {
@@ -295,7 +299,7 @@ impl Supervisor {
         &self,
         changes: Vec<(String, String)>,
     ) -> Result<SettingsSaved, Vec<SettingError>> {
-        let current = self.status().settings;
+        let current = self.settings();
         let next = current.with_changes(changes.iter().map(|(k, v)| (k.as_str(), v.clone())))?;
         self.save_settings(next).await
     }
@@ -305,7 +309,7 @@ impl Supervisor {
         &self,
         on: bool,
     ) -> Result<SettingsSaved, Vec<SettingError>> {
-        let mut settings = self.status().settings;
+        let mut settings = self.settings();
         settings.multiple_sessions = on;
         self.save_settings(settings).await
     }
@@ -329,6 +333,12 @@ impl Supervisor {
 
     pub fn status(&self) -> Status {
         self.status.borrow().clone()
+    }
+
+    /// The settings as saved, secrets included: for changing them, never for showing them
+    /// (`status().settings` is the shown form).
+    pub fn settings(&self) -> Settings {
+        self.settings.borrow().clone()
     }
 
     pub fn subscribe(&self) -> watch::Receiver<Status> {

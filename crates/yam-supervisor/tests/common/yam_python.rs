@@ -13,11 +13,20 @@ pub enum Stand {
     SignedCookie,
 }
 
-/// A supervisor running the stand-in `stand` as its Python YAM (a copy in a temp folder).
-pub async fn python_harness(stand: Stand, tune: impl FnOnce(&mut Options)) -> Harness {
+/// The settings that run the YAM folder `yam` with the test venv's Python.
+pub async fn python_settings(yam: &std::path::Path) -> String {
     let python = tokio::task::spawn_blocking(yam_testkit::flask_python)
         .await
         .expect("venv");
+    format!(
+        "profile = \"python\"\nyam_dir = '{}'\npython = '{}'\n",
+        yam.display(),
+        python.display()
+    )
+}
+
+/// A supervisor running the stand-in `stand` as its Python YAM (a copy in a temp folder).
+pub async fn python_harness(stand: Stand, tune: impl FnOnce(&mut Options)) -> Harness {
     let dir = tempfile::tempdir().expect("tmp");
     let yam = dir.path().join("YAM");
     let fixture = match stand {
@@ -25,11 +34,7 @@ pub async fn python_harness(stand: Stand, tune: impl FnOnce(&mut Options)) -> Ha
         Stand::SignedCookie => "yam_cookie_app",
     };
     copy_dir(&yam_testkit::fixture(fixture), &yam).expect("copy the stand-in");
-    let settings = format!(
-        "profile = \"python\"\nyam_dir = '{}'\npython = '{}'\n",
-        yam.display(),
-        python.display()
-    );
+    let settings = python_settings(&yam).await;
     harness_tuned(&settings, free_port(), dir, tune)
 }
 

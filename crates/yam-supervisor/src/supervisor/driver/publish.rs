@@ -6,6 +6,7 @@ use std::path::PathBuf;
 use yam_sessions::Clock as _;
 
 use super::{Driver, LOG_TAIL};
+use crate::counting::Counting;
 use crate::lifecycle::{Notice, Phase};
 use crate::log_level::Level;
 use crate::settings::{ProfileKind, Settings};
@@ -156,6 +157,13 @@ impl Driver {
             health_failures: self.machine.health_failures(),
             usage: self.usage,
             sessions: self.counts_rx.borrow().clone(),
+            sessions_source: match &self.watcher {
+                Counting::Folders(_) => "folder",
+                Counting::Redis(_) => "redis",
+                Counting::Door(d) if d.verified() => "door",
+                Counting::Door(_) => "door_unverified",
+            }
+            .to_owned(),
             sessions_dirs: plan.map(|p| p.sessions_dirs.clone()).unwrap_or_default(),
             profile: self.settings.profile,
             capabilities: plan.map(|p| p.capabilities.clone()),
@@ -164,7 +172,7 @@ impl Driver {
                 conflict_resolution: self.settings.conflict_resolution_effective(),
                 lifetime_hours: if multiple { 4 } else { 2 },
             },
-            settings: self.settings.clone(),
+            settings: self.settings.redacted(),
             warnings,
             data_dir: self.opts.data_dir.clone(),
             config_dir: self.opts.config_dir.clone(),
@@ -202,6 +210,7 @@ pub(super) fn placeholder_status() -> Status {
         health_failures: 0,
         usage: None,
         sessions: Default::default(),
+        sessions_source: "folder".into(),
         sessions_dirs: Vec::new(),
         profile: ProfileKind::Embedded,
         capabilities: None,

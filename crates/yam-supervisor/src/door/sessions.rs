@@ -1,0 +1,350 @@
+//! Sessions seen at the door, for a YAM whose sessions are Flask's signed cookies: every
+//! request's session cookie is read (and checked with YAM's secret when it is known), each
+//! browser's sign-in is followed with a companion cookie of the door's own, and a revoked or
+//! force-logged-out browser has its session and remember cookies taken out of its requests
+//! and cleared in the answer, so YAM shows it its own login page. Cookie values are never
+//! logged or kept; only what the sessions table shows is, in memory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use axum::http::{HeaderMap, HeaderValue, header};
+use cookie::Cookie;
+use parking_lot::Mutex;
+use tokio::sync::watch;
+use yam_sessions::{Clock as _, SystemClock};
+
+use crate::readers::flask_cookie::{self, CookieError, Secrets};
+use crate::signins::{Admit, Answer, Client, Companion, CookieView, Persisted, SignIns};
+use crate::tally::Counts;
+
+/// The door's kept state (force logout, revocations), in the data folder.
+pub const SESSIONS_FILE: &str = "door-sessions.json";
+/// The door's own cookie that follows one sign-in.
+pub const COMPANION: &str = "yam_tray_sid";
+/// "Expiring soon" in the counts: within 10 minutes.
+const SOON_MS: u64 = 10 * 60 * 1000;
+
+/// How to read YAM's cookies.
+#[derive(Clone, Debug)]
+pub struct CookieRules {
+    pub session: String,
+    pub remember: String,
+    /// The payload fields that hold the user's id, first found wins.
+    pub id_fields: Vec<String>,
+    pub name_field: String,
+    /// YAM's secret keys; `None`: counts are unverified claims.
+    pub secrets: Option<Secrets>,
+    /// A session without an expiry of its own lasts this long after its last request.
+    pub lifetime_ms: u64,
+    /// Where the force logout and revocations are kept.
+    pub state_file: PathBuf,
+}
+
+pub struct DoorSessions {
+    rules: CookieRules,
+    registry: Mutex<SignIns>,
+    counts: watch::Sender<Counts>,
+}
+
+/// What the door noted about a request, for its answer.
+pub struct Pending {
+    companion: Option<String>,
+    admitted: Option<CookieView>,
+    logged_out: bool,
+    started_ms: u64,
+    client: Client,
+}
+
+/// Now, in Unix milliseconds (the sign-ins' clock).
+pub fn now_ms() -> u64 {
+    u64::try_from(SystemClock.now().as_millis()).unwrap_or(0)
+}
+
+/// A `Set-Cookie` that clears `name`.
+fn clearing(name: &str) -> Option<HeaderValue> {
+    HeaderValue::from_str(&format!(
+        "{name}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax"
+    ))
+    .ok()
+}
+
+impl DoorSessions {
+    /// Loads the kept state (a damaged file starts afresh: the warning says so).
+    pub fn open(rules: CookieRules) -> (Arc<Self>, Option<String>) {
+        let (state, warning) = Persisted::load(&rules.state_file);
+        let registry = SignIns::new(rules.lifetime_ms, state);
+        let (counts, _) = watch::channel(registry.counts(now_ms(), SOON_MS));
+        let this = Arc::new(Self {
+            rules,
+            registry: Mutex::new(registry),
+            counts,
+        });
+        (this, warning)
+    }
+
+    /// YAM's lifetime for the mode changed (a toggle): applies from each sign-in's next request.
+    pub fn set_lifetime(&self, lifetime_ms: u64) {
+        self.registry.lock().set_lifetime(lifetime_ms);
+    }
+
+    pub fn verified(&self) -> bool {
+        self.rules.secrets.is_some()
+    }
+
+    pub fn counts(&self) -> watch::Receiver<Counts> {
+        self.counts.subscribe()
+    }
+
+    pub fn rules(&self) -> &CookieRules {
+        &self.rules
+    }
+
+    fn publish(&self, registry: &SignIns) {
+        let counts = registry.counts(now_ms(), SOON_MS);
+        self.counts.send_if_modified(|c| {
+            let changed = *c != counts;
+            *c = counts;
+            changed
+        });
+    }
+
+    fn save(&self, registry: &SignIns) {
+        if let Err(e) = registry.persisted().save(&self.rules.state_file) {
+            tracing::warn!(
+                "could not save {}: {e}",
+                self.rules.state_file.display()
+            );
+        }
+    }
+
+    fn read_session(&self, value: &str) -> Result<CookieView, CookieError> {
+        let cookie = flask_cookie::read(value, self.rules.secrets.as_ref())?;
+        Ok(CookieView {
+            user: flask_cookie::who(&cookie, &self.rules.id_fields, &self.rules.name_field),
+            signed_at: cookie.signed_at,
+        })
+    }
+
+    /// Reads a request before it goes to YAM; takes a logged-out browser's cookies out.
+    pub fn on_request(&self, headers: &mut HeaderMap, client: Client) -> Pending {
+        let started_ms = now_ms();
+        let mut session = None;
+        let mut forged = false;
+        let mut remember = None;
+        let mut companion = None;
+        for value in headers.get_all(header::COOKIE) {
+            let Ok(text) = value.to_str() else { continue };
+            for c in Cookie::split_parse(text).flatten() {
+                let name = c.name();
+                if name == self.rules.session && session.is_none() && !forged {
+                    match self.read_session(c.value()) {
+                        Ok(view) => session = Some(view),
+                        Err(CookieError::BadSignature) => forged = true,
+                        // Not a signed Flask session (or garbage): YAM decides.
+                        Err(_) => {}
+                    }
+                } else if name == self.rules.remember && remember.is_none() {
+                    let user = c.value().split('|').next().unwrap_or("");
+                    if !user.is_empty() && user.len() <= 64 {
+                        remember = Some(user.to_owned());
+                    }
+                } else if name == COMPANION && companion.is_none() {
+                    companion = Some(c.value().to_owned());
+                }
+            }
+        }
+        let request = crate::signins::Request {
+            companion: companion.as_deref(),
+            session: session.clone(),
+            forged_session: forged,
+            remember_user: remember.as_deref(),
+        };
+        let admit = self.registry.lock().admit(&request);
+        let logged_out = admit != Admit::Pass;
+        if logged_out {
+            self.strip(headers);
+        }
+        Pending {
+            companion,
+            admitted: if logged_out { None } else { session },
+            logged_out,
+            started_ms,
+            client,
+        }
+    }
+
+    /// Takes the session, remember and companion cookies out of a request.
+    fn strip(&self, headers: &mut HeaderMap) {
+        let kept: Vec<String> = headers
+            .get_all(header::COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|text| {
+                Cookie::split_parse(text)
+                    .flatten()
+                    .filter(|c| {
+                        c.name() != self.rules.session
+                            && c.name() != self.rules.remember
+                            && c.name() != COMPANION
+                    })
+                    .map(|c| format!("{}={}", c.name(), c.value()))
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        headers.remove(header::COOKIE);
+        if !kept.is_empty()
+            && let Ok(v) = HeaderValue::from_str(&kept.join("; "))
+        {
+            headers.insert(header::COOKIE, v);
+        }
+    }
+
+    /// What YAM's answer did to the session cookie.
+    fn answered(&self, headers: &HeaderMap) -> Answer {
+        let now = now_ms() / 1000;
+        for value in headers.get_all(header::SET_COOKIE) {
+            let Ok(c) = value.to_str().map(Cookie::parse) else {
+                continue;
+            };
+            let Ok(c) = c else { continue };
+            if c.name() != self.rules.session {
+                continue;
+            }
+            let expires = c
+                .expires_datetime()
+                .map(|t| u64::try_from(t.unix_timestamp()).unwrap_or(0));
+            let cleared = c.value().is_empty()
+                || c.max_age().is_some_and(|a| a.whole_seconds() <= 0)
+                || expires.is_some_and(|e| e <= now);
+            if cleared {
+                return Answer::Cleared;
+            }
+            return match self.read_session(c.value()) {
+                Ok(view) => Answer::Set { view, expires },
+                Err(_) => Answer::Untouched,
+            };
+        }
+        Answer::Untouched
+    }
+
+    /// Follows YAM's answer: the sign-in it began, continued or ended, and the cookies to set.
+    pub fn on_answer(&self, pending: Pending, headers: &mut HeaderMap) {
+        let answer = self.answered(headers);
+        let mut registry = self.registry.lock();
+        let before = registry.persisted().clone();
+        let fresh_login = matches!(&answer, Answer::Set { view, .. } if view.user.is_some());
+        let companion = match (pending.logged_out, fresh_login) {
+            // The browser's old cookies were taken out, and YAM signed it in anew (its login
+            // form): a new sign-in, not the one that ended.
+            (true, true) => registry.answer(
+                None,
+                None,
+                &answer,
+                pending.client,
+                (pending.started_ms, now_ms()),
+            ),
+            (true, false) => Companion::LogOut,
+            (false, _) => registry.answer(
+                pending.companion.as_deref(),
+                pending.admitted.as_ref(),
+                &answer,
+                pending.client,
+                (pending.started_ms, now_ms()),
+            ),
+        };
+        match companion {
+            Companion::Keep => {}
+            Companion::Set { id, expires } => {
+                let at = chrono::DateTime::from_timestamp(i64::try_from(expires).unwrap_or(0), 0)
+                    .map(|t| t.format("%a, %d %b %Y %H:%M:%S GMT").to_string())
+                    .unwrap_or_default();
+                if let Ok(v) = HeaderValue::from_str(&format!(
+                    "{COMPANION}={id}; Path=/; Expires={at}; HttpOnly; SameSite=Lax"
+                )) {
+                    headers.append(header::SET_COOKIE, v);
+                }
+            }
+            Companion::Clear => {
+                if let Some(v) = clearing(COMPANION) {
+                    headers.append(header::SET_COOKIE, v);
+                }
+            }
+            Companion::LogOut => self.log_out(headers, matches!(answer, Answer::Set { view: CookieView { user: None, .. }, .. })),
+        }
+        self.publish(&registry);
+        if *registry.persisted() != before {
+            self.save(&registry);
+        }
+    }
+
+    /// Clears the session (unless YAM just set an anonymous one), remember and companion
+    /// cookies in an answer.
+    fn log_out(&self, headers: &mut HeaderMap, anonymous_session_set: bool) {
+        let session = self.rules.session.clone();
+        let mine: Vec<HeaderValue> = headers
+            .get_all(header::SET_COOKIE)
+            .iter()
+            .filter(|v| {
+                let name = v
+                    .to_str()
+                    .ok()
+                    .and_then(|t| t.split('=').next())
+                    .unwrap_or("")
+                    .trim();
+                name != self.rules.remember
+                    && name != COMPANION
+                    && (anonymous_session_set || name != session)
+            })
+            .cloned()
+            .collect();
+        headers.remove(header::SET_COOKIE);
+        for v in mine {
+            headers.append(header::SET_COOKIE, v);
+        }
+        let mut names = vec![self.rules.remember.as_str(), COMPANION];
+        if !anonymous_session_set {
+            names.push(&session);
+        }
+        for name in names {
+            if let Some(v) = clearing(name) {
+                headers.append(header::SET_COOKIE, v);
+            }
+        }
+    }
+
+    /// Ends one sign-in (saved at once).
+    pub fn revoke(&self, id: &str) -> bool {
+        let mut registry = self.registry.lock();
+        let ended = registry.revoke(id, now_ms());
+        if ended {
+            self.save(&registry);
+            self.publish(&registry);
+        }
+        ended
+    }
+
+    /// Ends every sign-in (saved at once): how many the door knew of.
+    pub fn force_logout(&self) -> usize {
+        let mut registry = self.registry.lock();
+        let n = registry.force_logout(now_ms());
+        self.save(&registry);
+        self.publish(&registry);
+        n
+    }
+
+    pub fn list(&self) -> Vec<crate::signins::SignIn> {
+        self.registry.lock().list(now_ms())
+    }
+
+    /// Forgets what expired; publishes the counts (called every second).
+    pub fn tick(&self) {
+        let mut registry = self.registry.lock();
+        let before = registry.persisted().clone();
+        registry.expire(now_ms());
+        self.publish(&registry);
+        if *registry.persisted() != before {
+            self.save(&registry);
+        }
+    }
+}

@@ -1,0 +1,58 @@
+//! What must outlive the supervisor: when everyone was last logged out, who signed in again
+//! since, and the revoked sign-ins (until they would have expired). Never a cookie value.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::io::Read;
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+/// More than any real state takes; a bigger file is not ours.
+const MAX_FILE: u64 = 4 * 1024 * 1024;
+
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Persisted {
+    /// The last force logout (Unix milliseconds): sessions signed before it are refused.
+    pub logged_out_at: Option<u64>,
+    /// Users who signed in again since then: their remember cookie is theirs again.
+    pub back_since_logout: BTreeSet<String>,
+    /// Revoked sign-ins (companion ids) and until when they are remembered.
+    pub revoked: BTreeMap<String, u64>,
+}
+
+impl Persisted {
+    /// Reads `path`; a missing file is a fresh state, an unreadable one too (with why).
+    pub fn load(path: &Path) -> (Self, Option<String>) {
+        let read = std::fs::File::open(path).and_then(|f| {
+            let mut text = String::new();
+            f.take(MAX_FILE).read_to_string(&mut text)?;
+            Ok(text)
+        });
+        match read {
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Self::default(), None),
+            Err(e) => (
+                Self::default(),
+                Some(format!("{} could not be read ({e}); starting afresh", path.display())),
+            ),
+            Ok(text) => match serde_json::from_str(&text) {
+                Ok(state) => (state, None),
+                Err(e) => (
+                    Self::default(),
+                    Some(format!("{} is damaged ({e}); starting afresh", path.display())),
+                ),
+            },
+        }
+    }
+
+    /// Writes `path` whole (a temp file renamed over it), for its owner only.
+    pub fn save(&self, path: &Path) -> std::io::Result<()> {
+        let text = serde_json::to_vec_pretty(self).map_err(std::io::Error::other)?;
+        let dir = path.parent().unwrap_or_else(|| Path::new("."));
+        let mut tmp = tempfile::NamedTempFile::new_in(dir)?;
+        std::io::Write::write_all(&mut tmp, &text)?;
+        tmp.as_file().sync_all()?;
+        tmp.persist(path).map_err(|e| e.error)?;
+        Ok(())
+    }
+}

@@ -1,0 +1,219 @@
+//! A YAM whose sessions are Flask's signed cookies (the real YAM's way; the stand-in is
+//! `tests/fixtures/yam_cookie_app`: default sessions, a Flask-Login-style remember cookie, YAM's
+//! login form and command line), supervised behind the door: browsers are counted and listed
+//! with the right users, one is revoked, everyone is logged out (and sees the login page once,
+//! no loop), a new login works, the logout survives a supervisor restart, a forged cookie is
+//! refused, an old cookie replayed later stays refused — and health checks never consume
+//! YAM's `force_session_reset.txt`.
+
+mod common;
+
+use std::time::Duration;
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::yam_python::{Stand, python_harness, python_settings};
+use common::*;
+use yam_supervisor::status::Status;
+use yam_testkit::Browser;
+
+const PASSWORD: &str = "yam-password";
+
+/// Signs a browser in with YAM's login form; it then holds a session, a remember cookie and
+/// the door's companion.
+fn sign_in(base: &str, email: &str, agent: &str) -> Browser {
+    let mut b = Browser::new(base, agent);
+    let page = b.post_form("/login", &[("email", email), ("password", PASSWORD)]);
+    assert_eq!((page.status, page.location.as_deref()), (302, Some("/")), "{page:?}");
+    for name in ["yam_session", "remember_token", "yam_tray_sid"] {
+        assert!(b.cookie(name).is_some(), "{name} after login");
+    }
+    b
+}
+
+/// The browser asks for a page: signed in (200), or sent to the login page.
+fn signed_in(b: &mut Browser) -> bool {
+    b.get("/api/session/time-remaining").status == 200
+}
+
+/// A logged-out browser gets one redirect to YAM's login page, which answers: no loop.
+fn sees_login_page_once(b: &mut Browser) {
+    let home = b.get("/");
+    assert_eq!((home.status, home.location.as_deref()), (302, Some("/login")), "{home:?}");
+    let login = b.get("/login");
+    assert_eq!(login.status, 200, "{login:?}");
+    assert!(login.body.contains("<form"), "{}", login.body);
+    assert!(b.cookie("remember_token").is_none(), "the remember cookie was cleared");
+}
+
+async fn blocking<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> T {
+    tokio::task::spawn_blocking(f).await.expect("join")
+}
+
+fn counted(live: usize, users: usize) -> impl Fn(&Status) -> bool {
+    move |s| s.sessions.live == live && s.sessions.users == users
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn browsers_are_counted_revoked_and_logged_out_at_the_door() {
+    let h = python_harness(Stand::SignedCookie, |_| {}).await;
+    let status = h.running().await;
+    let caps = status.capabilities.expect("capabilities");
+    assert!(caps.live_counts && caps.revoke_session && caps.force_logout);
+    assert!(
+        caps.notes.iter().any(|n| n.contains("signed cookies") && n.contains("SECRET_KEY")),
+        "{:?}",
+        caps.notes
+    );
+    let base = h.url();
+
+    // Three browsers, two users: counted and listed with their users.
+    let b = base.clone();
+    let (mut a1, mut a2, mut bob) = blocking(move || {
+        (
+            sign_in(&b, "admin@example.com", "Firefox A"),
+            sign_in(&b, "admin@example.com", "Chrome B"),
+            sign_in(&b, "bob@example.com", "Safari C"),
+        )
+    })
+    .await;
+    h.wait("3 sessions of 2 users", counted(3, 2)).await;
+    let list = h.supervisor.sessions().await.expect("list");
+    assert_eq!((list.source.as_str(), list.total), ("door", 3));
+    let mut who: Vec<(String, String)> = list
+        .sessions
+        .iter()
+        .map(|r| {
+            (
+                r.username.clone().unwrap_or_default(),
+                r.user_agent.clone().unwrap_or_default(),
+            )
+        })
+        .collect();
+    who.sort();
+    assert_eq!(
+        who,
+        vec![
+            ("admin".into(), "Chrome B".into()),
+            ("admin".into(), "Firefox A".into()),
+            ("bob".into(), "Safari C".into())
+        ]
+    );
+    assert!(list.sessions.iter().all(|r| r.ip.as_deref() == Some("127.0.0.1")));
+    // Flask signs the cookie again at every answer: still three sign-ins.
+    (a1, a2, bob) = blocking(move || {
+        for _ in 0..3 {
+            assert!(signed_in(&mut a1) && signed_in(&mut a2) && signed_in(&mut bob));
+        }
+        (a1, a2, bob)
+    })
+    .await;
+    assert_eq!(h.supervisor.status().sessions.live, 3);
+
+    // Revoke one: only that browser is logged out.
+    let chrome = list
+        .sessions
+        .iter()
+        .find(|r| r.user_agent.as_deref() == Some("Chrome B"))
+        .expect("row")
+        .key
+        .clone();
+    h.supervisor.revoke(&chrome).await.expect("revoke");
+    h.wait("2 sessions after the revoke", counted(2, 2)).await;
+    (a1, a2, bob) = blocking(move || {
+        sees_login_page_once(&mut a2);
+        assert!(!signed_in(&mut a2), "revoked stays out");
+        assert!(signed_in(&mut a1) && signed_in(&mut bob), "the others stay in");
+        (a1, a2, bob)
+    })
+    .await;
+
+    // Force logout: everyone, and the cookies kept from before stay refused.
+    let old_jar = a1.jar();
+    let message = h.supervisor.force_logout().await.expect("force logout");
+    assert!(message.contains("at the door"), "{message}");
+    h.wait("nobody", counted(0, 0)).await;
+    let b = base.clone();
+    let mut again = blocking(move || {
+        sees_login_page_once(&mut a1);
+        sees_login_page_once(&mut bob);
+        // A new login works at once.
+        let mut again = sign_in(&b, "admin@example.com", "Firefox A");
+        assert!(signed_in(&mut again));
+        // The old cookies, replayed later, stay refused.
+        let mut replay = Browser::new(&b, "Replayer");
+        replay.restore(old_jar);
+        assert!(!signed_in(&mut replay));
+        again
+    })
+    .await;
+    h.wait("the new login", counted(1, 1)).await;
+    assert!(blocking(move || signed_in(&mut again)).await);
+    h.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_force_logout_survives_a_supervisor_restart_and_forged_cookies_are_refused() {
+    let h = python_harness(Stand::SignedCookie, |_| {}).await;
+    h.running().await;
+    let base = h.url();
+    let b = base.clone();
+    let (browser, mut forged) = blocking(move || {
+        let browser = sign_in(&b, "bob@example.com", "Firefox");
+        // A cookie claiming to be admin, with a signature YAM's secret did not make.
+        let mut forged = Browser::new(&b, "Forger");
+        let real = browser.cookie("yam_session").expect("cookie").to_owned();
+        let (_, stamp_and_signature) = real.split_once('.').expect("dots");
+        let claim = URL_SAFE_NO_PAD.encode(br#"{"_user_id":"1","user_id":1,"username":"admin"}"#);
+        forged.set_cookie("yam_session", &format!("{claim}.{stamp_and_signature}"));
+        (browser, forged)
+    })
+    .await;
+    h.wait("bob", counted(1, 1)).await;
+    forged = blocking(move || {
+        assert!(!signed_in(&mut forged), "a forged cookie is not a session");
+        forged
+    })
+    .await;
+    assert_eq!(h.supervisor.status().sessions.live, 1, "the forged one is not counted");
+    drop(forged);
+
+    h.supervisor.force_logout().await.expect("force logout");
+    let jar = browser.jar();
+    // A new supervisor on the same folders: the logout holds.
+    let yam = h.dir.path().join("YAM");
+    let dir = h.stop().await;
+    let settings = python_settings(&yam).await;
+    let again = harness_tuned(&settings, free_port(), dir, |_| {});
+    again.running().await;
+    let b = again.url();
+    blocking(move || {
+        let mut back = Browser::new(&b, "Firefox");
+        back.restore(jar);
+        assert!(!signed_in(&mut back), "logged out for good");
+    })
+    .await;
+    again.stop().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn health_checks_never_consume_yams_force_reset_marker() {
+    let h = python_harness(Stand::SignedCookie, |o| {
+        o.health_every = Duration::from_millis(100);
+    })
+    .await;
+    h.running().await;
+    let marker = h.dir.path().join("YAM/force_session_reset.txt");
+    std::fs::write(&marker, "reset\n").expect("marker");
+    // Many health checks later, the marker still waits for a browser.
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert!(marker.exists(), "a health check consumed the marker");
+    assert_eq!(h.supervisor.status().phase_label, "Running");
+    let b = h.url();
+    blocking(move || Browser::new(&b, "First visitor").get("/")).await;
+    assert!(
+        until(Duration::from_secs(5), || !marker.exists()).await,
+        "the first browser request consumes it"
+    );
+    h.stop().await;
+}
