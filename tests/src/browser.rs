@@ -72,9 +72,9 @@ impl Browser {
             };
             let gone = c.value().is_empty()
                 || c.max_age().is_some_and(|a| a.whole_seconds() <= 0)
-                || c
-                    .expires_datetime()
-                    .is_some_and(|t| t.unix_timestamp() <= 0 || t < cookie::time::OffsetDateTime::now_utc());
+                || c.expires_datetime().is_some_and(|t| {
+                    t.unix_timestamp() <= 0 || t < cookie::time::OffsetDateTime::now_utc()
+                });
             if gone {
                 self.jar.remove(c.name());
             } else {

@@ -215,14 +215,19 @@ impl Settings {
             ("session_name_field", &self.session_name_field),
         ] {
             if let Some(n) = name
-                && (n.len() > 64 || !n.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
+                && (n.len() > 64
+                    || !n
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"_-.".contains(&b)))
             {
                 errors.push(err(field, "letters, digits, '_', '-' or '.', at most 64"));
             }
         }
         if let Some(fields) = &self.session_user_fields
             && (fields.len() > 256
-                || !fields.bytes().all(|b| b.is_ascii_alphanumeric() || b"_-., ".contains(&b)))
+                || !fields
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_-., ".contains(&b)))
         {
             errors.push(err(
                 "session_user_fields",

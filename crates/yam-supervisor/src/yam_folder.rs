@@ -155,7 +155,10 @@ pub struct YamSources {
 }
 
 /// The first name assigned to `setting` (`SESSION_COOKIE_NAME = "yam_session"`).
-fn name_setting<'a>(setting: &str, sources: impl IntoIterator<Item = (&'a str, &'a str)>) -> Option<String> {
+fn name_setting<'a>(
+    setting: &str,
+    sources: impl IntoIterator<Item = (&'a str, &'a str)>,
+) -> Option<String> {
     let re = Regex::new(&format!(
         r#"{setting}["']?\s*\]?\s*[:=]\s*["']([A-Za-z0-9_.-]{{1,64}})["']"#
     ))
@@ -387,7 +390,11 @@ mod tests {
             ),
         ];
         for (text, expected) in cases {
-            assert_eq!(session_storage([("app.py", text.as_str())]), expected, "{text}");
+            assert_eq!(
+                session_storage([("app.py", text.as_str())]),
+                expected,
+                "{text}"
+            );
         }
         // Set up in one file, configured in another.
         assert_eq!(
@@ -419,11 +426,17 @@ mod tests {
                 "config.py",
                 "class Config:\n    SECRET_KEY = os.environ.get('SECRET_KEY') or 'yam-secret'\n",
             ),
-            ("app.py", "app.config[\"SECRET_KEY\"] = \"second\"\nprint('SECRET_KEY is set')"),
+            (
+                "app.py",
+                "app.config[\"SECRET_KEY\"] = \"second\"\nprint('SECRET_KEY is set')",
+            ),
             (".env", "SECRET_KEY=from-env-file\n"),
             ("settings.yaml", "SECRET_KEY: 'yaml-one'\n"),
         ]);
-        assert_eq!(keys, vec!["yam-secret", "second", "from-env-file", "yaml-one"]);
+        assert_eq!(
+            keys,
+            vec!["yam-secret", "second", "from-env-file", "yaml-one"]
+        );
         assert!(secret_keys([("a.py", "x = 1")]).is_empty());
     }
 

@@ -13,9 +13,9 @@ use axum::response::Response;
 use tokio::sync::watch;
 
 use super::upstream::{Backend, SendError};
-use crate::signins::Client;
 use super::{Shared, Unavailable, websocket};
 use crate::lifecycle::Route;
+use crate::signins::Client;
 
 /// A request that found its server gone before it reached it waits this long for the route
 /// to change before it tries again.

@@ -111,10 +111,7 @@ impl DoorSessions {
 
     fn save(&self, registry: &SignIns) {
         if let Err(e) = registry.persisted().save(&self.rules.state_file) {
-            tracing::warn!(
-                "could not save {}: {e}",
-                self.rules.state_file.display()
-            );
+            tracing::warn!("could not save {}: {e}", self.rules.state_file.display());
         }
     }
 
@@ -270,7 +267,16 @@ impl DoorSessions {
                     headers.append(header::SET_COOKIE, v);
                 }
             }
-            Companion::LogOut => self.log_out(headers, matches!(answer, Answer::Set { view: CookieView { user: None, .. }, .. })),
+            Companion::LogOut => self.log_out(
+                headers,
+                matches!(
+                    answer,
+                    Answer::Set {
+                        view: CookieView { user: None, .. },
+                        ..
+                    }
+                ),
+            ),
         }
         self.publish(&registry);
         if *registry.persisted() != before {

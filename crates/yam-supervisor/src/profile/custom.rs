@@ -24,12 +24,12 @@ pub(super) fn plan(settings: &Settings, paths: &Paths, at: Seat) -> LaunchPlan {
         .map(with_port);
     let sessions_dirs: Vec<PathBuf> = settings.sessions_dir.iter().cloned().collect();
     let mut notes = vec![
-        "A custom server is started and stopped as given; YAM's admin actions are not available.".to_owned(),
+        "A custom server is started and stopped as given; YAM's admin actions are not available."
+            .to_owned(),
     ];
     if health_url.is_none() {
         notes.push(
-            "No health URL is set: the server counts as running while its process lives."
-                .into(),
+            "No health URL is set: the server counts as running while its process lives.".into(),
         );
     }
     if sessions_dirs.is_empty() {

@@ -112,7 +112,11 @@ pub(super) fn plan(
             .is_some_and(|y| y.storage == SessionStorage::SignedCookies);
     let cookies = door_cookies(settings, paths);
     let mut notes: Vec<String> = Vec::new();
-    let countable = match (settings.session_store.is_some(), signed_cookies, behind_door) {
+    let countable = match (
+        settings.session_store.is_some(),
+        signed_cookies,
+        behind_door,
+    ) {
         (true, _, _) => {
             notes.push(
                 "Sessions are counted in Redis, from Flask-Session's keys (SESSION_TYPE = \"redis\")."

@@ -145,11 +145,13 @@ pub fn who(
     id_fields: &[String],
     name_field: &str,
 ) -> Option<(String, Option<String>)> {
-    let id = id_fields.iter().find_map(|f| match cookie.payload.get(f)? {
-        serde_json::Value::String(s) if !s.is_empty() && s.len() <= 128 => Some(s.clone()),
-        serde_json::Value::Number(n) => Some(n.to_string()),
-        _ => None,
-    })?;
+    let id = id_fields
+        .iter()
+        .find_map(|f| match cookie.payload.get(f)? {
+            serde_json::Value::String(s) if !s.is_empty() && s.len() <= 128 => Some(s.clone()),
+            serde_json::Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })?;
     let name = cookie
         .payload
         .get(name_field)
@@ -208,7 +210,10 @@ mod tests {
 
     #[test]
     fn hostile_cookies_cost_bounded_work() {
-        assert_eq!(read(&"a".repeat(MAX_COOKIE + 1), None), Err(CookieError::TooLong));
+        assert_eq!(
+            read(&"a".repeat(MAX_COOKIE + 1), None),
+            Err(CookieError::TooLong)
+        );
         assert_eq!(read("no dots at all", None), Err(CookieError::Shape));
         assert_eq!(read("%%%.axXpbw.sig", None), Err(CookieError::Base64));
         // A zip bomb: 10 MB of spaces compress to ~10 KB; cap the input cookie size first,
@@ -223,13 +228,22 @@ mod tests {
         let deep = format!("{}1{}", "[".repeat(5000), "]".repeat(5000));
         let mut z = flate2::write::ZlibEncoder::new(Vec::new(), flate2::Compression::best());
         std::io::Write::write_all(&mut z, deep.as_bytes()).expect("write");
-        let cookie = format!(".{}.axXpbw.sig", URL_SAFE_NO_PAD.encode(z.finish().expect("z")));
+        let cookie = format!(
+            ".{}.axXpbw.sig",
+            URL_SAFE_NO_PAD.encode(z.finish().expect("z"))
+        );
         assert_eq!(read(&cookie, None), Err(CookieError::Json));
         // A non-object, and an absurd timestamp.
         let list = URL_SAFE_NO_PAD.encode(b"[1,2]");
-        assert_eq!(read(&format!("{list}.axXpbw.s"), None), Err(CookieError::Json));
+        assert_eq!(
+            read(&format!("{list}.axXpbw.s"), None),
+            Err(CookieError::Json)
+        );
         let long_stamp = URL_SAFE_NO_PAD.encode([1u8; 9]);
-        assert_eq!(read(&format!("e30.{long_stamp}.s"), None), Err(CookieError::Shape));
+        assert_eq!(
+            read(&format!("e30.{long_stamp}.s"), None),
+            Err(CookieError::Shape)
+        );
     }
 
     #[test]

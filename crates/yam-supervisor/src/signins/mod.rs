@@ -13,7 +13,6 @@ mod tests;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 
-
 use crate::tally::{Counts, UserCount};
 pub use persist::Persisted;
 
@@ -71,7 +70,10 @@ pub enum Answer {
     /// Left it alone.
     Untouched,
     /// Set it; `expires`: the cookie's own expiry (Unix seconds), when it has one.
-    Set { view: CookieView, expires: Option<u64> },
+    Set {
+        view: CookieView,
+        expires: Option<u64>,
+    },
     /// Cleared it (logout).
     Cleared,
 }
@@ -81,7 +83,10 @@ pub enum Answer {
 pub enum Companion {
     Keep,
     /// Set it to this id, expiring with the session (Unix seconds).
-    Set { id: String, expires: u64 },
+    Set {
+        id: String,
+        expires: u64,
+    },
     Clear,
     /// The sign-in was revoked, or everyone logged out, while this request was under way:
     /// whatever session the answer sets is cleared (with the remember and companion cookies).
@@ -126,7 +131,10 @@ pub fn new_id() -> Option<String> {
 
 /// A companion id as the door sets it (32 lowercase hex).
 pub fn valid_id(id: &str) -> bool {
-    id.len() == 32 && id.bytes().all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    id.len() == 32
+        && id
+            .bytes()
+            .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
 }
 
 impl SignIns {
@@ -291,7 +299,9 @@ impl SignIns {
         let Some(s) = self.live.remove(id) else {
             return false;
         };
-        self.state.revoked.insert(id.to_owned(), s.expires_at.max(now_ms));
+        self.state
+            .revoked
+            .insert(id.to_owned(), s.expires_at.max(now_ms));
         true
     }
 
@@ -348,7 +358,7 @@ impl SignIns {
             .filter(|s| s.expires_at > now_ms)
             .cloned()
             .collect();
-        all.sort_by(|a, b| b.last_activity.cmp(&a.last_activity));
+        all.sort_by_key(|s| std::cmp::Reverse(s.last_activity));
         all
     }
 }

@@ -33,13 +33,19 @@ impl Persisted {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Self::default(), None),
             Err(e) => (
                 Self::default(),
-                Some(format!("{} could not be read ({e}); starting afresh", path.display())),
+                Some(format!(
+                    "{} could not be read ({e}); starting afresh",
+                    path.display()
+                )),
             ),
             Ok(text) => match serde_json::from_str(&text) {
                 Ok(state) => (state, None),
                 Err(e) => (
                     Self::default(),
-                    Some(format!("{} is damaged ({e}); starting afresh", path.display())),
+                    Some(format!(
+                        "{} is damaged ({e}); starting afresh",
+                        path.display()
+                    )),
                 ),
             },
         }

@@ -40,7 +40,12 @@ fn visit(r: &mut SignIns, companion: &str, cookie: CookieView, now: u64) -> (Adm
         ..Request::default()
     };
     let admit = r.admit(&req);
-    let admitted = (admit == Admit::Pass).then_some(cookie.clone());
+    if admit != Admit::Pass {
+        // The door took the cookies out: YAM saw a browser that is not signed in, and the
+        // answer clears them (as `DoorSessions::on_answer` does).
+        return (admit, Companion::LogOut);
+    }
+    let admitted = Some(cookie.clone());
     let answer = Answer::Set {
         view: cookie,
         expires: Some(now / 1000 + 4 * 3600),
@@ -106,7 +111,10 @@ fn a_revoked_sign_in_is_logged_out_when_it_comes_back_and_only_that_one() {
         visit(&mut r, &a, as_user("1", "admin", 1_000), 3_000).0,
         Admit::LogOut(Ended::Revoked)
     );
-    assert_eq!(visit(&mut r, &b, as_user("1", "admin", 3_000), 3_000).0, Admit::Pass);
+    assert_eq!(
+        visit(&mut r, &b, as_user("1", "admin", 3_000), 3_000).0,
+        Admit::Pass
+    );
     assert_eq!(r.counts(3_000, 0).live, 1);
     assert!(r.persisted().revoked.contains_key(&a), "kept for a restart");
     // Remembered until it would have expired, then forgotten.
@@ -123,7 +131,10 @@ fn force_logout_refuses_every_older_cookie_and_a_new_login_works() {
     assert_eq!(r.counts(10_400, 0).live, 0);
     // The browser comes back with its old cookie: logged out.
     let old = as_user("1", "admin", 9_000);
-    assert_eq!(visit(&mut r, &a, old.clone(), 11_000).0, Admit::LogOut(Ended::ForcedOut));
+    assert_eq!(
+        visit(&mut r, &a, old.clone(), 11_000).0,
+        Admit::LogOut(Ended::ForcedOut)
+    );
     // Signed in the same second as the force logout, by a browser the door did not see log in
     // after it: refused too.
     let same_second = as_user("1", "admin", 10_000);
@@ -146,11 +157,20 @@ fn force_logout_refuses_every_older_cookie_and_a_new_login_works() {
     );
     assert_eq!(r.admit(&remembered), Admit::Pass, "admin signed in again");
     // An old cookie replayed much later stays refused.
-    assert_eq!(r.admit(&Request { session: Some(old), ..Request::default() }), Admit::LogOut(Ended::ForcedOut));
+    assert_eq!(
+        r.admit(&Request {
+            session: Some(old),
+            ..Request::default()
+        }),
+        Admit::LogOut(Ended::ForcedOut)
+    );
     // Persisted: a new registry from the saved state refuses it too.
     let again = SignIns::new(4 * HOUR, r.persisted().clone());
     assert_eq!(
-        again.admit(&Request { session: Some(as_user("2", "bob", 9_000)), ..Request::default() }),
+        again.admit(&Request {
+            session: Some(as_user("2", "bob", 9_000)),
+            ..Request::default()
+        }),
         Admit::LogOut(Ended::ForcedOut)
     );
 }
@@ -181,8 +201,15 @@ fn a_browser_signed_in_before_the_door_saw_it_is_counted_when_it_comes_back() {
         panic!("{companion:?}")
     };
     let s = &r.list(60_000)[0];
-    assert_eq!((s.id.as_str(), s.signed_in_at, s.seen_at), (id.as_str(), None, 60_000));
-    assert_eq!(r.counts(60_000, 0).logins_seen, 0, "not a login the door saw");
+    assert_eq!(
+        (s.id.as_str(), s.signed_in_at, s.seen_at),
+        (id.as_str(), None, 60_000)
+    );
+    assert_eq!(
+        r.counts(60_000, 0).logins_seen,
+        0,
+        "not a login the door saw"
+    );
     // After a supervisor restart the browser's companion is adopted, not replaced.
     let mut restarted = registry();
     assert_eq!(
@@ -203,7 +230,11 @@ fn sessions_expire_with_their_cookie_or_the_lifetime() {
     let mut r = registry();
     login(&mut r, "1", "admin", "10.0.0.1", 0);
     assert_eq!(r.counts(4 * HOUR - 1, 600_000).expiring_soon, 1);
-    assert_eq!(r.counts(4 * HOUR, 0).live, 0, "expired sessions are not counted");
+    assert_eq!(
+        r.counts(4 * HOUR, 0).live,
+        0,
+        "expired sessions are not counted"
+    );
     assert!(r.expire(4 * HOUR));
     // Without an expiry of its own: the lifetime after the last request.
     let mut r = SignIns::new(2 * HOUR, Persisted::default());
@@ -237,7 +268,10 @@ fn another_user_in_the_same_browser_is_a_new_sign_in() {
         Client::default(),
         (2_000, 2_000),
     );
-    assert!(matches!(companion, Companion::Set { ref id, .. } if *id != a), "{companion:?}");
+    assert!(
+        matches!(companion, Companion::Set { ref id, .. } if *id != a),
+        "{companion:?}"
+    );
     let c = r.counts(2_000, 0);
     assert_eq!((c.live, c.users, c.logins_seen), (1, 1, 2));
 }
@@ -255,14 +289,26 @@ fn an_answer_to_a_request_under_way_at_a_force_logout_or_revoke_logs_out() {
         expires: None,
     };
     assert_eq!(
-        r.answer(Some(&a), Some(&cookie), &set, Client::default(), (2_000, 3_000)),
+        r.answer(
+            Some(&a),
+            Some(&cookie),
+            &set,
+            Client::default(),
+            (2_000, 3_000)
+        ),
         Companion::LogOut
     );
     let mut r = registry();
     let b = login(&mut r, "2", "bob", "10.0.0.2", 1_000);
     r.revoke(&b, 2_500);
     assert_eq!(
-        r.answer(Some(&b), Some(&as_user("2", "bob", 1_000)), &set, Client::default(), (2_000, 3_000)),
+        r.answer(
+            Some(&b),
+            Some(&as_user("2", "bob", 1_000)),
+            &set,
+            Client::default(),
+            (2_000, 3_000)
+        ),
         Companion::LogOut
     );
 }
@@ -271,14 +317,32 @@ fn an_answer_to_a_request_under_way_at_a_force_logout_or_revoke_logs_out() {
 fn parallel_first_requests_of_one_browser_are_one_sign_in() {
     let mut r = registry();
     let cookie = as_user("1", "admin", 500);
-    let first = r.answer(None, Some(&cookie), &Answer::Untouched, browser("10.0.0.7"), (1_000, 1_000));
-    let second = r.answer(None, Some(&cookie), &Answer::Untouched, browser("10.0.0.7"), (1_000, 1_020));
+    let first = r.answer(
+        None,
+        Some(&cookie),
+        &Answer::Untouched,
+        browser("10.0.0.7"),
+        (1_000, 1_000),
+    );
+    let second = r.answer(
+        None,
+        Some(&cookie),
+        &Answer::Untouched,
+        browser("10.0.0.7"),
+        (1_000, 1_020),
+    );
     let (Companion::Set { id: a, .. }, Companion::Set { id: b, .. }) = (first, second) else {
         panic!("both answers set the companion")
     };
     assert_eq!(a, b);
     assert_eq!(r.counts(1_020, 0).live, 1);
     // Another browser of the same user is another sign-in.
-    r.answer(None, Some(&cookie), &Answer::Untouched, browser("10.0.0.8"), (1_100, 1_100));
+    r.answer(
+        None,
+        Some(&cookie),
+        &Answer::Untouched,
+        browser("10.0.0.8"),
+        (1_100, 1_100),
+    );
     assert_eq!(r.counts(1_100, 0).live, 2);
 }

@@ -17,7 +17,6 @@ use std::sync::Arc;
 
 use crate::counting::{Counting, Source};
 use crate::door::{CookieRules, Door, DoorSessions};
-use crate::readers::flask_cookie::Secrets;
 use crate::lifecycle::{Action, Event, ExitInfo, Gen, Lifecycle, Notice, Role, Switch};
 use crate::lock::{Orphan, SupervisorLock};
 use crate::log_level::Level;
@@ -25,10 +24,11 @@ use crate::logs::ServerLog;
 use crate::process::{Spawner, exit_info};
 use crate::procs::{Usage, UsageSampler};
 use crate::profile::{Binding, DoorCookies, LaunchPlan, Paths, PlanError, StopMethod};
+use crate::readers::flask_cookie::Secrets;
 use crate::server_api::{health_client, healthy, port_open};
-use yam_sessions::markers::FORCE_SESSION_RESET;
 use crate::settings::{Loaded, ProfileKind, RestartMode, Settings};
 use crate::status::{NoticeView, Status};
+use yam_sessions::markers::FORCE_SESSION_RESET;
 
 mod generation;
 mod publish;
@@ -40,7 +40,6 @@ const TICK: Duration = Duration::from_millis(250);
 const HEALTH_WHILE_STARTING: Duration = Duration::from_millis(100);
 const USAGE_EVERY: Duration = Duration::from_secs(5);
 const LOG_TAIL: usize = 30;
-
 
 pub(super) enum Internal {
     Health {
