@@ -166,7 +166,7 @@ export class Overview {
     // What a restart does to open sessions is the server's own doing: say whose.
     $('multiple-after').textContent = s.profile === 'embedded'
       ? 'Changing it restarts the server; open sessions stay.'
-      : 'Changing it restarts YAM; what happens to open sessions is up to YAM (the real YAM logs everyone out when single-session mode starts).';
+      : (s.mode_switch ? switchEffect(s.mode_switch) : 'Changing it restarts YAM; what happens to open sessions is up to YAM itself.');
     const notes = (caps.notes || []).join(' ');
     $('controls-note').textContent = notes;
   }
@@ -196,6 +196,14 @@ function restarted(view) {
   const until = (s) => s.phase.phase === 'running' && s.pid && s.pid !== before;
   until.restart = true;
   return until;
+}
+
+// "When single-session mode started at 10:42, YAM ended 2 of the 2 open sessions."
+function switchEffect(m) {
+  const at = new Date(m.at_ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  const mode = m.to_multiple ? 'multiple-sessions' : 'single-session';
+  const open = m.open === 1 ? 'the 1 open session' : `the ${m.open} open sessions`;
+  return `Changing it restarts YAM. When ${mode} mode started at ${at}, YAM ended ${m.ended} of ${open} (seen at the door).`;
 }
 
 // "Last restart took 0.4 s; the old server answered meanwhile — nobody was refused."

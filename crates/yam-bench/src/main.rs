@@ -45,7 +45,7 @@ fn main() -> anyhow::Result<()> {
     let plan = if smoke { Plan::smoke() } else { Plan::full() };
     let mut rows: Vec<Row> = Vec::new();
     type Step = fn(&Bins, Plan, &mut Vec<Row>) -> anyhow::Result<()>;
-    let steps: [(&str, Step); 10] = [
+    let steps: [(&str, Step); 11] = [
         ("throughput against the peers", measure::http::throughput),
         (
             "login latency and latency under login load",
@@ -67,6 +67,10 @@ fn main() -> anyhow::Result<()> {
         (
             "restarts under load, and the door's cost",
             measure::restarts::restarts_under_load,
+        ),
+        (
+            "sessions seen at the door (signed cookies)",
+            measure::door::sessions_at_door,
         ),
     ];
     let only = arg(&args, "--only");

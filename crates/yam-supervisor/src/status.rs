@@ -61,6 +61,20 @@ pub struct ModeView {
     pub lifetime_hours: u32,
 }
 
+/// What the server did to open sessions when the mode last changed, as seen at the door
+/// (measured, for a YAM that decides that itself).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ModeSwitchEffect {
+    /// Switched to multiple sessions (`false`: to single).
+    pub to_multiple: bool,
+    /// Sessions open at the switch.
+    pub open: usize,
+    /// Of those, how many the server ended itself since.
+    pub ended: usize,
+    /// Unix milliseconds.
+    pub at_ms: u64,
+}
+
 #[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
 pub struct Status {
     pub phase: Phase,
@@ -93,6 +107,8 @@ pub struct Status {
     pub profile: ProfileKind,
     pub capabilities: Option<Capabilities>,
     pub mode: ModeView,
+    /// What YAM did to open sessions at the last mode switch (signed-cookie YAM only).
+    pub mode_switch: Option<ModeSwitchEffect>,
     pub settings: Settings,
     pub warnings: Vec<String>,
     pub data_dir: PathBuf,

@@ -241,3 +241,45 @@ async fn health_checks_never_consume_yams_force_reset_marker() {
     );
     h.stop().await;
 }
+
+/// The real YAM logs every open session out when it starts in single-session mode; the window
+/// says so from what the door saw, not from an assumption.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn what_yam_did_to_open_sessions_at_a_mode_switch_is_measured() {
+    let h = python_harness(Stand::SignedCookie, |_| {}).await;
+    std::fs::write(h.dir.path().join("YAM/single_session_logout.on"), "").expect("flag");
+    let before = h.running().await;
+    let b = h.url();
+    let (mut one, mut two) = blocking(move || {
+        (
+            sign_in(&b, "admin@example.com", "Firefox"),
+            sign_in(&b, "bob@example.com", "Chrome"),
+        )
+    })
+    .await;
+    h.wait("2 sessions", counted(2, 2)).await;
+    h.supervisor
+        .set_multiple_sessions(false)
+        .await
+        .expect("single mode");
+    h.wait("YAM in single mode", |s| {
+        s.phase_label == "Running" && s.pid.is_some() && s.pid != before.pid
+    })
+    .await;
+    blocking(move || {
+        assert!(!signed_in(&mut one), "YAM logged the session out itself");
+        assert!(!signed_in(&mut two));
+    })
+    .await;
+    let s = h
+        .wait("the switch's effect", |s| {
+            s.mode_switch.is_some_and(|m| m.ended == 2)
+        })
+        .await;
+    let effect = s.mode_switch.expect("effect");
+    assert_eq!(
+        (effect.to_multiple, effect.open, effect.ended),
+        (false, 2, 2)
+    );
+    h.stop().await;
+}

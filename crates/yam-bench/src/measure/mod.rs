@@ -1,5 +1,6 @@
 //! One file per group of metrics.
 
+pub mod door;
 pub mod http;
 pub mod restarts;
 pub mod scan;

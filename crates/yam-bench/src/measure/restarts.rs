@@ -119,13 +119,13 @@ fn rows_for(what: &str, n: usize, ours: (Seen, Seen), peers: &[(&str, Seen)], ro
 }
 
 /// A copy of the signed-cookie YAM stand-in (as the real YAM keeps sessions) in `dir`.
-fn yam_folder(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
+pub fn yam_folder(dir: &Path) -> anyhow::Result<std::path::PathBuf> {
     let yam = dir.join("YAM");
     yam_testkit::copy_dir(&yam_testkit::fixture("yam_cookie_app"), &yam)?;
     Ok(yam)
 }
 
-fn python_settings(bins: &Bins, yam: &Path, extra: &str) -> String {
+pub fn python_settings(bins: &Bins, yam: &Path, extra: &str) -> String {
     format!(
         "profile = \"python\"\nyam_dir = '{}'\npython = '{}'\n{extra}",
         yam.display(),

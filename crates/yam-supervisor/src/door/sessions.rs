@@ -115,8 +115,10 @@ impl DoorSessions {
         }
     }
 
-    fn read_session(&self, value: &str) -> Result<CookieView, CookieError> {
-        let cookie = flask_cookie::read(value, self.rules.secrets.as_ref())?;
+    /// `checked`: verify the signature (a browser's cookie); YAM's own answers need not be.
+    fn read_session(&self, value: &str, checked: bool) -> Result<CookieView, CookieError> {
+        let secrets = self.rules.secrets.as_ref().filter(|_| checked);
+        let cookie = flask_cookie::read(value, secrets)?;
         Ok(CookieView {
             user: flask_cookie::who(&cookie, &self.rules.id_fields, &self.rules.name_field),
             signed_at: cookie.signed_at,
@@ -135,7 +137,7 @@ impl DoorSessions {
             for c in Cookie::split_parse(text).flatten() {
                 let name = c.name();
                 if name == self.rules.session && session.is_none() && !forged {
-                    match self.read_session(c.value()) {
+                    match self.read_session(c.value(), true) {
                         Ok(view) => session = Some(view),
                         Err(CookieError::BadSignature) => forged = true,
                         // Not a signed Flask session (or garbage): YAM decides.
@@ -217,7 +219,7 @@ impl DoorSessions {
             if cleared {
                 return Answer::Cleared;
             }
-            return match self.read_session(c.value()) {
+            return match self.read_session(c.value(), false) {
                 Ok(view) => Answer::Set { view, expires },
                 Err(_) => Answer::Untouched,
             };
@@ -229,7 +231,7 @@ impl DoorSessions {
     pub fn on_answer(&self, pending: Pending, headers: &mut HeaderMap) {
         let answer = self.answered(headers);
         let mut registry = self.registry.lock();
-        let before = registry.persisted().clone();
+        let before = registry.versions();
         let fresh_login = matches!(&answer, Answer::Set { view, .. } if view.user.is_some());
         let companion = match (pending.logged_out, fresh_login) {
             // The browser's old cookies were taken out, and YAM signed it in anew (its login
@@ -278,9 +280,17 @@ impl DoorSessions {
                 ),
             ),
         }
-        self.publish(&registry);
-        if *registry.persisted() != before {
-            self.save(&registry);
+        self.after(&registry, before);
+    }
+
+    /// Publishes the counts and saves the kept state, when they changed since `before`.
+    fn after(&self, registry: &SignIns, before: (u64, u64)) {
+        let now = registry.versions();
+        if now.0 != before.0 {
+            self.publish(registry);
+        }
+        if now.1 != before.1 {
+            self.save(registry);
         }
     }
 
@@ -339,6 +349,15 @@ impl DoorSessions {
         n
     }
 
+    pub fn live_ids(&self) -> Vec<String> {
+        self.registry.lock().live_ids(now_ms())
+    }
+
+    /// How many of `among` YAM ended itself (its answers cleared their cookie) since `since_ms`.
+    pub fn ended_by_yam_since(&self, since_ms: u64, among: &[String]) -> usize {
+        self.registry.lock().ended_by_yam_since(since_ms, among)
+    }
+
     pub fn list(&self) -> Vec<crate::signins::SignIn> {
         self.registry.lock().list(now_ms())
     }
@@ -346,11 +365,10 @@ impl DoorSessions {
     /// Forgets what expired; publishes the counts (called every second).
     pub fn tick(&self) {
         let mut registry = self.registry.lock();
-        let before = registry.persisted().clone();
+        let before = registry.versions();
         registry.expire(now_ms());
+        // "Expiring soon" moves with time alone: published even without a change.
         self.publish(&registry);
-        if *registry.persisted() != before {
-            self.save(&registry);
-        }
+        self.after(&registry, (registry.versions().0, before.1));
     }
 }

@@ -11,7 +11,7 @@ mod persist;
 #[cfg(test)]
 mod tests;
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use crate::tally::{Counts, UserCount};
 pub use persist::Persisted;
@@ -116,7 +116,16 @@ pub struct SignIns {
     live: HashMap<String, SignIn>,
     state: Persisted,
     logins_seen: u64,
+    /// Sign-ins YAM ended itself (an answer cleared the cookie), newest last.
+    ended_by_yam: VecDeque<(u64, String)>,
+    /// Bumped when the counts may have changed, and when the kept state did: a request that
+    /// only continues a sign-in changes neither, and costs no recount or write.
+    counts_version: u64,
+    state_version: u64,
 }
+
+/// How many ends by YAM are remembered (for "what did the last mode switch do").
+const ENDED_KEPT: usize = 1000;
 
 /// Answers this close together, for one user from one browser, first seen signed in: one
 /// sign-in.
@@ -144,7 +153,15 @@ impl SignIns {
             live: HashMap::new(),
             state,
             logins_seen: 0,
+            ended_by_yam: VecDeque::new(),
+            counts_version: 0,
+            state_version: 0,
         }
+    }
+
+    /// (counts, kept state) versions: compare before and after a call to know what changed.
+    pub fn versions(&self) -> (u64, u64) {
+        (self.counts_version, self.state_version)
     }
 
     pub fn set_lifetime(&mut self, lifetime_ms: u64) {
@@ -218,7 +235,14 @@ impl SignIns {
         let Some((user_id, username)) = now_user else {
             // Nobody signed in now: a logout ends the sign-in the companion names.
             return match companion.and_then(|c| self.live.remove(c)) {
-                Some(_) => Companion::Clear,
+                Some(s) => {
+                    self.counts_version += 1;
+                    if self.ended_by_yam.len() == ENDED_KEPT {
+                        self.ended_by_yam.pop_front();
+                    }
+                    self.ended_by_yam.push_back((now_ms, s.id));
+                    Companion::Clear
+                }
                 None if new_cookie && companion.is_some() => Companion::Clear,
                 None => Companion::Keep,
             };
@@ -226,8 +250,11 @@ impl SignIns {
         let login = new_cookie && before.as_deref() != Some(user_id.as_str());
         if login {
             self.logins_seen += 1;
-            if self.state.logged_out_at.is_some() {
-                self.state.back_since_logout.insert(user_id.clone());
+            self.counts_version += 1;
+            if self.state.logged_out_at.is_some()
+                && self.state.back_since_logout.insert(user_id.clone())
+            {
+                self.state_version += 1;
             }
         }
         let expires_ms = cookie_expires
@@ -251,6 +278,7 @@ impl SignIns {
         if let Some(c) = companion {
             self.live.remove(c);
         }
+        self.counts_version += 1;
         let adopt = companion.filter(|_| !login).map(str::to_owned);
         // A browser seen signed in for the first time often asks for several things at once
         // (a page and its assets): each answer would start a sign-in; they are one.
@@ -299,6 +327,8 @@ impl SignIns {
         let Some(s) = self.live.remove(id) else {
             return false;
         };
+        self.counts_version += 1;
+        self.state_version += 1;
         self.state
             .revoked
             .insert(id.to_owned(), s.expires_at.max(now_ms));
@@ -313,6 +343,8 @@ impl SignIns {
         self.live.clear();
         self.state.logged_out_at = Some(now_ms);
         self.state.back_since_logout.clear();
+        self.counts_version += 1;
+        self.state_version += 1;
         n
     }
 
@@ -321,6 +353,12 @@ impl SignIns {
         let before = (self.live.len(), self.state.revoked.len());
         self.live.retain(|_, s| s.expires_at > now_ms);
         self.state.revoked.retain(|_, until| *until > now_ms);
+        if self.live.len() != before.0 {
+            self.counts_version += 1;
+        }
+        if self.state.revoked.len() != before.1 {
+            self.state_version += 1;
+        }
         before != (self.live.len(), self.state.revoked.len())
     }
 
@@ -348,6 +386,29 @@ impl SignIns {
             damaged: 0,
             logins_seen: self.logins_seen,
         }
+    }
+
+    /// The ids of the live sign-ins.
+    pub fn live_ids(&self, now_ms: u64) -> Vec<String> {
+        self.live
+            .values()
+            .filter(|s| s.expires_at > now_ms)
+            .map(|s| s.id.clone())
+            .collect()
+    }
+
+    /// How many of `among` YAM ended itself since `since_ms`.
+    pub fn ended_by_yam_since(&self, since_ms: u64, among: &[String]) -> usize {
+        let ended: HashSet<&str> = self
+            .ended_by_yam
+            .iter()
+            .filter(|(at, _)| *at >= since_ms)
+            .map(|(_, id)| id.as_str())
+            .collect();
+        among
+            .iter()
+            .filter(|id| ended.contains(id.as_str()))
+            .count()
     }
 
     /// Every live sign-in, most recently active first.

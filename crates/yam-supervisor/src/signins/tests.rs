@@ -85,6 +85,29 @@ fn a_sign_in_is_one_browser_across_re_signed_cookies() {
 }
 
 #[test]
+fn what_yam_ended_itself_is_told_from_the_rest() {
+    let mut r = registry();
+    let a = login(&mut r, "1", "admin", "10.0.0.1", 1_000);
+    let b = login(&mut r, "2", "bob", "10.0.0.2", 1_000);
+    let open = r.live_ids(2_000);
+    let cookie = as_user("1", "admin", 3_000);
+    r.answer(
+        Some(&a),
+        Some(&cookie),
+        &Answer::Cleared,
+        Client::default(),
+        (3_000, 3_000),
+    );
+    r.revoke(&b, 3_000);
+    assert_eq!(
+        r.ended_by_yam_since(2_000, &open),
+        1,
+        "a revoke is the admin's, not YAM's"
+    );
+    assert_eq!(r.ended_by_yam_since(4_000, &open), 0);
+}
+
+#[test]
 fn a_logout_ends_the_sign_in_and_clears_the_companion() {
     let mut r = registry();
     let a = login(&mut r, "1", "admin", "10.0.0.1", 1_000);

@@ -432,6 +432,16 @@ impl Driver {
             }]
         })?;
         let restart = new.needs_restart(&self.settings) && !self.gens.is_empty();
+        if let (true, Counting::Door(sessions)) = (
+            new.multiple_sessions != self.settings.multiple_sessions,
+            &self.watcher,
+        ) {
+            self.mode_probe = Some(super::driver::ModeProbe {
+                to_multiple: new.multiple_sessions,
+                at_ms: crate::door::now_ms(),
+                open: sessions.live_ids(),
+            });
+        }
         self.settings = new;
         self.settings_tx.send_replace(self.settings.clone());
         self.warnings.clear();

@@ -118,6 +118,15 @@ pub(super) struct Driver {
     pub(super) door_sessions: Option<(DoorCookies, Arc<DoorSessions>)>,
     /// The settings as saved (secrets included), for `Supervisor::settings`.
     pub(super) settings_tx: watch::Sender<Settings>,
+    /// The last switch of multiple sessions, followed at the door: who was signed in then.
+    pub(super) mode_probe: Option<ModeProbe>,
+}
+
+/// The sign-ins open when the mode last switched, to tell what YAM did to them.
+pub(super) struct ModeProbe {
+    pub to_multiple: bool,
+    pub at_ms: u64,
+    pub open: Vec<String>,
 }
 
 /// Sleeps until `deadline`, or forever without one.
@@ -204,6 +213,7 @@ impl Driver {
             history,
             door_sessions: None,
             settings_tx,
+            mode_probe: None,
         };
         if let Ok(p) = driver.preview.as_ref().map(Clone::clone) {
             driver.watch_plan(&p);

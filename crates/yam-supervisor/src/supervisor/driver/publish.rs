@@ -10,7 +10,7 @@ use crate::counting::Counting;
 use crate::lifecycle::{Notice, Phase};
 use crate::log_level::Level;
 use crate::settings::{ProfileKind, Settings};
-use crate::status::{ModeView, NoticeView, Status, tone};
+use crate::status::{ModeSwitchEffect, ModeView, NoticeView, Status, tone};
 
 impl Driver {
     pub(super) fn notify(&mut self, notice: &Notice) {
@@ -167,6 +167,15 @@ impl Driver {
             sessions_dirs: plan.map(|p| p.sessions_dirs.clone()).unwrap_or_default(),
             profile: self.settings.profile,
             capabilities: plan.map(|p| p.capabilities.clone()),
+            mode_switch: self.mode_probe.as_ref().and_then(|p| match &self.watcher {
+                Counting::Door(d) => Some(ModeSwitchEffect {
+                    to_multiple: p.to_multiple,
+                    open: p.open.len(),
+                    ended: d.ended_by_yam_since(p.at_ms, &p.open),
+                    at_ms: p.at_ms,
+                }),
+                Counting::Folders(_) | Counting::Redis(_) => None,
+            }),
             mode: ModeView {
                 multiple_sessions: multiple,
                 conflict_resolution: self.settings.conflict_resolution_effective(),
@@ -214,6 +223,7 @@ pub(super) fn placeholder_status() -> Status {
         sessions_dirs: Vec::new(),
         profile: ProfileKind::Embedded,
         capabilities: None,
+        mode_switch: None,
         mode: ModeView {
             multiple_sessions: true,
             conflict_resolution: true,
