@@ -11,27 +11,28 @@ use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, watch};
 
 use super::history_file::HistoryFile;
-use super::tickets::{self, Goal};
+use super::tickets::Goal;
 use super::{ActionError, Options, Reply, Request};
 use std::sync::Arc;
 
 use crate::counting::{Counting, Source};
-use crate::door::{CookieRules, Door, DoorSessions};
+use crate::door::{Door, DoorSessions};
 use crate::lifecycle::{Action, Event, ExitInfo, Gen, Lifecycle, Notice, Role, Switch};
 use crate::lock::{Orphan, SupervisorLock};
 use crate::log_level::Level;
 use crate::logs::ServerLog;
 use crate::process::{Spawner, exit_info};
 use crate::procs::{Usage, UsageSampler};
-use crate::profile::{Binding, DoorCookies, LaunchPlan, Paths, PlanError, StopMethod};
-use crate::readers::flask_cookie::Secrets;
-use crate::server_api::{health_client, healthy, port_open};
-use crate::settings::{Loaded, ProfileKind, RestartMode, Settings};
+use crate::profile::{Binding, DoorCookies, LaunchPlan, Paths, PlanError};
+use crate::server_api::health_client;
+use crate::settings::{Loaded, ProfileKind, Settings};
 use crate::status::{NoticeView, Status};
-use yam_sessions::markers::FORCE_SESSION_RESET;
 
+mod care;
+mod counting;
 mod generation;
 mod publish;
+mod requests;
 pub(super) use generation::{Generation, Signal};
 use publish::placeholder_status;
 
@@ -321,116 +322,6 @@ impl Driver {
         }
     }
 
-    async fn finish_shutdown(&mut self) {
-        if let Err(e) = self.history.save() {
-            tracing::warn!("could not save the load history: {e}");
-        }
-        if let Some((_, door)) = self.door.take() {
-            door.close().await;
-        }
-        self.publish();
-        if let Some(reply) = self.shutdown_reply.take() {
-            let _ = reply.send(());
-        }
-    }
-
-    async fn handle(&mut self, request: Request) {
-        match request {
-            Request::Start { clear, reply } => {
-                self.choose_switch();
-                self.feed(Event::Start { clear }).await;
-                self.ticket(Goal::Started, reply);
-            }
-            Request::Stop { reply } => {
-                self.feed(Event::Stop).await;
-                self.ticket(Goal::Stopped, reply);
-            }
-            Request::Restart { clear, reply } => {
-                let from = self.machine.next_generation();
-                self.choose_switch();
-                self.feed(Event::Restart { clear }).await;
-                self.ticket(Goal::Restarted { from }, reply);
-            }
-            Request::ForceLogout { reply } => {
-                let r = self.force_logout().await;
-                let _ = reply.send(r);
-            }
-            Request::Revoke { key, reply } => {
-                let r = self.revoke(&key).await;
-                let _ = reply.send(r);
-            }
-            Request::ServerApi { reply } => {
-                let _ = reply.send(self.users_api());
-            }
-            Request::Sessions { reply } => {
-                let r = self.sessions().await;
-                let _ = reply.send(r);
-            }
-            Request::SaveSettings { settings, reply } => {
-                let r = self.save_settings(*settings).await;
-                let _ = reply.send(r);
-            }
-            Request::Shutdown { reply } => self.begin_shutdown(Some(reply)).await,
-            Request::History { span, reply } => {
-                let _ = reply.send(self.history.series(span));
-            }
-            Request::Refresh { reply } => {
-                self.publish();
-                let _ = reply.send(());
-            }
-        }
-        self.publish();
-    }
-
-    /// Answers `reply` once `goal` is reached (or cannot be).
-    fn ticket(&mut self, goal: Goal, reply: Reply<Result<(), ActionError>>) {
-        self.tickets.push((goal, reply));
-        self.settle_tickets();
-    }
-
-    fn settle_tickets(&mut self) {
-        if self.tickets.is_empty() {
-            return;
-        }
-        let (phase, route, live) = (
-            self.machine.phase(self.now()),
-            self.machine.route(),
-            self.machine.generations(),
-        );
-        let mut waiting = Vec::new();
-        for (goal, reply) in std::mem::take(&mut self.tickets) {
-            match tickets::verdict(goal, &phase, route, &live) {
-                Some(answer) => {
-                    let _ = reply.send(answer);
-                }
-                None => waiting.push((goal, reply)),
-            }
-        }
-        self.tickets = waiting;
-    }
-
-    /// How the next start or restart replaces the server: stop first when the restart mode
-    /// says so, or when the port is held differently from now (a new port, or the door
-    /// turned on or off), which cannot overlap.
-    pub(super) fn choose_switch(&mut self) {
-        let door_changes = self.door.as_ref().map(|(k, _)| k.clone())
-            != DoorKey::wanted(&self.settings)
-            && !self.gens.is_empty();
-        let switch = match self.settings.restart_mode {
-            RestartMode::Overlap if !door_changes => Switch::Overlap,
-            RestartMode::Overlap | RestartMode::Hold | RestartMode::Direct => Switch::StopFirst,
-        };
-        self.machine.set_switch(switch);
-    }
-
-    async fn begin_shutdown(&mut self, reply: Option<Reply<()>>) {
-        self.log
-            .supervisor("Supervisor stopping: stopping the server first");
-        self.feed(Event::Stop).await;
-        let (tx, _) = tokio::sync::oneshot::channel();
-        self.shutdown_reply = Some(reply.unwrap_or(tx));
-    }
-
     async fn internal(&mut self, internal: Internal) {
         match internal {
             Internal::Health { server, ok } => {
@@ -557,166 +448,5 @@ impl Driver {
         }
         self.usage = None;
         self.log.supervisor("Server stopped");
-    }
-
-    /// Stops sending `server` requests (the route already moved on), lets those in flight
-    /// finish, then asks it to stop. `Released` comes when it takes no new connection.
-    fn retire(&mut self, server: Gen, replaced: bool) -> Vec<Event> {
-        let Some(g) = self.gens.get(&server) else {
-            return vec![];
-        };
-        let pid = g.pid;
-        let successor = match self.machine.pid() {
-            Some(p) if replaced && p != pid => format!("; the new one (pid {p}) serves"),
-            Some(_) | None => String::new(),
-        };
-        match g.plan.stop {
-            StopMethod::AdminApi => {
-                let handover = replaced && matches!(g.plan.binding, Binding::Handed { .. });
-                self.log.supervisor(&format!(
-                    "Asking server {server} (pid {pid}) to finish its requests and stop{successor}"
-                ));
-                let api = g.api();
-                let tx = self.internal_tx.clone();
-                tokio::spawn(async move {
-                    let _ = match api.shutdown(handover).await {
-                        Ok(()) => tx.send(Internal::Released { server }),
-                        Err(e) => tx.send(Internal::StopFallback {
-                            server,
-                            reason: e.to_string(),
-                        }),
-                    };
-                });
-                vec![]
-            }
-            StopMethod::Interrupt | StopMethod::Terminate => {
-                let (signal, what) = match g.plan.stop {
-                    StopMethod::Interrupt => (Signal::Interrupt, "Ctrl-C (SIGINT)"),
-                    StopMethod::Terminate | StopMethod::AdminApi => {
-                        (Signal::Terminate, "a stop signal")
-                    }
-                };
-                self.log.supervisor(&format!(
-                    "Server {server} (pid {pid}) gets no new requests{successor}; {what} once its requests in flight are done"
-                ));
-                let (backend, signals) = (g.backend.clone(), g.signal_sender());
-                let drain = self.opts.policy.drain;
-                tokio::spawn(async move {
-                    if let Some(b) = &backend {
-                        let _ = tokio::time::timeout(drain, b.retire()).await;
-                        // Long responses (event streams) end now, cleanly.
-                        b.close();
-                    }
-                    let _ = signals.send(signal);
-                });
-                // The door sends it nothing new from now on; a server that binds the port
-                // itself is stopped first anyway.
-                vec![Event::Released { server }]
-            }
-        }
-    }
-
-    fn poll_health(&mut self) {
-        let now = Instant::now();
-        let roles = self.machine.generations();
-        for view in roles {
-            let checked = matches!(view.role, Role::Starting | Role::Serving | Role::Outgoing);
-            let Some(g) = self.gens.get_mut(&view.generation) else {
-                continue;
-            };
-            let Some(url) = g.plan.health_url.clone() else {
-                continue;
-            };
-            if !checked || g.health_in_flight || now < g.next_health {
-                continue;
-            }
-            g.next_health = now
-                + if view.role == Role::Starting {
-                    HEALTH_WHILE_STARTING
-                } else {
-                    self.opts.health_every
-                };
-            g.health_in_flight = true;
-            // YAM consumes force_session_reset.txt at the first request that sees it: while
-            // one waits for a browser, the check only looks whether YAM's port accepts.
-            let port_only = g.plan.stop == StopMethod::Interrupt
-                && g.plan.markers_dir.join(FORCE_SESSION_RESET).exists();
-            let (server, http, tx) = (g.server, self.health_http.clone(), self.internal_tx.clone());
-            tokio::spawn(async move {
-                let ok = if port_only {
-                    port_open(&url).await
-                } else {
-                    healthy(&http, &url).await
-                };
-                let _ = tx.send(Internal::Health { server, ok });
-            });
-        }
-    }
-
-    fn sample_usage(&mut self) {
-        let now = Instant::now();
-        if now < self.next_usage {
-            return;
-        }
-        self.next_usage = now + USAGE_EVERY;
-        if let (Some(pid), Some(sampler)) = (self.machine.pid(), self.sampler.as_mut()) {
-            self.usage = Some(sampler.sample(pid));
-            self.dirty = true;
-        }
-    }
-
-    /// Counts where `plan` keeps sessions (a new watcher when that changed); a signed-cookie
-    /// YAM's are read at the door.
-    pub(super) fn watch_plan(&mut self, plan: &LaunchPlan) {
-        let at_door = plan
-            .sessions_at_door
-            .as_ref()
-            .map(|rules| self.door_sessions_for(rules));
-        if let Some((_, door)) = &self.door {
-            door.set_sessions(at_door.clone());
-        }
-        let source = match (&at_door, &plan.sessions_redis) {
-            (Some(d), _) => Source::Door(d),
-            (None, Some(r)) => Source::Redis(r),
-            (None, None) => Source::Folders(&plan.sessions_dirs),
-        };
-        if self.watcher.watches(&source) {
-            return;
-        }
-        self.watcher = Counting::start(source);
-        self.counts_rx = self.watcher.counts();
-    }
-
-    /// The door's sessions for `rules`: the same ones while the rules stay (a new lifetime is
-    /// applied in place), new ones when they change.
-    fn door_sessions_for(&mut self, rules: &DoorCookies) -> Arc<DoorSessions> {
-        let lifetime_ms = rules.lifetime_hours * 3_600_000;
-        let same_rules = |kept: &DoorCookies| {
-            let kept = DoorCookies {
-                lifetime_hours: rules.lifetime_hours,
-                ..kept.clone()
-            };
-            kept == *rules
-        };
-        if let Some((kept, ds)) = &self.door_sessions
-            && same_rules(kept)
-        {
-            ds.set_lifetime(lifetime_ms);
-            return Arc::clone(ds);
-        }
-        let secrets = (!rules.secrets.is_empty())
-            .then(|| Secrets::new(rules.secrets.iter().map(String::as_str)));
-        let (ds, warning) = DoorSessions::open(CookieRules {
-            session: rules.session_cookie.clone(),
-            remember: rules.remember_cookie.clone(),
-            id_fields: rules.id_fields.clone(),
-            name_field: rules.name_field.clone(),
-            secrets,
-            lifetime_ms,
-            state_file: self.opts.data_dir.join(crate::door::SESSIONS_FILE),
-        });
-        self.warnings.extend(warning);
-        self.door_sessions = Some((rules.clone(), Arc::clone(&ds)));
-        ds
     }
 }
