@@ -327,6 +327,9 @@ fn flask_keys(
         .map_err(|e| flask_error(source, &e))
 }
 
+/// A Flask-Session value larger than this is damaged (a session is a few hundred bytes).
+const MAX_VALUE: usize = 256 * 1024;
+
 /// Every Flask-Session key with what its value says (sid without the prefix).
 pub fn scan_flask(source: &RedisSource) -> Result<Vec<(String, FileInfo)>, RedisSessionsError> {
     let mut conn = connect(source)?;
@@ -336,15 +339,31 @@ pub fn scan_flask(source: &RedisSource) -> Result<Vec<(String, FileInfo)>, Redis
     for chunk in keys.chunks(500) {
         let mut pipe = redis::pipe();
         for key in chunk {
-            pipe.cmd("GET").arg(key).cmd("PTTL").arg(key);
+            // Never more than a session can be: a huge value is damaged, not read.
+            pipe.cmd("STRLEN")
+                .arg(key)
+                .cmd("GETRANGE")
+                .arg(key)
+                .arg(0)
+                .arg(MAX_VALUE - 1)
+                .cmd("PTTL")
+                .arg(key);
         }
-        let values: Vec<(Option<Vec<u8>>, i64)> =
+        let values: Vec<(usize, Vec<u8>, i64)> =
             pipe.query(&mut conn).map_err(|e| flask_error(source, &e))?;
-        for (key, (value, ttl_ms)) in chunk.iter().zip(values) {
-            let Some(value) = value else { continue };
+        for (key, (len, value, ttl_ms)) in chunk.iter().zip(values) {
+            if len == 0 {
+                continue;
+            }
             let expires = (ttl_ms >= 0).then(|| now.plus(Duration::from_millis(ttl_ms as u64)));
             let sid = key.strip_prefix(&source.prefix).unwrap_or(key).to_owned();
-            found.push((sid, flask_redis::parse(&value, expires)));
+            let info = if len > MAX_VALUE {
+                FileInfo::damaged_until(expires)
+            } else {
+                std::panic::catch_unwind(|| flask_redis::parse(&value, expires))
+                    .unwrap_or_else(|_| FileInfo::damaged_until(expires))
+            };
+            found.push((sid, info));
         }
     }
     Ok(found)

@@ -3,7 +3,6 @@
 //! (or JSON with SESSION_SERIALIZATION_FORMAT = "json"); older versions wrote a pickle. All
 //! three are read, as Flask-Session itself reads them.
 
-use serde_pickle::{DeOptions, HashableValue};
 use yam_sessions::Timestamp;
 
 use super::FileInfo;
@@ -16,7 +15,7 @@ struct Who {
 
 fn from_msgpack(bytes: &[u8]) -> Option<Who> {
     let mut rest = bytes;
-    let value = rmpv::decode::read_value(&mut rest).ok()?;
+    let value = rmpv::decode::read_value_with_max_depth(&mut rest, 16).ok()?;
     // A pickle starts 0x80, an empty msgpack map: the whole value must be one msgpack item.
     if !rest.is_empty() {
         return None;
@@ -59,25 +58,9 @@ fn from_json(bytes: &[u8]) -> Option<Who> {
 }
 
 fn from_pickle(bytes: &[u8]) -> Option<Who> {
-    let options = DeOptions::new().replace_unresolved_globals();
-    let serde_pickle::Value::Dict(dict) = serde_pickle::value_from_slice(bytes, options).ok()?
-    else {
-        return None;
-    };
-    let text = |v: &serde_pickle::Value| match v {
-        serde_pickle::Value::String(s) => Some(s.clone()),
-        serde_pickle::Value::Bytes(b) => String::from_utf8(b.clone()).ok(),
-        serde_pickle::Value::I64(n) => Some(n.to_string()),
-        _ => None,
-    };
-    let get = |name: &str| {
-        dict.get(&HashableValue::String(name.to_owned()))
-            .and_then(text)
-    };
-    Some(Who {
-        user_id: get("_user_id").or_else(|| get("user_id")),
-        username: get("username"),
-    })
+    let entries = super::pickle::read_dict(bytes, super::pickle::MAX_NAME).ok()??;
+    let (user_id, username) = super::pickle::who(&entries)?;
+    Some(Who { user_id, username })
 }
 
 /// One `session:<sid>` value; `expires` from its Redis expiry (`None`: none set). A value no

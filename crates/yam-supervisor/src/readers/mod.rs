@@ -4,6 +4,7 @@
 mod flask;
 pub mod flask_cookie;
 pub mod flask_redis;
+pub mod pickle;
 mod yam;
 
 use std::path::Path;
@@ -25,10 +26,15 @@ pub struct FileInfo {
 
 impl FileInfo {
     pub fn damaged() -> Self {
+        Self::damaged_until(None)
+    }
+
+    /// Damaged, but known to go away at `expires` (a Redis key's expiry).
+    pub fn damaged_until(expires: Option<Timestamp>) -> Self {
         Self {
             user_id: None,
             username: None,
-            expires: None,
+            expires,
             damaged: true,
         }
     }
@@ -96,11 +102,14 @@ fn read_open(file: std::io::Result<std::fs::File>, buf: &mut Vec<u8>) -> Result<
 
 fn parse(kind: FileKind, read: Result<(), Unread>, buf: &[u8]) -> Option<FileInfo> {
     match read {
-        Ok(()) => match kind {
+        // The readers are bounded and never recurse; should one still panic on some input,
+        // that file is damaged and the counting thread goes on.
+        Ok(()) => std::panic::catch_unwind(|| match kind {
             FileKind::Yam => Some(yam::parse(buf)),
             FileKind::Flask => flask::parse(buf),
             FileKind::Ignore => None,
-        },
+        })
+        .unwrap_or_else(|_| Some(FileInfo::damaged())),
         Err(Unread::NotASession) => None,
         Err(Unread::Damaged) => Some(FileInfo::damaged()),
     }
