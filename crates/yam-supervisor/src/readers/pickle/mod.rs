@@ -140,7 +140,7 @@ impl<'a> Machine<'a> {
     }
 
     fn set_items(&mut self, items: Vec<V>) -> Result<(), PickleError> {
-        if items.len() % 2 != 0 {
+        if !items.len().is_multiple_of(2) {
             return Err(PickleError::Malformed("odd number of dict items"));
         }
         match self.top_container()? {

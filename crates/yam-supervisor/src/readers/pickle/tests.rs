@@ -92,7 +92,7 @@ fn hostile_lengths_and_cut_pickles_are_refused_without_allocating() {
 #[test]
 fn too_many_values_stop_early() {
     let body = [
-        b"]".repeat(1),
+        b"]".to_vec(),
         b"(".to_vec(),
         b"N".repeat(MAX_ITEMS + 10),
         b"e".to_vec(),
