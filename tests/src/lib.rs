@@ -7,6 +7,7 @@ mod display;
 mod load;
 mod python;
 mod server;
+mod stranger;
 mod wine;
 
 pub use browser::{Browser, Page};
@@ -15,6 +16,7 @@ pub use display::Display;
 pub use load::{Failure, Load, LoadOptions, Outcome, Report, Summary};
 pub use python::{copy_dir, ensure_venv, fixture, flask_python, requirements_file};
 pub use server::{Launcher, ServerBuilder, ServerProcess, binary};
+pub use stranger::{Stranger, lan_ip};
 pub use wine::{KnownFolder, WinFolder, Wine, helper_exe, processes_in};
 
 use std::io::{BufRead, BufReader, Read};

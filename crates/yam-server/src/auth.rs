@@ -86,6 +86,7 @@ pub async fn check(
         return Ok(Check::Anonymous);
     }
     let mut last = EndReason::Unknown;
+    let mut valid = Vec::new();
     for value in values {
         let mut outcome = state.sessions.authenticate_in_memory(&value, access)?;
         if outcome.is_none() {
@@ -103,11 +104,63 @@ pub async fn check(
             }
         };
         match outcome {
-            AuthOutcome::Valid(auth) => return Ok(Check::Valid(auth)),
+            AuthOutcome::Valid(auth) => valid.push(auth),
             AuthOutcome::Rejected(reason) => last = reason,
         }
     }
-    Ok(Check::Ended(last))
+    match pick_session(valid) {
+        Picked::One(auth) => Ok(Check::Valid(auth)),
+        Picked::None => Ok(Check::Ended(last)),
+        Picked::Ambiguous(keys) => {
+            let sessions = Arc::clone(&state.sessions);
+            tokio::task::spawn_blocking(move || {
+                for key in &keys {
+                    sessions.end(key, EndReason::Ambiguous)?;
+                }
+                Ok::<_, yam_sessions::StoreError>(())
+            })
+            .await??;
+            Ok(Check::Ended(EndReason::Ambiguous))
+        }
+    }
+}
+
+/// Which of a request's valid sessions it is served as.
+#[derive(Debug)]
+enum Picked {
+    None,
+    One(Authenticated),
+    /// Sessions of different users: never serve one person as another.
+    Ambiguous(Vec<yam_sessions::SessionKey>),
+}
+
+/// A browser sends two `yam_session` cookies only when one was set for another path or
+/// domain — by someone else, since this server sets one cookie on `/`. Sessions of one user
+/// (a stale login and a fresh one): the newest. Sessions of different users: none, and both
+/// end, so a planted cookie neither serves the victim as the attacker nor lives on.
+fn pick_session(valid: Vec<Authenticated>) -> Picked {
+    let mut valid = valid.into_iter();
+    let Some(first) = valid.next() else {
+        return Picked::None;
+    };
+    let mut newest = first;
+    let mut keys = vec![newest.key];
+    let mut mixed = false;
+    for auth in valid {
+        if auth.key == newest.key {
+            continue;
+        }
+        mixed |= auth.record.user_id != newest.record.user_id;
+        keys.push(auth.key);
+        if auth.record.created > newest.record.created {
+            newest = auth;
+        }
+    }
+    if mixed {
+        Picked::Ambiguous(keys)
+    } else {
+        Picked::One(newest)
+    }
 }
 
 /// The one clean answer an API caller without a valid session gets.

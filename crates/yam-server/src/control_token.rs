@@ -50,10 +50,14 @@ impl ControlToken {
         Ok(path)
     }
 
+    /// The token a server of `data_dir` wrote: a regular, owner-only file of this user, not
+    /// a link (a folder someone else prepared must not hand us another token, or ours).
     pub fn read_file(data_dir: &Path) -> std::io::Result<String> {
-        Ok(std::fs::read_to_string(data_dir.join(TOKEN_FILE))?
-            .trim()
-            .to_owned())
+        Ok(
+            yam_sessions::private::read_owned(&data_dir.join(TOKEN_FILE), 4096, true)?
+                .trim()
+                .to_owned(),
+        )
     }
 
     /// Constant-time comparison; an empty offer never matches.

@@ -53,8 +53,10 @@ impl Markers {
     }
 
     /// Reads `key=value` lines back; lines without `=` are ignored.
+    /// Reads a marker this user's own server wrote (not a link, not another user's file, at
+    /// most 64 KB).
     pub fn read(&self, name: &str) -> io::Result<BTreeMap<String, String>> {
-        let text = fs::read_to_string(self.path(name))?;
+        let text = yam_sessions::private::read_owned(&self.path(name), 64 * 1024, false)?;
         Ok(text
             .lines()
             .filter_map(|l| l.split_once('='))

@@ -31,6 +31,14 @@ impl RunningServer {
         else {
             return Ok(None);
         };
+        // The token goes to this computer only, never to an address a folder names elsewhere.
+        if !yam_sessions::private::is_loopback_http(&url) {
+            anyhow::bail!(
+                "{} names the server address {url:?}, which is not on this computer: not sending \
+                 the control token there",
+                dir.root().join(SERVER_STARTUP).display()
+            );
+        }
         let http = reqwest::blocking::Client::builder()
             .timeout(Duration::from_secs(30))
             .no_proxy()

@@ -90,8 +90,18 @@ pub struct LoginThrottle {
     in_flight_user: HashMap<String, u32>,
 }
 
+/// The longest login a counter is kept under: an email may be 254 bytes, a username 64. A
+/// longer name is no user's, and keeping all of it would let failed logins with 60 KB names
+/// fill memory; such names share counters by their first bytes.
+const MAX_LOGIN_KEY_BYTES: usize = 320;
+
 fn user_key(login: &str) -> String {
-    login.trim().to_lowercase()
+    let login = login.trim();
+    let mut end = login.len().min(MAX_LOGIN_KEY_BYTES);
+    while !login.is_char_boundary(end) {
+        end -= 1;
+    }
+    login[..end].to_lowercase()
 }
 
 /// Why an attempt was refused without checking its password.
@@ -254,6 +264,22 @@ impl LoginThrottle {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn huge_login_names_are_kept_short() {
+        let mut t = LoginThrottle::default();
+        for i in 0..200u32 {
+            let name = format!("{i:05}{}é", "x".repeat(60 * 1024));
+            t.record_failure(STRANGER, &name, T0);
+        }
+        let kept: usize = t.by_user.keys().map(String::len).sum();
+        assert!(
+            kept <= 200 * MAX_LOGIN_KEY_BYTES,
+            "{kept} bytes of names kept"
+        );
+        assert_eq!(t.by_user.len(), 200);
+        assert_eq!(user_key("  Alice@Example.COM "), "alice@example.com");
+    }
 
     const T0: Timestamp = Timestamp(1_800_000_000_000);
     const STRANGER: IpAddr = IpAddr::V4(std::net::Ipv4Addr::new(10, 0, 0, 66));

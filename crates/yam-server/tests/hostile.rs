@@ -238,3 +238,44 @@ fn hostile_requests_get_4xx_and_write_nothing_outside_the_folders() {
             .expect("valid session file");
     }
 }
+
+#[test]
+fn a_planted_session_cookie_of_another_user_is_never_served() {
+    let (_dir, server) = multiple();
+    let victim = admin(&server).cookie.expect("victim");
+    let planted = bob(&server).cookie.expect("attacker");
+    let second = admin(&server).cookie.expect("second");
+
+    // A stale cookie (ended) next to a valid one: the valid one, as before.
+    let mut stale = admin(&server);
+    let stale_cookie = stale.cookie.clone().expect("stale");
+    assert_eq!(stale.post("/api/session/logout").status, 200);
+    let reply = Client::with_cookie(
+        &server.url,
+        &format!("{stale_cookie}; yam_session={victim}"),
+    )
+    .get("/api/admin/sessions");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    // Two logins of the same user: served as that user.
+    let reply = Client::with_cookie(&server.url, &format!("{second}; yam_session={victim}"))
+        .get("/api/admin/sessions");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+
+    // The attacker's cookie first (a more specific path is sent first), the victim's after:
+    // never served as either, and both sessions end.
+    let reply = Client::with_cookie(&server.url, &format!("{planted}; yam_session={victim}"))
+        .get("/api/session/time-remaining");
+    assert_eq!(reply.status, 401, "served as someone: {}", reply.body);
+    assert_eq!(
+        reply.json()["reason"],
+        "ambiguous_session",
+        "{}",
+        reply.body
+    );
+    for cookie in [&planted, &victim] {
+        let reply = Client::with_cookie(&server.url, cookie).get("/api/session/time-remaining");
+        assert_eq!(reply.status, 401, "{}", reply.body);
+    }
+    // The victim logs in again and is themselves.
+    assert_eq!(admin(&server).get("/api/admin/sessions").status, 200);
+}

@@ -55,6 +55,9 @@ pub enum EndReason {
     UserInvalid,
     /// Unknown id: never issued, from before a `clear` restart, or ended and forgotten.
     Unknown,
+    /// One request carried valid sessions of two different users: one cookie was set by
+    /// someone else (a planted cookie). Both sessions are ended.
+    Ambiguous,
 }
 
 impl EndReason {
@@ -68,6 +71,7 @@ impl EndReason {
             EndReason::Damaged => "damaged",
             EndReason::UserInvalid => "user_invalid",
             EndReason::Unknown => "unknown",
+            EndReason::Ambiguous => "ambiguous_session",
         }
     }
 
@@ -83,6 +87,7 @@ impl EndReason {
             EndReason::Damaged,
             EndReason::UserInvalid,
             EndReason::Unknown,
+            EndReason::Ambiguous,
         ]
         .into_iter()
         .find(|r| r.as_str() == name)
@@ -104,6 +109,10 @@ impl EndReason {
                 "Your account is no longer active. Please contact an administrator."
             }
             EndReason::Unknown => "Your session is no longer valid. Please log in again.",
+            EndReason::Ambiguous => {
+                "Your browser sent two different sessions, one of them set by someone else; \
+                 both were ended. Please log in again."
+            }
         }
     }
 }

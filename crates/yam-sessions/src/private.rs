@@ -19,6 +19,83 @@ pub fn restrict_to_owner(path: &Path, mode: u32) -> io::Result<()> {
     }
 }
 
+/// Reads a small file that this user's own program wrote, refusing anything else: a link
+/// (never followed), a FIFO or device (never blocked on), a file of another user, one larger
+/// than `max` bytes, and — `secret` — one that others may read or write. For what the command
+/// line tools take from a data or settings folder they were pointed at (a token, the address
+/// to send it to): a folder someone else prepared must not make them send our token away.
+pub fn read_owned(path: &Path, max: u64, secret: bool) -> io::Result<String> {
+    use crate::store::{ReadRefused, check_regular, open_without_following, read_bounded};
+    let refused = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, why);
+    let file = open_without_following(path).map_err(|e| {
+        if crate::store::is_link_refusal(&e) {
+            refused(format!("{} is a link, not a file", path.display()))
+        } else {
+            e
+        }
+    })?;
+    let meta = check_regular(&file).map_err(|e| match e {
+        ReadRefused::Io(e) => e,
+        ReadRefused::NotRegular(kind) => {
+            refused(format!("{} is a {kind}, not a file", path.display()))
+        }
+        ReadRefused::TooLarge(n) => refused(format!("{} is {n} bytes", path.display())),
+    })?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        #[allow(unsafe_code)]
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(refused(format!(
+                "{} belongs to another user",
+                path.display()
+            )));
+        }
+        if secret && meta.mode() & 0o077 != 0 {
+            return Err(refused(format!(
+                "{} may be read by other users (mode {:o}); it should be 0600",
+                path.display(),
+                meta.mode() & 0o777
+            )));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (&meta, secret);
+    let mut buf = Vec::new();
+    read_bounded(&file, max, &mut buf).map_err(|e| match e {
+        ReadRefused::Io(e) => e,
+        ReadRefused::NotRegular(kind) => refused(format!("{} is a {kind}", path.display())),
+        ReadRefused::TooLarge(n) => refused(format!(
+            "{} is larger than {max} bytes ({n})",
+            path.display()
+        )),
+    })?;
+    String::from_utf8(buf).map_err(|_| refused(format!("{} is not text", path.display())))
+}
+
+/// Whether `url` is `http://` on this computer only (127.0.0.0/8, ::1, localhost): where a
+/// command line tool may send a control token.
+pub fn is_loopback_http(url: &str) -> bool {
+    let Some(rest) = url.strip_prefix("http://") else {
+        return false;
+    };
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or("");
+    if authority.contains('@') {
+        return false;
+    }
+    let host = match authority.rsplit_once(':') {
+        Some((h, port)) if port.chars().all(|c| c.is_ascii_digit()) => h,
+        _ => authority,
+    };
+    let host = host.trim_start_matches('[').trim_end_matches(']');
+    host.eq_ignore_ascii_case("localhost")
+        || host
+            .parse::<std::net::IpAddr>()
+            .is_ok_and(|ip| ip.is_loopback())
+}
+
 /// Creates `path` empty and private (0600) if it does not exist; narrows it to 0600 if it
 /// does. For files another library then opens (SQLite gives its `-wal` and `-shm` files the
 /// database file's mode).
@@ -61,6 +138,60 @@ pub fn write_private(path: &Path, contents: &str) -> io::Result<()> {
         let _ = fs::remove_file(&tmp);
     }
     written
+}
+
+#[cfg(all(test, unix))]
+mod read_owned_tests {
+    use std::os::unix::fs::PermissionsExt;
+
+    use super::*;
+
+    #[test]
+    fn only_our_own_regular_private_files_are_read() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let token = dir.path().join("control-token");
+        write_private(&token, "secret\n").expect("write");
+        assert_eq!(read_owned(&token, 64, true).expect("ours"), "secret\n");
+        // A link to it, planted in another folder: refused, not followed.
+        let link = dir.path().join("planted");
+        std::os::unix::fs::symlink(&token, &link).expect("link");
+        assert!(read_owned(&link, 64, true).is_err());
+        // Readable by others: refused as a secret, fine as a marker.
+        fs::set_permissions(&token, fs::Permissions::from_mode(0o644)).expect("chmod");
+        assert!(read_owned(&token, 64, true).is_err());
+        assert!(read_owned(&token, 64, false).is_ok());
+        // Too large, and a FIFO (which would hang a plain read).
+        assert!(read_owned(&token, 3, false).is_err());
+        let fifo = dir.path().join("fifo");
+        let c = std::ffi::CString::new(fifo.to_string_lossy().as_bytes()).expect("c");
+        // SAFETY: mkfifo with a valid C string.
+        #[allow(unsafe_code)]
+        unsafe {
+            libc::mkfifo(c.as_ptr(), 0o600);
+        }
+        assert!(read_owned(&fifo, 64, false).is_err());
+    }
+
+    #[test]
+    fn tokens_go_to_loopback_addresses_only() {
+        for ok in [
+            "http://127.0.0.1:5000",
+            "http://localhost:7878/x",
+            "http://[::1]:80",
+            "http://127.8.9.1",
+        ] {
+            assert!(is_loopback_http(ok), "{ok}");
+        }
+        for bad in [
+            "http://10.0.0.5:5000",
+            "https://127.0.0.1",
+            "http://evil.example",
+            "http://127.0.0.1.evil.example:80",
+            "http://user@127.0.0.1",
+        ] {
+            assert!(!is_loopback_http(bad), "{bad}");
+        }
+    }
 }
 
 #[cfg(all(test, unix))]

@@ -11,6 +11,7 @@ pub mod history;
 pub mod lifecycle;
 pub mod lock;
 pub mod log_level;
+pub mod log_lines;
 pub mod logs;
 pub mod port;
 pub mod prepare;

@@ -15,6 +15,9 @@ use yam_sessions::{Clock, SystemClock};
 use crate::log_level::{Classifier, Level};
 
 pub const RING_LINES: usize = 2000;
+/// The ring also holds at most this many bytes of text (each line is capped at
+/// [`crate::log_lines::MAX_LINE_BYTES`] on the way in).
+pub const RING_BYTES: usize = 2 * 1024 * 1024;
 pub const ROTATE_BYTES: u64 = 5 * 1024 * 1024;
 pub const KEEP_ROTATED: usize = 3;
 
@@ -40,6 +43,8 @@ pub struct LogLine {
 
 struct Inner {
     lines: VecDeque<LogLine>,
+    /// Bytes of text in `lines`.
+    bytes: usize,
     next_seq: u64,
     file: Option<RotatingFile>,
     levels: Classifier,
@@ -67,6 +72,7 @@ impl ServerLog {
         Self {
             inner: Arc::new(Mutex::new(Inner {
                 lines: VecDeque::with_capacity(RING_LINES),
+                bytes: 0,
                 next_seq: 1,
                 file: rotating,
                 levels: Classifier::default(),
@@ -86,7 +92,11 @@ impl ServerLog {
     }
 
     fn push_at(&self, stream: Stream, level: Option<Level>, text: &str) {
-        let text = text.trim_end_matches(['\r', '\n']).to_owned();
+        let text = crate::log_lines::cap_line(
+            text.trim_end_matches(['\r', '\n']),
+            crate::log_lines::MAX_LINE_BYTES,
+        )
+        .into_owned();
         let at = SystemClock.now();
         let seq = {
             let mut inner = self.inner.lock();
@@ -101,8 +111,14 @@ impl ServerLog {
                     text
                 ));
             }
-            if inner.lines.len() == RING_LINES {
-                inner.lines.pop_front();
+            inner.bytes += text.len();
+            while inner.lines.len() >= RING_LINES
+                || (inner.bytes > RING_BYTES && !inner.lines.is_empty())
+            {
+                let Some(old) = inner.lines.pop_front() else {
+                    break;
+                };
+                inner.bytes -= old.text.len();
             }
             inner.lines.push_back(LogLine {
                 seq,
@@ -177,8 +193,10 @@ impl RotatingFile {
     fn open(path: &Path) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
             fs::create_dir_all(dir)?;
+            // Server output can carry user names and addresses: owner only.
+            yam_sessions::private::restrict_to_owner(dir, 0o700)?;
         }
-        let file = OpenOptions::new().create(true).append(true).open(path)?;
+        let file = open_private_append(path)?;
         let written = file.metadata()?.len();
         Ok(Self {
             path: path.to_path_buf(),
@@ -205,13 +223,22 @@ impl RotatingFile {
             let _ = fs::rename(numbered(n), numbered(n + 1));
         }
         fs::rename(&self.path, numbered(1))?;
-        self.file = OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(&self.path)?;
+        self.file = open_private_append(&self.path)?;
         self.written = 0;
         Ok(())
     }
+}
+
+/// Opens a log file for appending, created owner-only (0600) and narrowed to it if it was
+/// not (a log written by an older version).
+fn open_private_append(path: &Path) -> std::io::Result<File> {
+    let mut options = OpenOptions::new();
+    options.create(true).append(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    let file = options.open(path)?;
+    yam_sessions::private::restrict_to_owner(path, 0o600)?;
+    Ok(file)
 }
 
 /// The supervisor's own log (yamctl, yam-tray): `YAM_LOG` filter (default `info`) to stderr,
@@ -249,6 +276,25 @@ mod tests {
     }
 
     #[test]
+    fn the_ring_is_bounded_in_bytes_and_each_line_in_length() {
+        let log = ServerLog::new(None);
+        let url = format!("GET /{} HTTP/1.1", "a".repeat(60 * 1024));
+        for _ in 0..RING_LINES {
+            log.push(Stream::Stderr, &url);
+        }
+        let tail = log.tail(RING_LINES);
+        let bytes: usize = tail.iter().map(|l| l.text.len()).sum();
+        assert!(bytes <= RING_BYTES, "{bytes}");
+        assert!(tail.len() > 200, "{}", tail.len());
+        assert!(tail[0].text.len() < crate::log_lines::MAX_LINE_BYTES + 64);
+        assert!(
+            tail[0].text.ends_with("more bytes not kept]"),
+            "{}",
+            &tail[0].text[8000..]
+        );
+    }
+
+    #[test]
     fn lines_carry_their_level_not_their_stream() {
         let log = ServerLog::new(None);
         log.push(Stream::Stderr, "INFO:werkzeug:Press CTRL+C to quit");
@@ -266,8 +312,8 @@ mod tests {
         let dir = tempfile::tempdir().expect("tmp");
         let path = dir.path().join("logs/server.log");
         let log = ServerLog::new(Some(path.clone()));
-        let line = "x".repeat(1024 * 1024);
-        for _ in 0..12 {
+        let line = "x".repeat(8000);
+        for _ in 0..1500 {
             log.push(Stream::Stderr, &line);
         }
         assert!(path.is_file());

@@ -88,6 +88,17 @@ fn the_control_api_checks_token_host_origin_and_body() {
             .status(),
         200
     );
+    // The page may not be framed and runs only its own scripts.
+    let page = c.get(format!("{}/", u.base)).send().expect("page");
+    assert_eq!(page.headers()["x-frame-options"], "DENY");
+    let policy = page.headers()["content-security-policy"]
+        .to_str()
+        .expect("csp");
+    assert!(policy.contains("script-src 'self'"), "{policy}");
+    assert!(policy.contains("frame-ancestors 'none'"), "{policy}");
+    let refused = c.get(&status).send().expect("get");
+    assert_eq!(refused.headers()["x-frame-options"], "DENY");
+
     let rebinding = c
         .get(&status)
         .bearer_auth(&u.token)
@@ -262,4 +273,52 @@ fn a_non_loopback_listen_address_is_refused() {
     let (code, text) = yamctl(&dir.path().join("cfg"), &["up", "--listen", "0.0.0.0:0"]);
     assert_ne!(code, 0);
     assert!(text.contains("for this computer only"), "{text}");
+}
+
+#[test]
+fn yamctl_never_sends_its_token_to_an_address_a_planted_folder_names() {
+    let victim = tempfile::tempdir().expect("tmp");
+    let secret = "victims-real-supervisor-token-0123456789";
+    let victim_token = victim.path().join("control-token");
+    yam_sessions::private::write_private(&victim_token, secret).expect("token");
+    let plant = |url: &str, link: bool| {
+        let planted = tempfile::tempdir().expect("tmp");
+        std::fs::write(
+            planted.path().join("yamctl-up.json"),
+            serde_json::json!({ "url": url, "pid": 1 }).to_string(),
+        )
+        .expect("state");
+        let token = planted.path().join("control-token");
+        if link {
+            std::os::unix::fs::symlink(&victim_token, &token).expect("link");
+        } else {
+            yam_sessions::private::write_private(&token, secret).expect("copy");
+        }
+        planted
+    };
+
+    // A stranger on this computer, and a linked token: the link is refused.
+    let stranger = yam_testkit::Stranger::listen([127, 0, 0, 1].into());
+    let planted = plant(&stranger.url(), true);
+    let (code, text) = yamctl(planted.path(), &["status"]);
+    assert!(
+        stranger.heard(secret).is_empty(),
+        "the real token went to the stranger: {text}"
+    );
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("is a link"), "{text}");
+    let (_, text) = yamctl(planted.path(), &["set", "profile", "custom"]);
+    assert!(stranger.heard(secret).is_empty(), "{text}");
+
+    // A stranger elsewhere on the network: nothing is sent there at all.
+    let Some(ip) = yam_testkit::lan_ip() else {
+        eprintln!("no network address on this machine: the remote half is not tried");
+        return;
+    };
+    let remote = yam_testkit::Stranger::listen(ip);
+    let planted = plant(&remote.url(), false);
+    let (code, text) = yamctl(planted.path(), &["status"]);
+    assert_eq!(remote.requests(), 0, "{text}");
+    assert_ne!(code, 0, "{text}");
+    assert!(text.contains("not on this computer"), "{text}");
 }

@@ -2,7 +2,7 @@
 
 use std::path::Path;
 
-pub use yam_testkit::{Client, Reply, ServerBuilder, ServerProcess, wait_until};
+pub use yam_testkit::{Client, Reply, ServerBuilder, ServerProcess, lan_ip, wait_until};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_yam-server");
 
@@ -62,12 +62,4 @@ pub fn with_token(server: &ServerProcess, token: &str) -> Client {
     let mut c = Client::new(&server.url);
     c.bearer = Some(token.to_owned());
     c
-}
-
-/// This machine's address on its network, if it has one (to be a non-loopback client).
-pub fn lan_ip() -> Option<std::net::IpAddr> {
-    let socket = std::net::UdpSocket::bind("0.0.0.0:0").ok()?;
-    socket.connect("192.0.2.1:80").ok()?;
-    let ip = socket.local_addr().ok()?.ip();
-    (!ip.is_loopback()).then_some(ip)
 }

@@ -84,7 +84,34 @@ pub fn router(state: SharedControl, ui_dir: Option<PathBuf>) -> Router {
     }
     router
         .layer(middleware::from_fn(auth::guard_requests))
+        .layer(middleware::map_response(page_policy))
         .with_state(state)
+}
+
+/// What a browser may do with the dashboard's pages: run and style only its own files (no
+/// inline script, so an injected one would not run), talk only to this API, never be framed
+/// (no clickjacking of Force logout), never send its address on as a referrer.
+pub const CONTENT_SECURITY_POLICY: &str = "default-src 'none'; script-src 'self'; \
+     style-src 'self'; img-src 'self' data:; connect-src 'self'; font-src 'self'; \
+     base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+async fn page_policy(mut response: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CONTENT_SECURITY_POLICY),
+    );
+    headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    response
 }
 
 /// Refuses anything but a loopback address: the API can restart the server and log

@@ -25,18 +25,31 @@ pub struct Client {
 
 impl Client {
     pub fn connect(paths: &CtlPaths) -> Result<Self, ClientError> {
-        let state: Value = std::fs::read(paths.config_dir.join(STATE_FILE))
-            .ok()
-            .and_then(|b| serde_json::from_slice(&b).ok())
-            .ok_or_else(|| {
-                ClientError::NotRunning(format!(
+        use yam_sessions::private::{is_loopback_http, read_owned};
+        let state_path = paths.config_dir.join(STATE_FILE);
+        let state: Value = match read_owned(&state_path, 64 * 1024, false) {
+            Ok(text) => serde_json::from_str(&text).map_err(|_| {
+                ClientError::Refused(format!("{} is not yamctl up's", state_path.display()))
+            })?,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                return Err(ClientError::NotRunning(format!(
                     "no {} in {}",
                     STATE_FILE,
                     paths.config_dir.display()
-                ))
-            })?;
-        let token = std::fs::read_to_string(paths.config_dir.join(TOKEN_FILE))
-            .map_err(|e| ClientError::NotRunning(format!("cannot read its token: {e}")))?;
+                )));
+            }
+            Err(e) => return Err(ClientError::Refused(e.to_string())),
+        };
+        let url = state["url"].as_str().unwrap_or_default().to_owned();
+        // The token goes to this computer only, never to an address a folder names elsewhere.
+        if !is_loopback_http(&url) {
+            return Err(ClientError::Refused(format!(
+                "{} names {url:?}, which is not on this computer: not sending the control token there",
+                state_path.display()
+            )));
+        }
+        let token = read_owned(&paths.config_dir.join(TOKEN_FILE), 4096, true)
+            .map_err(|e| ClientError::Refused(format!("cannot use its token: {e}")))?;
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(60))
             .no_proxy()
@@ -44,7 +57,7 @@ impl Client {
             .map_err(|e| ClientError::Refused(e.to_string()))?;
         Ok(Self {
             http,
-            url: state["url"].as_str().unwrap_or_default().to_owned(),
+            url,
             token: token.trim().to_owned(),
         })
     }

@@ -11,6 +11,7 @@ use tokio::io::{AsyncBufReadExt, AsyncRead, BufReader};
 use tokio::sync::oneshot;
 
 use crate::lifecycle::ExitInfo;
+use crate::log_lines::{CappedLines, MAX_LINE_BYTES};
 use crate::logs::{ServerLog, Stream};
 use crate::profile::LaunchPlan;
 
@@ -104,13 +105,22 @@ fn build_command(plan: &LaunchPlan, sockets: Option<(&TcpListener, &TcpListener)
 
 async fn pump(stream: impl AsyncRead + Unpin, log: ServerLog, kind: Stream) {
     let mut reader = BufReader::new(stream);
-    let mut line = Vec::new();
+    // Never more than one capped line in memory, however long the server's line is.
+    let mut lines = CappedLines::new(MAX_LINE_BYTES);
     loop {
-        line.clear();
-        match reader.read_until(b'\n', &mut line).await {
-            Ok(0) | Err(_) => break,
-            Ok(_) => log.push(kind, &String::from_utf8_lossy(&line)),
-        }
+        let read = match reader.fill_buf().await {
+            Ok([]) | Err(_) => break,
+            Ok(chunk) => {
+                for line in lines.feed(chunk) {
+                    log.push(kind, &line);
+                }
+                chunk.len()
+            }
+        };
+        reader.consume(read);
+    }
+    if let Some(line) = lines.finish() {
+        log.push(kind, &line);
     }
 }
 
