@@ -13,6 +13,10 @@ test('the dashboard shows and controls the server', { timeout: 240 * SECOND }, a
   const page = await context.newPage();
   const errors = [];
   page.on('pageerror', (e) => errors.push(e.message));
+  // The page runs under a strict Content-Security-Policy: anything it blocks is a bug.
+  page.on('console', (m) => {
+    if (/Content Security Policy/i.test(m.text())) errors.push(m.text());
+  });
   const shots = [];
 
   await t.test('a page without the token is refused', async () => {

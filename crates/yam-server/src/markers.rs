@@ -47,9 +47,8 @@ impl Markers {
             text.push_str(&v.replace(['\n', '\r'], " "));
             text.push('\n');
         }
-        let tmp = self.path(&format!(".{name}.tmp"));
-        fs::write(&tmp, text)?;
-        fs::rename(&tmp, self.path(name))
+        // A random, exclusive temp file never written through a link planted in the folder.
+        yam_sessions::private::write_private(&self.path(name), &text)
     }
 
     /// Reads `key=value` lines back; lines without `=` are ignored.

@@ -118,7 +118,7 @@ pub fn force_logout(data_dir: Option<&Path>, sessions: &StoreArgs) -> anyhow::Re
         );
         return Ok(());
     }
-    std::fs::create_dir_all(dir.root())?;
+    dir.create()?;
     Markers::new(dir.root()).write(
         FORCE_SESSION_RESET,
         &[

@@ -1,7 +1,6 @@
 //! Where the server keeps its files. Never the working folder: on a double-click or at login
 //! that is Program Files or System32.
 
-use std::fs;
 use std::io;
 use std::path::{Path, PathBuf};
 
@@ -32,9 +31,10 @@ impl DataDir {
     }
 
     /// Creates the folder, private to the current user where the platform allows.
+    /// Refuses a link (a folder someone prepared must not turn our chmod and `users.db` onto
+    /// the target) and a folder of another user.
     pub fn create(&self) -> io::Result<()> {
-        fs::create_dir_all(&self.root)?;
-        restrict_to_owner(&self.root, 0o700)
+        yam_sessions::private::private_dir(&self.root)
     }
 
     pub fn root(&self) -> &Path {

@@ -328,3 +328,93 @@ fn secret_files_are_private() {
     }
     assert_eq!(mode(&data), 0o700);
 }
+
+/// Runs `yam-server args… --data-dir data` with a deadline: a command that hangs (a FIFO) or
+/// reads forever (`/dev/zero`) fails the test instead of the test run.
+fn run_with_deadline(data: &Path, args: &[&str]) -> (Option<bool>, String) {
+    let mut child = std::process::Command::new(BIN)
+        .args(args)
+        .arg("--data-dir")
+        .arg(data)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("spawn");
+    let started = Instant::now();
+    let finished = loop {
+        if let Some(status) = child.try_wait().expect("wait") {
+            break Some(status.success());
+        }
+        if started.elapsed() > Duration::from_secs(20) {
+            let _ = child.kill();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let out = child.wait_with_output().expect("output");
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    (finished, text)
+}
+
+/// Issue 22 item 11: the offline commands pointed at a folder someone else prepared write
+/// nothing through its links, hang on nothing, read nothing unbounded.
+#[test]
+fn offline_commands_never_write_through_hang_on_or_drown_in_planted_files() {
+    let root = tempfile::tempdir().expect("tmp");
+    let victim = root.path().join("victim.txt");
+    std::fs::write(&victim, "precious").expect("w");
+
+    // The marker's temp file planted as a link to the caller's file.
+    let planted = root.path().join("planted");
+    std::fs::create_dir_all(planted.join("sessions")).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, planted.join(".force_session_reset.txt.tmp"))
+        .expect("link");
+    // The startup marker a FIFO: reading it would wait for a writer forever.
+    let fifo = std::ffi::CString::new(
+        planted
+            .join("server_startup_marker.txt")
+            .to_string_lossy()
+            .as_bytes(),
+    )
+    .expect("c");
+    // SAFETY: mkfifo with a valid C string.
+    #[allow(unsafe_code)]
+    unsafe {
+        libc::mkfifo(fifo.as_ptr(), 0o600);
+    }
+    let (finished, out) = run_with_deadline(&planted, &["force-logout"]);
+    assert_eq!(finished, Some(true), "force-logout hung or failed: {out}");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious",
+        "the marker was written through a planted link"
+    );
+
+    // The startup marker a link to /dev/zero: refused, not read to the end of memory.
+    let zero = root.path().join("zero");
+    std::fs::create_dir_all(&zero).expect("mkdir");
+    std::os::unix::fs::symlink("/dev/zero", zero.join("server_startup_marker.txt")).expect("l");
+    let (finished, out) = run_with_deadline(&zero, &["force-logout"]);
+    assert_eq!(finished, Some(true), "force-logout hung or failed: {out}");
+
+    // A data folder that is a link to someone's folder: refused; the target keeps its mode
+    // and gets no users.db.
+    let theirs = root.path().join("theirs");
+    std::fs::create_dir_all(&theirs).expect("mkdir");
+    std::fs::set_permissions(&theirs, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    let linked = root.path().join("linked-data");
+    std::os::unix::fs::symlink(&theirs, &linked).expect("link");
+    let (finished, out) = run_with_deadline(&linked, &["user", "list"]);
+    assert_eq!(finished, Some(false), "{out}");
+    assert!(out.contains("is a link"), "{out}");
+    assert_eq!(mode(&theirs), 0o755, "the link's target was chmodded");
+    assert!(
+        !theirs.join("users.db").exists(),
+        "users.db created through a link"
+    );
+}

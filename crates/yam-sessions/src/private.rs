@@ -19,6 +19,57 @@ pub fn restrict_to_owner(path: &Path, mode: u32) -> io::Result<()> {
     }
 }
 
+/// A folder this program keeps its own files in (data, settings, logs): created with missing
+/// parents and owner-only (0700); an existing one must be a real folder — not a link, which a
+/// folder someone else prepared could point at the caller's own files — of this user, and is
+/// narrowed to 0700 (it holds sessions, tokens, passwords).
+pub fn private_dir(path: &Path) -> io::Result<()> {
+    let refused = |why: String| io::Error::new(io::ErrorKind::PermissionDenied, why);
+    match fs::symlink_metadata(path) {
+        Ok(meta) if meta.file_type().is_symlink() => {
+            let target = fs::read_link(path)
+                .map(|t| format!(" (to {})", t.display()))
+                .unwrap_or_default();
+            return Err(refused(format!(
+                "{} is a link{target}, not a folder: give the folder itself",
+                path.display()
+            )));
+        }
+        Ok(meta) if !meta.is_dir() => {
+            return Err(refused(format!("{} is not a folder", path.display())));
+        }
+        Ok(meta) => {
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::MetadataExt;
+                // SAFETY: geteuid has no preconditions and cannot fail.
+                #[allow(unsafe_code)]
+                let me = unsafe { libc::geteuid() };
+                if meta.uid() != me {
+                    return Err(refused(format!(
+                        "{} belongs to another user",
+                        path.display()
+                    )));
+                }
+            }
+            #[cfg(not(unix))]
+            let _ = meta;
+        }
+        Err(e) if e.kind() == io::ErrorKind::NotFound => {
+            let mut builder = fs::DirBuilder::new();
+            builder.recursive(true);
+            #[cfg(unix)]
+            {
+                use std::os::unix::fs::DirBuilderExt;
+                builder.mode(0o700);
+            }
+            builder.create(path)?;
+        }
+        Err(e) => return Err(e),
+    }
+    restrict_to_owner(path, 0o700)
+}
+
 /// Reads a small file that this user's own program wrote, refusing anything else: a link
 /// (never followed), a FIFO or device (never blocked on), a file of another user, one larger
 /// than `max` bytes, and — `secret` — one that others may read or write. For what the command
@@ -170,6 +221,37 @@ mod read_owned_tests {
             libc::mkfifo(c.as_ptr(), 0o600);
         }
         assert!(read_owned(&fifo, 64, false).is_err());
+    }
+
+    #[test]
+    fn private_folders_are_owner_only_and_never_links() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let data = dir.path().join("a/b/data");
+        private_dir(&data).expect("create");
+        assert_eq!(
+            fs::metadata(&data).expect("m").permissions().mode() & 0o777,
+            0o700
+        );
+        fs::set_permissions(&data, fs::Permissions::from_mode(0o755)).expect("chmod");
+        private_dir(&data).expect("narrow");
+        assert_eq!(
+            fs::metadata(&data).expect("m").permissions().mode() & 0o777,
+            0o700
+        );
+        // A link to someone's folder is refused and its target untouched.
+        let victim = dir.path().join("victim");
+        fs::create_dir(&victim).expect("mkdir");
+        fs::set_permissions(&victim, fs::Permissions::from_mode(0o755)).expect("chmod");
+        let link = dir.path().join("planted");
+        std::os::unix::fs::symlink(&victim, &link).expect("link");
+        let err = private_dir(&link).expect_err("a link");
+        assert!(err.to_string().contains("is a link"), "{err}");
+        assert_eq!(
+            fs::metadata(&victim).expect("m").permissions().mode() & 0o777,
+            0o755
+        );
+        fs::write(dir.path().join("file"), "x").expect("w");
+        assert!(private_dir(&dir.path().join("file")).is_err());
     }
 
     #[test]

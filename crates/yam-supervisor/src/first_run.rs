@@ -14,7 +14,7 @@ pub fn pending_file(data_dir: &Path) -> Option<PathBuf> {
 
 pub fn read(data_dir: &Path) -> Option<String> {
     let file = pending_file(data_dir)?;
-    std::fs::read_to_string(file)
+    yam_sessions::private::read_owned(&file, 4096, false)
         .ok()
         .map(|p| p.trim().to_owned())
 }

@@ -60,7 +60,8 @@ pub struct SupervisorLock {
 
 /// Reads the record; `None` when missing or unreadable (a torn write is not a lock).
 pub fn read(data_dir: &Path) -> Option<LockRecord> {
-    serde_json::from_slice(&fs::read(data_dir.join(RECORD_FILE)).ok()?).ok()
+    let text = yam_sessions::private::read_owned(&data_dir.join(RECORD_FILE), 64 * 1024, false);
+    serde_json::from_str(&text.ok()?).ok()
 }
 
 impl SupervisorLock {
@@ -72,7 +73,7 @@ impl SupervisorLock {
             let path = path.to_path_buf();
             move |cause| LockError::Io { path, cause }
         };
-        fs::create_dir_all(data_dir).map_err(io(data_dir))?;
+        yam_sessions::private::private_dir(data_dir).map_err(io(data_dir))?;
         let file = OpenOptions::new()
             .read(true)
             .write(true)

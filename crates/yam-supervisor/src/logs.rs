@@ -192,9 +192,8 @@ struct RotatingFile {
 impl RotatingFile {
     fn open(path: &Path) -> std::io::Result<Self> {
         if let Some(dir) = path.parent() {
-            fs::create_dir_all(dir)?;
             // Server output can carry user names and addresses: owner only.
-            yam_sessions::private::restrict_to_owner(dir, 0o700)?;
+            yam_sessions::private::private_dir(dir)?;
         }
         let file = open_private_append(path)?;
         let written = file.metadata()?.len();

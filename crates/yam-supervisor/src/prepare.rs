@@ -20,10 +20,9 @@ fn remove(path: &Path) -> io::Result<()> {
     }
 }
 
+/// A random, exclusive temp file renamed over `path`: never written through a planted link.
 fn write(path: &Path, text: &str) -> io::Result<()> {
-    let tmp = path.with_extension("txt.tmp");
-    fs::write(&tmp, text)?;
-    fs::rename(&tmp, path)
+    yam_sessions::private::write_private(path, text)
 }
 
 fn stamp() -> String {

@@ -446,8 +446,13 @@ pub struct Loaded {
 
 pub fn load(dir: &Path) -> Loaded {
     let path = dir.join(SETTINGS_FILE);
-    let text = match fs::read_to_string(&path) {
-        Ok(t) => t,
+    // A regular file of this user, at most 1 MB: never a link, a FIFO or /dev/zero.
+    let text = match yam_sessions::private::read_owned(&path, 1024 * 1024, false) {
+        Ok(t) => {
+            // Written by an older version, or by hand: it may hold passwords.
+            let _ = yam_sessions::private::restrict_to_owner(&path, 0o600);
+            t
+        }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Loaded {
                 settings: Settings::default(),
@@ -491,12 +496,12 @@ fn backed_up(path: &Path, why: &str) -> Loaded {
     }
 }
 
+/// Owner-only (0600 in a 0700 folder): the file may hold a database password and YAM's
+/// secret key.
 pub fn save(dir: &Path, settings: &Settings) -> std::io::Result<()> {
-    fs::create_dir_all(dir)?;
+    yam_sessions::private::private_dir(dir)?;
     let text = toml::to_string_pretty(settings).map_err(std::io::Error::other)?;
-    let tmp = dir.join(format!(".{SETTINGS_FILE}.tmp"));
-    fs::write(&tmp, text)?;
-    fs::rename(&tmp, dir.join(SETTINGS_FILE))
+    yam_sessions::private::write_private(&dir.join(SETTINGS_FILE), &text)
 }
 
 #[cfg(test)]

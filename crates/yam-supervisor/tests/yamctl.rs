@@ -322,3 +322,80 @@ fn yamctl_never_sends_its_token_to_an_address_a_planted_folder_names() {
     assert_ne!(code, 0, "{text}");
     assert!(text.contains("not on this computer"), "{text}");
 }
+
+fn mode(path: &std::path::Path) -> u32 {
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::metadata(path)
+        .expect("metadata")
+        .permissions()
+        .mode()
+        & 0o777
+}
+
+/// Issue 22 item 3: settings (which may hold a Redis password and YAM's secret key), data and
+/// logs are the owner's only.
+#[test]
+fn settings_data_and_logs_are_owner_only() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("cfg");
+    let (code, text) = yamctl(&config, &["set", "multiple_sessions", "false"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(mode(&config), 0o700);
+    assert_eq!(mode(&config.join("settings.toml")), 0o600);
+
+    // A settings file written before (0644), and what `yamctl up` creates.
+    let u = up(&config);
+    wait_running(&u);
+    for (path, want) in [
+        (config.clone(), 0o700),
+        (config.join("settings.toml"), 0o600),
+        (config.join("data"), 0o700),
+        (config.join("data/logs"), 0o700),
+        (config.join("data/logs/server.log"), 0o600),
+    ] {
+        assert_eq!(mode(&path), want, "{} is {:o}", path.display(), mode(&path));
+    }
+}
+
+/// Issue 22 item 11: a settings folder someone else prepared: no writing through its links,
+/// no reading `/dev/zero` to the end of memory.
+#[test]
+fn yamctl_never_writes_through_or_drowns_in_planted_files() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let victim = dir.path().join("victim.txt");
+    std::fs::write(&victim, "precious").expect("w");
+    let config = dir.path().join("cfg");
+    std::fs::create_dir_all(config.join("data")).expect("mkdir");
+    std::os::unix::fs::symlink(&victim, config.join("data/force_session_reset.txt.tmp"))
+        .expect("link");
+    std::os::unix::fs::symlink(&victim, config.join(".settings.toml.tmp")).expect("link");
+    let (code, text) = yamctl(&config, &["force-logout"]);
+    assert_eq!(code, 0, "{text}");
+    let (code, text) = yamctl(&config, &["set", "multiple_sessions", "false"]);
+    assert_eq!(code, 0, "{text}");
+    assert_eq!(
+        std::fs::read_to_string(&victim).expect("victim"),
+        "precious"
+    );
+
+    let zero = dir.path().join("zero");
+    std::fs::create_dir_all(&zero).expect("mkdir");
+    std::os::unix::fs::symlink("/dev/zero", zero.join("settings.toml")).expect("link");
+    let mut child = std::process::Command::new(common::up::YAMCTL)
+        .arg("--config")
+        .arg(&zero)
+        .args(["set", "multiple_sessions", "false"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .expect("yamctl");
+    let finished = wait_until(Duration::from_secs(20), || {
+        child.try_wait().expect("wait").is_some()
+    });
+    let _ = child.kill();
+    let _ = child.wait();
+    assert!(
+        finished,
+        "yamctl read a settings file linked to /dev/zero for 20 s"
+    );
+}

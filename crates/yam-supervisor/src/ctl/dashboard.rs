@@ -59,7 +59,7 @@ impl Dashboard {
         paths: &CtlPaths,
         ui: Option<PathBuf>,
     ) -> anyhow::Result<Self> {
-        std::fs::create_dir_all(&paths.config_dir)?;
+        yam_sessions::private::private_dir(&paths.config_dir)?;
         let local = listener.local_addr()?;
         let mut bytes = [0u8; 32];
         getrandom::fill(&mut bytes).map_err(|e| anyhow::anyhow!("no OS randomness: {e}"))?;

@@ -30,7 +30,7 @@ pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
         let (mut state, _) = crate::signins::Persisted::load(&file);
         state.logged_out_at = Some(crate::door::now_ms());
         state.back_since_logout.clear();
-        std::fs::create_dir_all(&paths.data_dir)?;
+        yam_sessions::private::private_dir(&paths.data_dir)?;
         state.save(&file)?;
         return Ok(format!(
             "yamctl up is not running: every browser signed in to YAM is logged out at its next \

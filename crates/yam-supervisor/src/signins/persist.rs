@@ -2,7 +2,6 @@
 //! since, and the revoked sign-ins (until they would have expired). Never a cookie value.
 
 use std::collections::{BTreeMap, BTreeSet};
-use std::io::Read;
 use std::path::Path;
 
 use serde::{Deserialize, Serialize};
@@ -24,11 +23,8 @@ pub struct Persisted {
 impl Persisted {
     /// Reads `path`; a missing file is a fresh state, an unreadable one too (with why).
     pub fn load(path: &Path) -> (Self, Option<String>) {
-        let read = std::fs::File::open(path).and_then(|f| {
-            let mut text = String::new();
-            f.take(MAX_FILE).read_to_string(&mut text)?;
-            Ok(text)
-        });
+        // Never a link, a FIFO or a device; at most MAX_FILE bytes.
+        let read = yam_sessions::private::read_owned(path, MAX_FILE, false);
         match read {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (Self::default(), None),
             Err(e) => (

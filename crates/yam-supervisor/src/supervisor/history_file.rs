@@ -11,6 +11,8 @@ use crate::tally::Counts;
 
 const SAVE_EVERY: Duration = Duration::from_secs(300);
 pub const FILE_NAME: &str = "history.csv";
+/// Larger than any history this program writes (a line per minute with sessions).
+const MAX_BYTES: u64 = 64 * 1024 * 1024;
 
 pub(super) struct HistoryFile {
     history: History,
@@ -45,7 +47,10 @@ impl HistoryFile {
     /// `.unreadable` suffix), never overwritten; the warning says so.
     pub fn load(data_dir: &Path) -> (Self, Option<String>) {
         let path = data_dir.join(FILE_NAME);
-        let (history, warning) = match std::fs::read(&path) {
+        // Never a link, a FIFO or a device; a year of minutes is well under the cap.
+        let (history, warning) = match yam_sessions::private::read_owned(&path, MAX_BYTES, false)
+            .map(String::into_bytes)
+        {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => (History::default(), None),
             Err(e) => (
                 History::default(),
