@@ -399,3 +399,46 @@ fn yamctl_never_writes_through_or_drowns_in_planted_files() {
         "yamctl read a settings file linked to /dev/zero for 20 s"
     );
 }
+
+/// Issue 22 item 3: the Redis password and YAM's secret key never leave the settings file:
+/// not in the status, not in the event stream, not in `yamctl status --json`.
+#[test]
+fn secrets_in_the_settings_are_never_shown() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("cfg");
+    let u = common::up::up_with(
+        &config,
+        "session_store = \"redis://:hunter2-redis-pw@127.0.0.1:1/0\"\n\
+         yam_secret_key = \"the-yam-secret-key-42\"\n",
+        None,
+    );
+    let secrets = ["hunter2-redis-pw", "the-yam-secret-key-42"];
+    let status = status_of(&u).to_string();
+    assert!(status.contains("redis://127.0.0.1:1/0"), "{status}");
+    let (_, cli) = yamctl(&config, &["status", "--json"]);
+    let mut events = http()
+        .get(format!("{}/api/events", u.base))
+        .bearer_auth(&u.token)
+        .send()
+        .expect("events");
+    let mut first = vec![0u8; 256 * 1024];
+    let mut got = 0;
+    let started = std::time::Instant::now();
+    while got < 1024 && started.elapsed() < Duration::from_secs(10) {
+        match std::io::Read::read(&mut events, &mut first[got..]) {
+            Ok(0) | Err(_) => break,
+            Ok(n) => got += n,
+        }
+    }
+    let stream = String::from_utf8_lossy(&first[..got]).into_owned();
+    assert!(stream.contains("session_store"), "{stream}");
+    for secret in secrets {
+        for (what, text) in [
+            ("status", &status),
+            ("yamctl status", &cli),
+            ("events", &stream),
+        ] {
+            assert!(!text.contains(secret), "{what} shows {secret}");
+        }
+    }
+}

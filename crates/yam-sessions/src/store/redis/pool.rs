@@ -147,11 +147,29 @@ fn is_passing(e: &RedisError) -> bool {
 
 /// The address without a password (`redis://:secret@host` → `redis://host`), for messages.
 pub fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
+    let without_user = match (url.find("://"), url.rfind('@')) {
         (Some(scheme), Some(at)) if at > scheme => {
             format!("{}{}", &url[..scheme + 3], &url[at + 1..])
         }
         _ => url.to_owned(),
+    };
+    // `redis+unix:///run/redis.sock?pass=…`: the password as a query parameter.
+    match without_user.split_once('?') {
+        Some((base, query)) => {
+            let kept: Vec<&str> = query
+                .split('&')
+                .filter(|p| {
+                    let name = p.split('=').next().unwrap_or("").to_ascii_lowercase();
+                    !matches!(name.as_str(), "pass" | "password" | "user" | "username")
+                })
+                .collect();
+            if kept.is_empty() {
+                base.to_owned()
+            } else {
+                format!("{base}?{}", kept.join("&"))
+            }
+        }
+        None => without_user,
     }
 }
 
@@ -167,6 +185,10 @@ mod tests {
         assert_eq!(
             redact("redis+unix:///run/redis.sock"),
             "redis+unix:///run/redis.sock"
+        );
+        assert_eq!(
+            redact("redis+unix:///run/redis.sock?db=2&pass=s3cret"),
+            "redis+unix:///run/redis.sock?db=2"
         );
     }
 }
