@@ -79,6 +79,36 @@ pub fn half_open_connections(addr: &str, n: usize) -> Vec<std::net::TcpStream> {
         .collect()
 }
 
+/// The same from a chosen source address (any of 127.0.0.0/8 on loopback): to be several
+/// clients at once.
+pub fn half_open_connections_from(
+    addr: &str,
+    source: std::net::IpAddr,
+    n: usize,
+) -> Vec<std::net::TcpStream> {
+    use std::io::Write;
+    let Ok(target) = addr.parse::<std::net::SocketAddr>() else {
+        return Vec::new();
+    };
+    (0..n)
+        .filter_map(|_| {
+            let socket = socket2::Socket::new(
+                socket2::Domain::for_address(target),
+                socket2::Type::STREAM,
+                None,
+            )
+            .ok()?;
+            socket
+                .bind(&std::net::SocketAddr::new(source, 0).into())
+                .ok()?;
+            socket.connect(&target.into()).ok()?;
+            let mut s: std::net::TcpStream = socket.into();
+            s.write_all(b"GET / HTTP/1.1\r\nHost: 127.0.0.1\r\n").ok()?;
+            Some(s)
+        })
+        .collect()
+}
+
 /// Whether the peer closes `stream` within `deadline` (a read ends or the connection resets).
 pub fn closed_by_peer(stream: &mut std::net::TcpStream, deadline: Duration) -> bool {
     use std::io::Read;

@@ -5,6 +5,7 @@
 
 pub mod handover;
 mod limits;
+mod shares;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -21,6 +22,13 @@ use tokio::sync::Semaphore;
 use tower::ServiceExt as _;
 
 pub use limits::{OpenFiles, connection_cap, raise_open_files_limit};
+pub use shares::{Origin, Share, Shares};
+
+/// The most a request's head (request line and headers) may take. hyper's default lets a
+/// connection that never finishes its headers grow a 400 KB buffer (≈540 KB a connection
+/// measured): 16,384 of them would be gigabytes. Real requests stay far below this — a
+/// Flask session cookie is at most 4 KB — and a larger head is answered 431.
+pub const MAX_HEAD_BYTES: usize = 32 * 1024;
 
 /// How a listener is served.
 #[derive(Clone, Debug)]
@@ -38,19 +46,33 @@ pub struct ServeOptions {
     /// written just as the server closes an idle connection fails). Zero: close idle ones at
     /// once.
     pub linger: Duration,
+    /// Connections one client address may hold (see [`Shares`]).
+    pub per_address: usize,
+    /// Addresses without a share limit: trusted reverse proxies.
+    pub unshared: Vec<std::net::IpAddr>,
 }
 
 impl ServeOptions {
-    /// Ten seconds for headers, the connection cap that fits `open_files`, ten seconds grace.
+    /// Ten seconds for headers, the connection cap that fits `open_files`, a quarter of it per
+    /// client address, ten seconds grace.
     pub fn new(name: &'static str, open_files: Option<OpenFiles>) -> Self {
+        let max_connections = connection_cap(open_files);
         Self {
             name,
             header_read_timeout: Duration::from_secs(10),
-            max_connections: connection_cap(open_files),
+            max_connections,
             grace: Duration::from_secs(10),
             linger: Duration::ZERO,
+            per_address: per_address_share(max_connections),
+            unshared: Vec::new(),
         }
     }
+}
+
+/// A quarter of the places, at least 16: a whole office behind one NAT address (six
+/// connections a browser) fits, one script cannot take every place.
+pub fn per_address_share(max_connections: usize) -> usize {
+    (max_connections / 4).max(16)
 }
 
 /// Serves `app` on `listener` until `shutdown` completes, then stops accepting, lets requests
@@ -68,6 +90,8 @@ pub async fn serve(
     let draining = Arc::new(AtomicBool::new(false));
     let mut at_capacity = false;
     let mut accept_failing = false;
+    let shares = Shares::new(options.per_address, options.unshared.clone());
+    let mut share_warned: Option<std::time::Instant> = None;
     tokio::pin!(shutdown);
     loop {
         let place = match Arc::clone(&places).try_acquire_owned() {
@@ -108,6 +132,20 @@ pub async fn serve(
             at_capacity = false;
         }
         accept_failing = false;
+        let Some(share) = shares.take(peer.ip()) else {
+            // Closed at once: its place goes back to everyone else.
+            if share_warned.is_none_or(|at| at.elapsed() > Duration::from_secs(60)) {
+                tracing::warn!(
+                    "{}: {} holds its share of connections ({}); closing new ones from it",
+                    options.name,
+                    peer.ip(),
+                    options.per_address
+                );
+                share_warned = Some(std::time::Instant::now());
+            }
+            drop(stream);
+            continue;
+        };
         let _ = stream.set_nodelay(true);
         let closing = Arc::clone(&draining);
         let service = app
@@ -128,6 +166,7 @@ pub async fn serve(
         let connection = hyper::server::conn::http1::Builder::new()
             .timer(TokioTimer::new())
             .header_read_timeout(options.header_read_timeout)
+            .max_buf_size(MAX_HEAD_BYTES)
             .serve_connection(TokioIo::new(stream), TowerToHyperService::new(service))
             .with_upgrades();
         let mut close = closing_tx.subscribe();
@@ -143,6 +182,7 @@ pub async fn serve(
             if let Err(e) = ended {
                 tracing::debug!(peer = %peer, "connection ended: {e}");
             }
+            drop(share);
             drop(place);
         });
     }

@@ -24,6 +24,11 @@ impl TrustedProxies {
         self.0.is_empty()
     }
 
+    /// The proxies' addresses (they carry everyone's connections: no per-address share).
+    pub fn addresses(&self) -> Vec<IpAddr> {
+        self.0.clone()
+    }
+
     fn trusts(&self, ip: IpAddr) -> bool {
         self.0.contains(&ip)
     }

@@ -346,6 +346,7 @@ async fn run_until_shutdown(
     let options = yam_net::ServeOptions {
         grace: SHUTDOWN_GRACE,
         linger: HANDOVER_LINGER,
+        unshared: state.facts.trusted_proxies.addresses(),
         ..yam_net::ServeOptions::new("YAM server", state.facts.open_files)
     };
     tokio::spawn(async move {

@@ -61,7 +61,12 @@ fn the_open_files_limit_is_raised_and_idle_connections_are_cheap() {
 fn half_open_connections_are_dropped_and_capped_at_the_hard_limit() {
     let dir = tempfile::tempdir().expect("tmp");
     let server = builder(dir.path()).open_files_limit(256, 256).spawn();
-    let mut held = half_open(&server.url, 300);
+    // From eight addresses: each within its share (48 of the 192 places), together over the cap.
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    let mut held: Vec<TcpStream> = (1..=8u8)
+        .flat_map(|k| yam_testkit::half_open_connections_from(&addr, [127, 0, 0, k].into(), 38))
+        .collect();
+    assert!(held.len() >= 290, "{}", held.len());
     // A header read timeout frees the slots: a normal request is served within it.
     let took = health_answers_within(&server.url, Duration::from_secs(30));
     println!("/api/health with 300 half-open connections at nofile=256: {took:?}");
@@ -85,4 +90,89 @@ fn half_open_connections_are_dropped_and_capped_at_the_hard_limit() {
         closed,
         "a connection that never sent its headers stayed open"
     );
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+/// Issue 22 item 8: one address cannot hold every place; another client is served at once.
+#[test]
+fn one_address_cannot_take_every_connection_place() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = builder(dir.path()).open_files_limit(256, 256).spawn();
+    let mut held = half_open(&server.url, 300);
+    let other = reqwest::blocking::Client::builder()
+        .local_address(std::net::IpAddr::from([127, 0, 0, 2]))
+        .timeout(Duration::from_secs(5))
+        .build()
+        .expect("client");
+    let answered = other
+        .get(format!("{}/api/health", server.url))
+        .send()
+        .is_ok_and(|r| r.status().is_success());
+    assert!(
+        answered,
+        "another address waited more than 5 s while one held 300 connections"
+    );
+    assert!(
+        server.wait_for_output("holds its share of connections", Duration::from_secs(5)),
+        "{}",
+        server.output()
+    );
+    let closed = held
+        .iter_mut()
+        .map(|s| yam_testkit::closed_by_peer(s, Duration::from_millis(200)))
+        .filter(|closed| *closed)
+        .count();
+    assert!(closed >= 300 - 48, "only {closed} of 300 were refused");
+}
+
+/// Issue 22 item 6: a connection that never finishes its headers costs little memory: its
+/// head is cut off at 32 KB (431) instead of growing a 400 KB buffer.
+#[test]
+fn unfinished_headers_cost_little_memory() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = builder(dir.path()).spawn();
+    let addr = server.url.trim_start_matches("http://").to_owned();
+    assert_eq!(
+        Client::new(&server.url).get("/api/health").status,
+        200,
+        "warm up"
+    );
+    // Heads cut off over the limit, then heads that stay just under it (held until the
+    // header timeout): the worst an unauthenticated connection can cost.
+    for (kib, what) in [(300, "over the limit"), (31, "just under the limit")] {
+        let before = rss_kib(server.pid());
+        let padding = vec![b'a'; kib * 1024];
+        let held: Vec<TcpStream> = (0..400)
+            .filter_map(|_| {
+                let mut s = TcpStream::connect(&addr).ok()?;
+                s.set_write_timeout(Some(Duration::from_secs(2))).ok()?;
+                let _ = s.write_all(b"GET /api/health HTTP/1.1\r\nHost: x\r\nX-Pad: ");
+                let _ = s.write_all(&padding);
+                Some(s)
+            })
+            .collect();
+        std::thread::sleep(Duration::from_millis(500));
+        let grown = rss_kib(server.pid()).saturating_sub(before);
+        let per_connection = grown / held.len().max(1) as u64;
+        println!(
+            "400 connections with {kib} KB of unfinished headers ({what}): +{grown} KiB \
+             ({per_connection} KiB each)"
+        );
+        assert!(
+            per_connection < 100,
+            "{per_connection} KiB per connection (+{grown} KiB for {})",
+            held.len()
+        );
+    }
+    assert_eq!(Client::new(&server.url).get("/api/health").status, 200);
 }
