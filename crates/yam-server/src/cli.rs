@@ -85,6 +85,11 @@ pub struct ServeArgs {
     /// session conflict resolution.
     #[arg(long)]
     pub allow_multiple_sessions: bool,
+    /// Live sessions one user may have at once (multiple session mode): a login beyond it
+    /// ends that user's oldest session. A team never reaches the default; a script does.
+    #[arg(long, value_name = "N", default_value_t = yam_sessions::manager::DEFAULT_MAX_SESSIONS_PER_USER,
+          value_parser = at_least_one)]
+    pub max_sessions_per_user: usize,
     #[command(flatten)]
     pub sessions: StoreArgs,
     #[command(flatten)]
@@ -188,4 +193,12 @@ pub enum UserCommand {
         #[command(flatten)]
         users: DatabaseArg,
     },
+}
+
+/// A count of at least 1.
+fn at_least_one(text: &str) -> Result<usize, String> {
+    match text.parse::<usize>() {
+        Ok(n) if n >= 1 => Ok(n),
+        _ => Err(format!("{text:?} is not a number of at least 1")),
+    }
 }

@@ -95,6 +95,7 @@ pub async fn serve(args: ServeArgs, handed: Option<Sockets>) -> anyhow::Result<(
             mode: settings.mode,
             conflict_resolution: settings.conflict_resolution,
             epoch: yam_sessions::policy::new_epoch(started),
+            max_sessions_per_user: args.max_sessions_per_user,
         },
     ));
     consume_force_reset(&sessions, &markers)?;

@@ -58,6 +58,8 @@ pub enum EndReason {
     /// One request carried valid sessions of two different users: one cookie was set by
     /// someone else (a planted cookie). Both sessions are ended.
     Ambiguous,
+    /// The user logged in more often than the per-user cap allows: the oldest session ends.
+    SessionLimit,
 }
 
 impl EndReason {
@@ -72,6 +74,7 @@ impl EndReason {
             EndReason::UserInvalid => "user_invalid",
             EndReason::Unknown => "unknown",
             EndReason::Ambiguous => "ambiguous_session",
+            EndReason::SessionLimit => "session_limit",
         }
     }
 
@@ -88,6 +91,7 @@ impl EndReason {
             EndReason::UserInvalid,
             EndReason::Unknown,
             EndReason::Ambiguous,
+            EndReason::SessionLimit,
         ]
         .into_iter()
         .find(|r| r.as_str() == name)
@@ -112,6 +116,10 @@ impl EndReason {
             EndReason::Ambiguous => {
                 "Your browser sent two different sessions, one of them set by someone else; \
                  both were ended. Please log in again."
+            }
+            EndReason::SessionLimit => {
+                "Your session ended because your account signed in on more devices than a user \
+                 may keep at once; the oldest session ends first. Please log in again."
             }
         }
     }
@@ -145,7 +153,13 @@ pub struct ManagerSettings {
     pub mode: SessionMode,
     pub conflict_resolution: bool,
     pub epoch: String,
+    /// Live sessions one user may have (multiple session mode); a login beyond it ends the
+    /// oldest. At least 1.
+    pub max_sessions_per_user: usize,
 }
+
+/// A team's user has a few browsers and devices; a script logging in in a loop has hundreds.
+pub const DEFAULT_MAX_SESSIONS_PER_USER: usize = 30;
 
 pub struct SessionManager {
     store: Arc<dyn SessionStore>,
@@ -154,6 +168,7 @@ pub struct SessionManager {
     policy: SessionPolicy,
     conflict_resolution: bool,
     epoch: String,
+    max_sessions_per_user: usize,
     tombstones: Mutex<HashMap<SessionKey, (EndReason, Timestamp)>>,
     login_stripes: Vec<Mutex<()>>,
 }
@@ -183,6 +198,7 @@ impl SessionManager {
             policy: SessionPolicy::new(settings.mode),
             conflict_resolution: settings.conflict_resolution,
             epoch: settings.epoch,
+            max_sessions_per_user: settings.max_sessions_per_user.max(1),
             tombstones: Mutex::new(HashMap::new()),
             login_stripes: (0..LOGIN_STRIPES).map(|_| Mutex::new(())).collect(),
         }
@@ -214,13 +230,11 @@ impl SessionManager {
 
     /// Starts a session for an authenticated user. In single session mode the user's other
     /// sessions end with reason "displaced"; two logins of one user at once are serialised,
-    /// so exactly one of them survives.
+    /// so exactly one of them survives. In multiple session mode a login beyond the per-user
+    /// cap ends the oldest sessions ("session_limit").
     pub fn login(&self, user: &UserInfo, client: ClientInfo) -> Result<Login, StoreError> {
         let stripe = usize::try_from(user.id.rem_euclid(LOGIN_STRIPES as i64)).unwrap_or(0);
-        let _serialised = self
-            .policy
-            .login_displaces_others()
-            .then(|| self.login_stripes[stripe].lock());
+        let _serialised = self.login_stripes[stripe].lock();
         let now = self.now();
         let record = self
             .policy
@@ -245,7 +259,9 @@ impl SessionManager {
             self.remember(&unseen, EndReason::Displaced);
             (id, displaced.len())
         } else {
-            (self.store.create(record.clone())?, 0)
+            let id = self.store.create(record.clone())?;
+            self.end_beyond_cap(user.id, id.key())?;
+            (id, 0)
         };
         let key = id.key();
         Ok(Login {
@@ -254,6 +270,25 @@ impl SessionManager {
             record,
             displaced,
         })
+    }
+
+    /// Ends the user's oldest sessions beyond the cap (never `newest`, the one just created).
+    fn end_beyond_cap(&self, user_id: UserId, newest: SessionKey) -> Result<(), StoreError> {
+        let mut sessions = self.store.list_by_user(user_id)?;
+        if sessions.len() <= self.max_sessions_per_user {
+            return Ok(());
+        }
+        // Newest first; the one just created leads whatever its clock says.
+        sessions.sort_by_key(|s| (s.key != newest, std::cmp::Reverse(s.record.created)));
+        let beyond: Vec<SessionKey> = sessions
+            .iter()
+            .skip(self.max_sessions_per_user)
+            .map(|s| s.key)
+            .collect();
+        for key in &beyond {
+            self.end(key, EndReason::SessionLimit)?;
+        }
+        Ok(())
     }
 
     /// Checks a cookie value and applies the renewal the access earns.

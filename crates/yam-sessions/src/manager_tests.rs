@@ -51,6 +51,7 @@ fn fixture_with(
             mode,
             conflict_resolution,
             epoch: "test".into(),
+            max_sessions_per_user: 5,
         },
     );
     Fixture {
@@ -106,6 +107,40 @@ fn multiple_mode_keeps_every_session_of_a_user() {
             .get(&1),
         Some(&2)
     );
+}
+
+#[test]
+fn a_login_beyond_the_per_user_cap_ends_the_oldest_session() {
+    let f = fixture(SessionMode::Multiple);
+    let alice = f.users.add(1, "alice");
+    let bob = f.users.add(2, "bob");
+    let bobs = f.manager.login(&bob, ClientInfo::default()).expect("bob");
+    let mut logins = Vec::new();
+    for _ in 0..8 {
+        f.clock.advance(Duration::from_secs(1));
+        logins.push(
+            f.manager
+                .login(&alice, ClientInfo::default())
+                .expect("login"),
+        );
+    }
+    let counts = f.manager.counts(Duration::ZERO).expect("counts");
+    assert_eq!(counts.per_user.get(&1), Some(&5));
+    for old in &logins[..3] {
+        let reason = rejected(
+            f.manager
+                .authenticate(old.id.as_str(), Access::Probe)
+                .expect("auth"),
+        );
+        assert_eq!(reason, EndReason::SessionLimit);
+    }
+    for new in logins[3..].iter().chain([&bobs]) {
+        valid(
+            f.manager
+                .authenticate(new.id.as_str(), Access::Probe)
+                .expect("auth"),
+        );
+    }
 }
 
 #[test]
@@ -391,6 +426,7 @@ fn an_unreachable_users_database_never_ends_a_session() {
             mode: SessionMode::Multiple,
             conflict_resolution: true,
             epoch: "test".into(),
+            max_sessions_per_user: 5,
         },
     );
     let user = UserInfo {
