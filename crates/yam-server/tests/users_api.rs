@@ -238,3 +238,133 @@ fn changes_end_sessions_and_the_last_admin_is_kept() {
             .is_some_and(|u| u.len() == 1)
     );
 }
+
+/// Issue 22 item 5: an email equal to another user's username (written by an older version,
+/// straight into the database) never makes an action hit the wrong account; new collisions
+/// and non-addresses are refused with a sentence.
+#[test]
+fn one_name_is_one_account() {
+    let (dir, server) = multiple();
+    let mut token = token_client(&server);
+    for (name, password) in [("alice", "alices-password"), ("bob", "bobs-password")] {
+        let r = send(
+            &mut token,
+            "POST",
+            "/api/admin/users",
+            Some(json!({ "username": name, "password": password })),
+        );
+        assert_eq!(r.status, 201, "{}", r.body);
+    }
+    // An older version let alice's email be "bob" (and an escape code).
+    let db = rusqlite::Connection::open(dir.path().join("users.db")).expect("db");
+    db.execute(
+        "UPDATE users SET email = 'bob' WHERE username = 'alice'",
+        [],
+    )
+    .expect("plant");
+    let mut alice = Client::new(&server.url);
+    assert_eq!(alice.login("alice", "alices-password").status, 200);
+
+    // The admin changes bob's password: bob's, not alice's, and alice's session stays.
+    let r = send(
+        &mut token,
+        "PATCH",
+        "/api/admin/users/bob",
+        Some(json!({ "password": "bobs-new-password" })),
+    );
+    assert_eq!(r.status, 200, "{}", r.body);
+    assert_eq!(r.json()["user"]["username"], "bob", "{}", r.body);
+    assert_eq!(alice.get("/api/session/time-remaining").status, 200);
+    let mut as_bob = Client::new(&server.url);
+    let login = as_bob.login("bob", "bobs-new-password");
+    assert_eq!(login.status, 200, "{}", login.body);
+    assert_eq!(
+        as_bob.get("/api/session/time-remaining").json()["username"],
+        "bob"
+    );
+    assert_eq!(
+        Client::new(&server.url)
+            .login("alice", "alices-password")
+            .status,
+        200
+    );
+
+    // The command line addresses bob too.
+    let (ok, out) =
+        builder(dir.path()).run_to_end(&["user", "passwd", "bob"], Some("bobs-third-password\n"));
+    assert!(ok, "{out}");
+    assert_eq!(
+        Client::new(&server.url)
+            .login("bob", "bobs-third-password")
+            .status,
+        200
+    );
+    assert_eq!(
+        Client::new(&server.url)
+            .login("alice", "alices-password")
+            .status,
+        200
+    );
+
+    // New collisions and non-addresses are refused.
+    for (body, status, says) in [
+        (
+            json!({ "username": "carol", "email": "alice" }),
+            400,
+            "not an email address",
+        ),
+        (
+            json!({ "username": "carol", "email": "\u{1b}[31mc@example.org" }),
+            400,
+            "control",
+        ),
+        (
+            json!({ "username": "carol", "email": format!("{}@example.org", "c".repeat(60 * 1024)) }),
+            400,
+            "at most 254",
+        ),
+        (
+            json!({ "username": "carol", "email": "Carol Smith, room 4" }),
+            400,
+            "email",
+        ),
+        (json!({ "username": "dave@example.org" }), 201, ""),
+        (
+            json!({ "username": "erin", "email": "Dave@Example.org" }),
+            409,
+            "username of another user",
+        ),
+        (
+            json!({ "username": "frank", "email": "frank@example.org" }),
+            201,
+            "",
+        ),
+        (
+            json!({ "username": "frank@example.org" }),
+            409,
+            "email address of user 'frank'",
+        ),
+    ] {
+        let r = send(&mut token, "POST", "/api/admin/users", Some(body.clone()));
+        assert_eq!(r.status, status, "{body}: {}", r.body);
+        assert!(r.body.contains(says), "{body}: {}", r.body);
+    }
+    let r = send(
+        &mut token,
+        "PATCH",
+        "/api/admin/users/alice",
+        Some(json!({ "email": "dave@example.org" })),
+    );
+    assert_eq!(r.status, 409, "{}", r.body);
+
+    // An escape code an older version stored is shown, not run, by `user list`.
+    db.execute(
+        "UPDATE users SET email = 'x\u{1b}[2Jx@example.org' WHERE username = 'alice'",
+        [],
+    )
+    .expect("plant");
+    let (ok, out) = builder(dir.path()).run_to_end(&["user", "list"], None);
+    assert!(ok, "{out}");
+    assert!(!out.contains('\u{1b}'), "raw escape code printed: {out:?}");
+    assert!(out.contains("x\\u{1b}[2Jx@example.org"), "{out}");
+}

@@ -80,7 +80,7 @@ pub async fn list_sessions(
         .map(str::to_owned);
     let mut sessions: Vec<SessionSummary> = super::blocking(&state, move |s| {
         Ok::<_, AppError>(match user {
-            Some(name) => match s.users.find_by_login(&name)? {
+            Some(name) => match s.users.find_by_username(&name)? {
                 Some(u) => s.sessions.store().list_by_user(u.info.id)?,
                 None => Vec::new(),
             },

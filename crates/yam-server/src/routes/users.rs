@@ -44,7 +44,10 @@ fn refusal(e: UserError) -> Result<Response, AppError> {
     let status = match &e {
         UserError::NotFound(_) => StatusCode::NOT_FOUND,
         UserError::Exists(_) | UserError::LastAdmin(_) => StatusCode::CONFLICT,
-        UserError::InvalidName(_) | UserError::WeakPassword => StatusCode::BAD_REQUEST,
+        UserError::InvalidName(_) | UserError::InvalidEmail(_) | UserError::WeakPassword => {
+            StatusCode::BAD_REQUEST
+        }
+        UserError::Ambiguous(_) => StatusCode::CONFLICT,
         _ => return Err(AppError::Users(e)),
     };
     Ok(failure(status, &e.to_string()))
@@ -123,7 +126,7 @@ pub async fn add(
             .add(&name, email.as_deref(), &hash, admin)
             .and_then(|_| {
                 s.users
-                    .find_by_login(&name)?
+                    .find_by_username(&name)?
                     .ok_or(UserError::NotFound(name))
             });
         Ok::<_, AppError>(match added {

@@ -47,7 +47,8 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
                     "{:<6} {:<24} {:<28} {:<6} {:<7}",
                     u.info.id,
                     u.info.username,
-                    u.email.as_deref().unwrap_or("-"),
+                    // Written by an older version, an email may hold escape codes.
+                    super::identity::printable(u.email.as_deref().unwrap_or("-")),
                     yes_no(u.info.is_admin),
                     yes_no(u.info.is_active)
                 );

@@ -10,6 +10,7 @@ use yam_sessions::{DirectoryUnavailable, UserDirectory, UserId, UserInfo};
 mod changes;
 pub mod cli;
 pub mod first_run;
+pub mod identity;
 pub mod passwords;
 mod postgres;
 mod schema;
@@ -47,6 +48,12 @@ pub enum UserError {
     NotFound(String),
     #[error("invalid username '{0}': use 1-64 letters, digits, '.', '_', '-' or '@'")]
     InvalidName(String),
+    /// The sentence says what is wrong with it.
+    #[error("invalid email: {0}")]
+    InvalidEmail(String),
+    /// A username or email that would make a login name two accounts.
+    #[error("{0}")]
+    Ambiguous(String),
     #[error("'{0}' is the last active admin: make another user an admin first")]
     LastAdmin(String),
     #[error("the password must have at least {min} characters", min = passwords::MIN_PASSWORD_LEN)]
@@ -91,8 +98,11 @@ pub trait UserStore: Send + Sync + 'static {
     ) -> Result<UserId, UserError>;
     /// Every user, by id.
     fn list(&self) -> Result<Vec<UserRow>, UserError>;
-    /// A user by username or email, ignoring case.
+    /// A user by username or email, ignoring case; a username match first (a database from
+    /// before names and emails were kept apart may have both).
     fn find_by_login(&self, login: &str) -> Result<Option<UserRow>, UserError>;
+    /// A user by username only, ignoring case: what admin actions address.
+    fn find_by_username(&self, username: &str) -> Result<Option<UserRow>, UserError>;
     fn set_hash(&self, id: UserId, password_hash: &str) -> Result<(), UserError>;
     /// Applies `change` in one transaction (refused with `LastAdmin` where it would leave no
     /// active admin); the user as it was before.
@@ -161,6 +171,12 @@ impl Users {
         if !valid_username(username) {
             return Err(UserError::InvalidName(username.to_owned()));
         }
+        if let Some(email) = email {
+            identity::check_email(email).map_err(UserError::InvalidEmail)?;
+        }
+        if let Some(why) = identity::collision(&self.db.list()?, username, email, None) {
+            return Err(UserError::Ambiguous(why));
+        }
         let now = yam_sessions::Clock::now(&yam_sessions::SystemClock).as_secs();
         let id = self.db.add(username, email, password_hash, is_admin, now)?;
         self.reload_cache()?;
@@ -171,14 +187,19 @@ impl Users {
         self.db.list()
     }
 
-    /// Finds a user by username or email, ignoring case.
+    /// Finds a user by username or email, ignoring case (a login).
     pub fn find_by_login(&self, login: &str) -> Result<Option<UserRow>, UserError> {
         self.db.find_by_login(login)
     }
 
+    /// Finds a user by username only, ignoring case (an admin action names one account).
+    pub fn find_by_username(&self, username: &str) -> Result<Option<UserRow>, UserError> {
+        self.db.find_by_username(username)
+    }
+
     pub fn set_password(&self, username: &str, password_hash: &str) -> Result<UserId, UserError> {
         let user = self
-            .find_by_login(username)?
+            .find_by_username(username)?
             .ok_or_else(|| UserError::NotFound(username.to_owned()))?;
         self.db.set_hash(user.info.id, password_hash)?;
         Ok(user.info.id)
@@ -191,9 +212,20 @@ impl Users {
 
     /// Applies `change` to `username` in one transaction; the changed user.
     pub fn update(&self, username: &str, change: &UserChange) -> Result<UserRow, UserError> {
+        if let Some(Some(email)) = &change.email {
+            identity::check_email(email).map_err(UserError::InvalidEmail)?;
+            let users = self.db.list()?;
+            let me = users
+                .iter()
+                .find(|u| u.info.username.eq_ignore_ascii_case(username))
+                .map(|u| u.info.id);
+            if let Some(why) = identity::collision(&users, username, Some(email), me) {
+                return Err(UserError::Ambiguous(why));
+            }
+        }
         let before = self.db.update(username, change)?;
         self.reload_cache()?;
-        self.find_by_login(&before.info.username)?
+        self.find_by_username(&before.info.username)?
             .ok_or_else(|| UserError::NotFound(username.to_owned()))
     }
 

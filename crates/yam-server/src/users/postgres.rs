@@ -319,12 +319,23 @@ impl UserStore for PostgresUsers {
         })
     }
 
+    fn find_by_username(&self, username: &str) -> Result<Option<UserRow>, UserError> {
+        self.with(async |c| {
+            Ok(c.query_opt(
+                &format!("{SELECT_ROW} WHERE lower(username) = lower($1)"),
+                &[&username],
+            )
+            .await?
+            .map(|r| row_to_user(&r)))
+        })
+    }
+
     fn find_by_login(&self, login: &str) -> Result<Option<UserRow>, UserError> {
         self.with(async |c| {
             Ok(c.query_opt(
                 &format!(
                     "{SELECT_ROW} WHERE lower(username) = lower($1) OR lower(email) = lower($1) \
-                     ORDER BY id LIMIT 1"
+                     ORDER BY (lower(username) = lower($1)) DESC, id LIMIT 1"
                 ),
                 &[&login],
             )

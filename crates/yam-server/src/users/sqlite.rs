@@ -171,12 +171,19 @@ impl UserStore for SqliteUsers {
         self.conn
             .lock()
             .query_row(
-                &format!("{SELECT_ROW} WHERE username = ?1 OR email = ?1 ORDER BY id LIMIT 1"),
+                &format!(
+                    "{SELECT_ROW} WHERE username = ?1 OR email = ?1 \
+                     ORDER BY username = ?1 DESC, id LIMIT 1"
+                ),
                 [login],
                 row_to_user,
             )
             .optional()
             .map_err(|e| self.db_err(e))
+    }
+
+    fn find_by_username(&self, username: &str) -> Result<Option<UserRow>, UserError> {
+        find(&self.conn.lock(), username).map_err(|e| self.db_err(e))
     }
 
     fn set_hash(&self, id: UserId, password_hash: &str) -> Result<(), UserError> {
