@@ -58,6 +58,11 @@ impl TrustedProxies {
     }
 }
 
+/// Set on a request whose client a trusted proxy named: the proxy's own address (login
+/// throttling watches it for invented client addresses).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ViaProxy(pub IpAddr);
+
 /// Replaces the connection's address with the client's, for every handler after it.
 pub async fn resolve_client(
     State(proxies): State<TrustedProxies>,
@@ -72,6 +77,7 @@ pub async fn resolve_client(
         let client = proxies.client(peer, request.headers());
         if client != peer {
             request.extensions_mut().insert(ConnectInfo(client));
+            request.extensions_mut().insert(ViaProxy(peer.ip()));
         }
     }
     next.run(request).await

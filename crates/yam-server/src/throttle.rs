@@ -35,6 +35,10 @@ pub struct ThrottlePolicy {
     /// window), except from an address the user logged in from before. Without failures a
     /// shared account may log in from several new computers at once.
     pub max_in_flight_per_user: u32,
+    /// Different forwarded addresses failing through one trusted proxy within the window
+    /// from which the proxy's own address is throttled too: a program that can reach the
+    /// server as the proxy may write any `X-Forwarded-For`, a new address per guess.
+    pub churn_limit: usize,
 }
 
 impl Default for ThrottlePolicy {
@@ -50,6 +54,7 @@ impl Default for ThrottlePolicy {
             max_entries: 100_000,
             max_in_flight_per_ip: 1,
             max_in_flight_per_user: 1,
+            churn_limit: 16,
         }
     }
 }
@@ -80,10 +85,44 @@ impl Counter {
     }
 }
 
+/// Forwarded addresses that failed through one proxy, and when (at most [`CHURN_TRACKED`]).
+#[derive(Debug, Default)]
+struct Churn {
+    failed: HashMap<IpAddr, Timestamp>,
+}
+
+/// Enough to tell churn from a busy office; bounded so a flood of addresses costs nothing.
+const CHURN_TRACKED: usize = 256;
+
+impl Churn {
+    fn note(&mut self, client: IpAddr, now: Timestamp) {
+        if self.failed.len() >= CHURN_TRACKED && !self.failed.contains_key(&client) {
+            let oldest = self
+                .failed
+                .iter()
+                .min_by_key(|(_, at)| **at)
+                .map(|(ip, _)| *ip);
+            if let Some(oldest) = oldest {
+                self.failed.remove(&oldest);
+            }
+        }
+        self.failed.insert(client, now);
+    }
+
+    fn recent(&self, now: Timestamp, window: Duration) -> usize {
+        self.failed
+            .values()
+            .filter(|at| at.plus(window) > now)
+            .count()
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct LoginThrottle {
     policy: ThrottlePolicy,
     by_ip: HashMap<IpAddr, Counter>,
+    /// Per trusted proxy: the forwarded addresses failing through it.
+    churn: HashMap<IpAddr, Churn>,
     by_user: HashMap<String, Counter>,
     trusted: HashMap<(String, IpAddr), Timestamp>,
     in_flight_ip: HashMap<IpAddr, u32>,
@@ -127,6 +166,8 @@ impl Refusal {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Attempt {
     ip: IpAddr,
+    /// The trusted proxy that named `ip`, if any.
+    proxy: Option<IpAddr>,
     user: String,
     /// Holds a per-user place (not for a trusted address).
     user_place: bool,
@@ -164,8 +205,37 @@ impl LoginThrottle {
     /// Admits an attempt (counted as a failure from now on, holding an in-flight place) or
     /// refuses it, in which case its password must not be checked.
     pub fn begin(&mut self, ip: IpAddr, login: &str, now: Timestamp) -> Result<Attempt, Refusal> {
+        self.begin_via(ip, None, login, now)
+    }
+
+    /// Whether failures through `proxy` come from so many different forwarded addresses
+    /// that the addresses are invented.
+    fn churning(&self, proxy: IpAddr, now: Timestamp) -> bool {
+        self.churn
+            .get(&proxy)
+            .is_some_and(|c| c.recent(now, self.policy.window) >= self.policy.churn_limit)
+    }
+
+    /// [`Self::begin`] for a client a trusted `proxy` named. While forwarded addresses churn,
+    /// the proxy's own address is throttled as well (a user logging in from an address they
+    /// used before is not).
+    pub fn begin_via(
+        &mut self,
+        ip: IpAddr,
+        proxy: Option<IpAddr>,
+        login: &str,
+        now: Timestamp,
+    ) -> Result<Attempt, Refusal> {
         self.check(ip, login, now).map_err(Refusal::Wait)?;
         let user = user_key(login);
+        if let Some(proxy) = proxy
+            && self.churning(proxy, now)
+            && !self.is_trusted(&user, ip, now)
+            && let Some(c) = self.by_ip.get(&proxy)
+            && c.blocked_until > now
+        {
+            return Err(Refusal::Wait(now.until(c.blocked_until)));
+        }
         let user_place = !self.is_trusted(&user, ip, now);
         let ip_busy =
             self.in_flight_ip.get(&ip).copied().unwrap_or(0) >= self.policy.max_in_flight_per_ip;
@@ -180,12 +250,26 @@ impl LoginThrottle {
             return Err(Refusal::Busy);
         }
         self.record_failure(ip, login, now);
+        if let Some(proxy) = proxy {
+            self.churn.entry(proxy).or_default().note(ip, now);
+            if self.churning(proxy, now) {
+                let p = &self.policy;
+                self.by_ip.entry(proxy).or_default().fail(
+                    now,
+                    p.free_failures_per_ip,
+                    p.base_delay,
+                    p.max_delay_per_ip,
+                    p.window,
+                );
+            }
+        }
         *self.in_flight_ip.entry(ip).or_default() += 1;
         if user_place {
             *self.in_flight_user.entry(user.clone()).or_default() += 1;
         }
         Ok(Attempt {
             ip,
+            proxy,
             user,
             user_place,
         })
@@ -194,6 +278,10 @@ impl LoginThrottle {
     /// The attempt's password was right: its reservation and the counters are cleared.
     pub fn succeeded(&mut self, attempt: &Attempt, now: Timestamp) {
         self.record_success(attempt.ip, &attempt.user, now);
+        // A real login: that address was not invented.
+        if let Some(churn) = attempt.proxy.and_then(|p| self.churn.get_mut(&p)) {
+            churn.failed.remove(&attempt.ip);
+        }
     }
 
     /// Gives back the attempt's in-flight places (after success, failure or cancellation).
@@ -245,6 +333,10 @@ impl LoginThrottle {
         let trust_for = self.policy.trust_for;
         self.by_ip.retain(|_, c| !c.idle(now, window));
         self.by_user.retain(|_, c| !c.idle(now, window));
+        self.churn.retain(|_, c| {
+            c.failed.retain(|_, at| at.plus(window) > now);
+            !c.failed.is_empty()
+        });
         self.trusted.retain(|_, at| at.plus(trust_for) > now);
     }
 
@@ -287,6 +379,39 @@ mod tests {
 
     fn secs(n: u64) -> Duration {
         Duration::from_secs(n)
+    }
+
+    #[test]
+    fn invented_forwarded_addresses_throttle_the_proxy_itself() {
+        let proxy: IpAddr = [127, 0, 0, 1].into();
+        let mut t = LoginThrottle::new(ThrottlePolicy::default());
+        // The admin logged in through the proxy from their PC before.
+        let a = t
+            .begin_via(ADMIN_PC, Some(proxy), "admin", T0)
+            .expect("admin");
+        t.succeeded(&a, T0);
+        t.release(&a);
+        let mut refused = 0;
+        for i in 0..40u8 {
+            let now = T0.plus(secs(u64::from(i)));
+            let invented: IpAddr = [10, 9, 8, i].into();
+            match t.begin_via(invented, Some(proxy), &format!("user{i}"), now) {
+                Ok(attempt) => t.release(&attempt),
+                Err(_) => refused += 1,
+            }
+        }
+        assert!(refused >= 15, "only {refused} of 40 refused");
+        // The admin from their usual address still gets in.
+        let now = T0.plus(secs(40));
+        assert!(t.begin_via(ADMIN_PC, Some(proxy), "admin", now).is_ok());
+        // Without a proxy nothing changes: forty addresses, five free failures each.
+        let mut direct = LoginThrottle::new(ThrottlePolicy::default());
+        for i in 0..40u8 {
+            let attempt = direct
+                .begin([10, 9, 8, i].into(), &format!("user{i}"), T0)
+                .expect("free");
+            direct.release(&attempt);
+        }
     }
 
     #[test]

@@ -81,3 +81,49 @@ fn guessing_is_slowed_per_address_and_admin_is_never_locked_out_for_long() {
     let mut other = from(&server, [0, 0, 9]);
     assert_eq!(try_login(&mut other, "bob", "whatever1").status, 401);
 }
+
+/// Issue 22 item 12: with `--trusted-proxy 127.0.0.1` (the README's nginx on the same
+/// machine), a local program that connects as 127.0.0.1 and invents a new `X-Forwarded-For`
+/// per guess is throttled as the proxy once the addresses churn; a user logging in from an
+/// address they used before still gets in.
+#[test]
+fn invented_forwarded_addresses_are_throttled_at_the_proxy() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let server = builder(dir.path())
+        .arg("--allow-multiple-sessions")
+        .arg("--trusted-proxy")
+        .arg("127.0.0.1")
+        .spawn();
+    let password = server.admin_password();
+    let http = reqwest::blocking::Client::builder()
+        .no_proxy()
+        .build()
+        .expect("client");
+    let login = |forwarded: &str, user: &str, password: &str| {
+        http.post(format!("{}/login", server.url))
+            .header("X-Forwarded-For", forwarded)
+            .json(&json!({ "login_id": user, "password": password }))
+            .send()
+            .expect("login")
+            .status()
+            .as_u16()
+    };
+    assert_eq!(login("10.0.0.2", "admin", &password), 200, "the admin's PC");
+    let statuses: Vec<u16> = (0..40u8)
+        .map(|i| {
+            login(
+                &format!("10.9.8.{i}"),
+                &format!("guess{i}"),
+                "wrong-password",
+            )
+        })
+        .collect();
+    let throttled = statuses.iter().filter(|s| **s == 429).count();
+    println!("40 guesses with invented X-Forwarded-For: {throttled} throttled: {statuses:?}");
+    assert!(throttled >= 15, "{throttled} of 40 throttled: {statuses:?}");
+    assert_eq!(
+        login("10.0.0.2", "admin", &password),
+        200,
+        "the admin's PC again"
+    );
+}

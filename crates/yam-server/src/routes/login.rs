@@ -147,6 +147,7 @@ impl Drop for AdmittedAttempt {
 pub async fn login_submit(
     State(state): State<SharedState>,
     ConnectInfo(addr): ConnectInfo<SocketAddr>,
+    via: Option<axum::Extension<crate::forwarded::ViaProxy>>,
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, AppError> {
@@ -181,10 +182,11 @@ pub async fn login_submit(
         return Ok(failure(kind, StatusCode::BAD_REQUEST, msg, &request));
     }
 
+    let proxy = via.map(|axum::Extension(crate::forwarded::ViaProxy(p))| p);
     let admitted = state
         .throttle
         .lock()
-        .begin(addr.ip(), &login, state.sessions.now());
+        .begin_via(addr.ip(), proxy, &login, state.sessions.now());
     let attempt = match admitted {
         Ok(attempt) => AdmittedAttempt {
             state: Arc::clone(&state),
