@@ -282,11 +282,14 @@ pub async fn check(folder: &Path, configured_python: Option<&Path>) -> FolderChe
         }
         .to_owned()
     });
-    let cwd = if folder.is_dir() {
-        folder
-    } else {
-        Path::new(".")
-    };
+    // Python puts the working folder first on its import path: run the check from an empty
+    // folder of our own, so a `flask.py` lying in the YAM folder is never imported (the
+    // folder's own venv Python is still the folder's code: the dialog says so).
+    let scratch = tempfile::tempdir().ok();
+    let cwd = scratch
+        .as_ref()
+        .map_or_else(std::env::temp_dir, |d| d.path().to_path_buf());
+    let cwd = cwd.as_path();
     let mut python_version = None;
     let (mut flask_version, mut flask_error) = (None, None);
     if let Some(py) = &python {
@@ -454,5 +457,30 @@ mod tests {
         let mut names: Vec<String> = source_files(p).into_iter().map(|(n, _)| n).collect();
         names.sort();
         assert_eq!(names, vec![".env", "server.py"]);
+    }
+
+    /// Issue 22 item 15: checking a folder with a Python from outside it imports nothing
+    /// from the folder (a planted `flask.py` would run as the admin).
+    #[tokio::test]
+    async fn checking_a_folder_never_imports_its_code() {
+        let Some(python) = crate::supervisor::which_program("python3") else {
+            eprintln!("no python3 on PATH: not tried");
+            return;
+        };
+        let dir = tempfile::tempdir().expect("tmp");
+        let ran = dir.path().join("flask-py-ran");
+        std::fs::create_dir_all(dir.path().join("app")).expect("mkdir");
+        std::fs::write(dir.path().join("app/server.py"), "").expect("server.py");
+        std::fs::write(
+            dir.path().join("flask.py"),
+            format!("open({:?}, 'w').write('ran')\n", ran.to_string_lossy()),
+        )
+        .expect("flask.py");
+        let checked = check(dir.path(), Some(&python)).await;
+        assert!(
+            !ran.exists(),
+            "the folder's flask.py ran: {:?}",
+            checked.findings
+        );
     }
 }
