@@ -77,7 +77,8 @@ pub async fn serve(args: ServeArgs, handed: Option<Sockets>) -> anyhow::Result<(
         StoreChoice::Folder(None) => Some(data.default_sessions_dir()),
         StoreChoice::Redis { .. } => None,
     };
-    let store = open_sessions(&choice, sessions_dir.as_deref(), args.on_restart)?;
+    let seal = record_seal(args.form_secret.as_deref(), &choice, &data)?;
+    let store = open_sessions(&choice, sessions_dir.as_deref(), args.on_restart, seal)?;
     let form_secret = form_secret(args.form_secret.as_deref())?;
     if let Some(name) = &args.instance {
         anyhow::ensure!(
@@ -239,10 +240,11 @@ fn open_sessions(
     choice: &StoreChoice,
     folder: Option<&Path>,
     on_restart: OnRestart,
+    seal: yam_sessions::RecordSeal,
 ) -> anyhow::Result<Arc<dyn SessionStore>> {
     let store: Arc<dyn SessionStore> = match (choice, folder) {
         (StoreChoice::Redis { url, prefix }, _) => {
-            let store = open_redis(url, prefix)?;
+            let store = open_redis(url, prefix, seal)?;
             tracing::info!(redis = %store.address(), prefix = %prefix, "Sessions are in Redis, shared by every server that uses it");
             Arc::new(store)
         }
@@ -259,6 +261,54 @@ fn open_sessions(
         tracing::info!(cleared, "Cleared existing sessions (--on-restart clear)");
     }
     Ok(store)
+}
+
+/// The file that keeps a Redis deployment's seal key when no shared secret is given.
+pub const SEAL_KEY_FILE: &str = "session-seal-key";
+
+/// How session records in Redis are sealed: with a key derived from the shared secret (every
+/// server of the deployment has it), else with a key this data folder keeps (one server,
+/// across restarts). A folder store needs none: whoever can write the folder is this user.
+fn record_seal(
+    shared: Option<&str>,
+    choice: &StoreChoice,
+    data: &DataDir,
+) -> anyhow::Result<yam_sessions::RecordSeal> {
+    use yam_sessions::RecordSeal;
+    if !choice.is_shared() {
+        return Ok(RecordSeal::Unchecked);
+    }
+    if let Some(secret) = shared.map(str::trim).filter(|s| !s.is_empty()) {
+        return Ok(RecordSeal::from_secret(
+            format!("yam session seal\n{secret}").as_bytes(),
+        ));
+    }
+    let path = data.file(SEAL_KEY_FILE);
+    let kept = yam_sessions::private::read_owned(&path, 4096, false)
+        .ok()
+        .and_then(|text| hex::decode(text.trim()).ok())
+        .filter(|key| key.len() == 32);
+    if kept.is_some() {
+        // Narrowed, never replaced: a new key would refuse every session the old one sealed.
+        let _ = crate::paths::restrict_to_owner(&path, 0o600);
+    }
+    let key = match kept {
+        Some(key) => key,
+        None => {
+            let mut key = [0u8; 32];
+            getrandom::fill(&mut key)?;
+            crate::paths::write_private(&path, &hex::encode(key)).with_context(|| {
+                format!("cannot keep the session seal key in {}", path.display())
+            })?;
+            tracing::info!(
+                "Sessions in Redis are sealed with a key kept in {}; several servers sharing \
+                 one Redis need the same --form-secret instead",
+                path.display()
+            );
+            key.to_vec()
+        }
+    };
+    Ok(RecordSeal::from_secret(&key))
 }
 
 /// The CSRF secret: derived from the shared one (several servers accept each other's forms),

@@ -7,7 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use clap::Args;
-use yam_sessions::{FileStore, RedisStore, SessionStore, store::DEFAULT_PREFIX};
+use yam_sessions::{FileStore, RecordSeal, RedisStore, SessionStore, store::DEFAULT_PREFIX};
 
 use crate::paths::{DataDir, absolute};
 use crate::users::cli::sessions_dir_for;
@@ -87,8 +87,8 @@ impl StoreChoice {
 }
 
 /// Opens a Redis store; Redis need not be up yet (requests then answer 503 until it is).
-pub fn open_redis(url: &str, prefix: &str) -> anyhow::Result<RedisStore> {
-    let store = RedisStore::open(url, prefix)?;
+pub fn open_redis(url: &str, prefix: &str, seal: RecordSeal) -> anyhow::Result<RedisStore> {
+    let store = RedisStore::open(url, prefix, seal)?;
     if let Err(e) = store.check() {
         tracing::warn!("{e}; sessions cannot be used until it answers");
     }
@@ -116,7 +116,8 @@ pub fn open_offline(
 ) -> anyhow::Result<Option<Arc<dyn SessionStore>>> {
     Ok(match choice {
         StoreChoice::Redis { url, prefix } => {
-            let store = RedisStore::open(url, prefix)?;
+            // Offline commands only delete sessions; they never read one as valid.
+            let store = RedisStore::open(url, prefix, RecordSeal::Unchecked)?;
             store.check()?;
             Some(Arc::new(store))
         }

@@ -171,3 +171,54 @@ fn a_wrong_store_address_is_refused_at_start_with_a_sentence() {
     assert!(!ok);
     assert!(out.contains("must be `folder` or a Redis address"), "{out}");
 }
+
+/// Issue 22 item 4: someone who can write to the Redis plants a session record for `admin`
+/// under an id they chose: the server refuses it (its seal does not match) and it is damaged;
+/// a restarted server still serves the sessions it sealed before (the key is kept).
+#[test]
+fn a_session_planted_in_redis_is_refused() {
+    let redis = Redis::start();
+    let dir = tempfile::tempdir().expect("tmp");
+    let mut server = redis_server(dir.path(), &redis);
+    let mut real = admin(&server);
+    assert_eq!(real.get("/api/admin/users").status, 200);
+
+    let id = yam_sessions::SessionId::generate().expect("id");
+    let now = yam_sessions::Clock::now(&yam_sessions::SystemClock);
+    let record = yam_sessions::SessionPolicy::new(yam_sessions::SessionMode::Multiple).new_record(
+        1,
+        "admin",
+        Default::default(),
+        now,
+        "planted",
+    );
+    let mut conn = redis::Client::open(redis.url())
+        .expect("client")
+        .get_connection()
+        .expect("connection");
+    redis::cmd("HSET")
+        .arg(format!("yam:s:{}", id.key().to_hex()))
+        .arg("rec")
+        .arg(record.to_json())
+        .arg("seen")
+        .arg(now.as_millis())
+        .arg("exp")
+        .arg(record.expires_at.as_millis())
+        .arg("uid")
+        .arg(1)
+        .query::<i64>(&mut conn)
+        .expect("plant");
+    let forged = Client::with_cookie(&server.url, id.as_str()).get("/api/admin/users");
+    assert_eq!(
+        forged.status, 401,
+        "a planted record was a session: {}",
+        forged.body
+    );
+    assert!(dir.path().join("session-seal-key").is_file());
+
+    // The seal key outlives a restart: the real session is still served.
+    assert!(server.stop());
+    let server = redis_server(dir.path(), &redis);
+    let mut again = Client::with_cookie(&server.url, &real.cookie.clone().expect("cookie"));
+    assert_eq!(again.get("/api/admin/users").status, 200);
+}

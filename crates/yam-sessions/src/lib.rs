@@ -18,7 +18,7 @@ pub use manager::{
 pub use policy::{Access, Renewal, SessionPolicy};
 pub use record::{ClientInfo, Damage, DamageKind, SessionMode, SessionRecord, UserId};
 pub use store::{
-    FileStore, Loaded, MemoryStore, Quarantined, RedisStore, Saved, ScanReport, SessionCounts,
-    SessionStore, SessionSummary, StoreError,
+    FileStore, Loaded, MemoryStore, Quarantined, RecordSeal, RedisStore, Saved, ScanReport,
+    SessionCounts, SessionStore, SessionSummary, StoreError,
 };
 pub use time::{Clock, ManualClock, SystemClock, Timestamp};

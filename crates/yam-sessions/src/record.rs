@@ -119,6 +119,8 @@ pub enum DamageKind {
     Unreadable(String),
     /// A link, FIFO, device, socket or folder where a session file should be.
     NotRegularFile(&'static str),
+    /// A Redis record whose seal does not match: written by someone without the servers' key.
+    BadSeal,
 }
 
 impl fmt::Display for DamageKind {
@@ -133,6 +135,9 @@ impl fmt::Display for DamageKind {
             DamageKind::TooLarge(n) => write!(f, "file too large ({n} bytes)"),
             DamageKind::Unreadable(e) => write!(f, "unreadable: {e}"),
             DamageKind::NotRegularFile(kind) => write!(f, "not a regular file (a {kind})"),
+            DamageKind::BadSeal => f.write_str(
+                "its seal does not match (planted or altered by someone without the servers' key)",
+            ),
         }
     }
 }

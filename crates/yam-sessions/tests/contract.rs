@@ -277,7 +277,12 @@ fn file() -> (Arc<dyn SessionStore>, tempfile::TempDir) {
 /// A real redis-server per test; the store under a prefix of its own, as a deployment has.
 fn redis() -> (Arc<dyn SessionStore>, Redis) {
     let server = Redis::start();
-    let store = RedisStore::open(&server.url(), "contract:").expect("open");
+    let store = RedisStore::open(
+        &server.url(),
+        "contract:",
+        yam_sessions::RecordSeal::from_secret(b"contract tests' shared secret"),
+    )
+    .expect("open");
     (Arc::new(store), server)
 }
 

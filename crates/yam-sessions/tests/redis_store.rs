@@ -6,8 +6,8 @@ use std::time::{Duration, Instant};
 
 use yam_services::{Redis, RedisOptions};
 use yam_sessions::{
-    ClientInfo, Clock, Loaded, RedisStore, Renewal, Saved, SessionKey, SessionMode, SessionPolicy,
-    SessionRecord, SessionStore, SystemClock, Timestamp,
+    ClientInfo, Clock, DamageKind, Loaded, RecordSeal, RedisStore, Renewal, Saved, SessionKey,
+    SessionMode, SessionPolicy, SessionRecord, SessionStore, SystemClock, Timestamp,
 };
 
 fn record(user_id: i64, name: &str) -> SessionRecord {
@@ -20,8 +20,10 @@ fn record(user_id: i64, name: &str) -> SessionRecord {
     )
 }
 
+const SECRET: &[u8] = b"the deployment's shared secret for tests";
+
 fn store(redis: &Redis, prefix: &str) -> RedisStore {
-    RedisStore::open(&redis.url(), prefix).expect("open")
+    RedisStore::open(&redis.url(), prefix, RecordSeal::from_secret(SECRET)).expect("open")
 }
 
 /// Two servers share one Redis: one renews a session while the other deletes it. Deletion
@@ -194,7 +196,7 @@ fn prefixes_keep_deployments_apart() {
     assert_eq!(two.delete_all().expect("all"), 2);
     assert!(matches!(one.load(&k1).expect("load"), Loaded::Found(_)));
     assert!(
-        RedisStore::open(&redis.url(), "").is_err(),
+        RedisStore::open(&redis.url(), "", RecordSeal::Unchecked).is_err(),
         "an empty prefix is refused"
     );
 }
@@ -311,4 +313,113 @@ fn the_change_mark_moves_with_changes_only() {
     assert_eq!((index.len(), index[0].user_id, index[0].key), (1, 1, key));
     store.delete(&key).expect("delete");
     assert!(store.change_mark().expect("mark") > after_create);
+}
+
+/// Issue 22 item 4: a Redis writer cannot forge a session. A record planted or altered
+/// without the servers' key is damaged (and nothing is salvaged from it); one sealed with
+/// another deployment's key is refused and left alone; a copy under another session's name
+/// does not verify.
+#[test]
+fn planted_or_altered_records_are_refused() {
+    let redis = Redis::start();
+    let store = store(&redis, "yam:");
+    let real = store.create(record(1, "alice")).expect("create").key();
+    let name = |key: &SessionKey| format!("yam:s:{}", key.to_hex());
+    let planted = SessionKey::parse_hex(&"7".repeat(64)).expect("key");
+    let json = String::from_utf8(record(1, "admin").to_json()).expect("utf8");
+    let exp = SystemClock
+        .now()
+        .plus(Duration::from_secs(3600))
+        .as_millis()
+        .to_string();
+    let seen = SystemClock.now().as_millis().to_string();
+    let mut conn = redis::Client::open(redis.url())
+        .expect("client")
+        .get_connection()
+        .expect("connection");
+    let mut plant = |key: &SessionKey, mac: Option<&str>| {
+        let mut cmd = redis::cmd("HSET");
+        cmd.arg(name(key))
+            .arg("rec")
+            .arg(&json)
+            .arg("seen")
+            .arg(&seen)
+            .arg("exp")
+            .arg(&exp)
+            .arg("uid")
+            .arg(1);
+        if let Some(mac) = mac {
+            cmd.arg("mac").arg(mac);
+        }
+        cmd.query::<i64>(&mut conn).expect("hset");
+    };
+    let damaged_by_seal = |loaded: Loaded| match loaded {
+        Loaded::Damaged(d) => d.kind == DamageKind::BadSeal && d.salvage.is_none(),
+        _ => false,
+    };
+    // No seal, a made-up seal, and a real seal of another record.
+    plant(&planted, None);
+    assert!(damaged_by_seal(store.load(&planted).expect("load")));
+    let ours = RecordSeal::from_secret(SECRET);
+    let forged = format!("v1:{}:{}", ours.key_id().expect("id"), "ab".repeat(32));
+    plant(&planted, Some(&forged));
+    assert!(damaged_by_seal(store.load(&planted).expect("load")));
+    let mut read = redis::Client::open(redis.url())
+        .expect("client")
+        .get_connection()
+        .expect("connection");
+    let real_mac: String = redis::cmd("HGET")
+        .arg(name(&real))
+        .arg("mac")
+        .query(&mut read)
+        .expect("hget");
+    plant(&planted, Some(&real_mac));
+    assert!(damaged_by_seal(store.load(&planted).expect("load")));
+    // Altered in place: the user changed, the seal kept.
+    redis::cmd("HSET")
+        .arg(name(&real))
+        .arg("rec")
+        .arg(&json)
+        .query::<i64>(&mut read)
+        .expect("alter");
+    let altered = store.load(&real).expect("load");
+    assert!(damaged_by_seal(altered.clone()), "{altered:?}");
+    // Another deployment's key: refused, not touched.
+    let other = RedisStore::open(
+        &redis.url(),
+        "yam:",
+        RecordSeal::from_secret(b"another deployment's secret, long enough"),
+    )
+    .expect("open");
+    let theirs = other.create(record(2, "bob")).expect("create").key();
+    assert_eq!(store.load(&theirs).expect("load"), Loaded::Missing);
+    assert!(matches!(
+        other.load(&theirs).expect("load"),
+        Loaded::Found(_)
+    ));
+}
+
+/// Issue 22 item 4: a prefix is matched literally: clearing `yam?` leaves `yamX`'s sessions.
+#[test]
+fn a_prefix_with_glob_characters_matches_only_itself() {
+    let redis = Redis::start();
+    let (odd, neighbour) = (store(&redis, "yam?"), store(&redis, "yamX"));
+    let kept = neighbour.create(record(1, "alice")).expect("create").key();
+    // A stray value under the neighbour's session name (not indexed): SCAN is what finds it.
+    redis
+        .command(&["SET", &format!("yamXs:{}", "5".repeat(64)), "stray"])
+        .expect("set");
+    odd.create(record(2, "bob")).expect("create");
+    assert_eq!(odd.delete_all().expect("all"), 1);
+    assert!(matches!(
+        neighbour.load(&kept).expect("load"),
+        Loaded::Found(_)
+    ));
+    assert_eq!(
+        redis
+            .command(&["EXISTS", &format!("yamXs:{}", "5".repeat(64))])
+            .expect("exists")
+            .trim(),
+        ":1"
+    );
 }

@@ -25,7 +25,9 @@ pub use fsio::{
     open_without_following, read_bounded, read_regular, retry_while_shared,
 };
 pub use memory::MemoryStore;
-pub use redis::{DEFAULT_PREFIX, IndexEntry, RedisStore, counts_of, redact};
+pub use redis::{
+    DEFAULT_PREFIX, IndexEntry, RecordSeal, RedisStore, Verdict, counts_of, glob_escape, redact,
+};
 
 /// How many times `create` draws a new id when the first one is already taken.
 const CREATE_ATTEMPTS: usize = 4;

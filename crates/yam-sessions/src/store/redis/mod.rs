@@ -5,9 +5,11 @@
 
 mod known;
 mod pool;
+mod scripts;
+mod seal;
 
 pub use pool::redact;
-mod scripts;
+pub use seal::{RecordSeal, Verdict};
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::sync::Arc;
@@ -35,12 +37,29 @@ pub struct RedisStore {
     pool: Pool,
     prefix: String,
     known: Known,
+    seal: RecordSeal,
+    /// A foreign seal was reported (said once, not per request).
+    foreign_reported: std::sync::atomic::AtomicBool,
+}
+
+/// `text` as a Redis glob matching itself only (`*`, `?`, `[`, `]`, `\` escaped): a key prefix
+/// such as `yam?` must not match another deployment's keys in `SCAN MATCH`.
+pub fn glob_escape(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    for c in text.chars() {
+        if matches!(c, '*' | '?' | '[' | ']' | '\\') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
 }
 
 impl RedisStore {
     /// Connects lazily: a Redis that is down at start is reported by [`SessionStore::check`]
-    /// and by each request, and is used as soon as it answers.
-    pub fn open(url: &str, prefix: &str) -> Result<Self, StoreError> {
+    /// and by each request, and is used as soon as it answers. Records are sealed and checked
+    /// with `seal` (see [`RecordSeal`]).
+    pub fn open(url: &str, prefix: &str, seal: RecordSeal) -> Result<Self, StoreError> {
         if prefix.is_empty() || prefix.contains(char::is_whitespace) {
             return Err(StoreError::Config(format!(
                 "the Redis key prefix {prefix:?} must be non-empty, without spaces"
@@ -50,6 +69,8 @@ impl RedisStore {
             pool: Pool::new(url)?,
             prefix: prefix.to_owned(),
             known: Known::default(),
+            seal,
+            foreign_reported: std::sync::atomic::AtomicBool::new(false),
         })
     }
 
@@ -121,7 +142,7 @@ impl RedisStore {
         self.pool.with(|c| {
             let mut call = scripts::CREATE.key(self.session_key(&hex));
             call.key(self.user_key(record.user_id)).key(self.all_key());
-            with_record(&mut call, record, &hex)
+            with_record(&mut call, record, &hex, &self.seal)
                 .arg(if displace { "1" } else { "0" })
                 .arg(&self.prefix)
                 .invoke(c)
@@ -152,7 +173,7 @@ impl RedisStore {
     /// renewal applied; what is gone is forgotten.
     fn loaded(&self, key: &SessionKey, fields: Option<HashMap<String, Vec<u8>>>) -> Loaded {
         let loaded = match fields {
-            Some(f) => decode(&f),
+            Some(f) => self.decode(&key.to_hex(), &f),
             None => Loaded::Damaged(Damage::new(DamageKind::NotAnObject, None)),
         };
         match loaded {
@@ -184,7 +205,7 @@ impl RedisStore {
             .zip(fields)
             .filter_map(|(hex, fields)| {
                 let key = SessionKey::parse_hex(hex)?;
-                match decode(&fields) {
+                match self.decode(hex, &fields) {
                     Loaded::Found(record) => Some(SessionSummary { key, record }),
                     Loaded::Missing | Loaded::Damaged(_) => None,
                 }
@@ -221,15 +242,44 @@ pub fn counts_of(entries: &[IndexEntry], now: Timestamp, soon: Duration) -> Sess
     }
 }
 
-/// A stored hash back to a record: `seen` and `exp` are the authority for the times (renewals
-/// write only them).
-fn decode(fields: &HashMap<String, Vec<u8>>) -> Loaded {
-    if fields.is_empty() {
-        return Loaded::Missing;
+impl RedisStore {
+    /// A stored hash back to a record, its seal checked: `seen` and `exp` are the authority
+    /// for the times (renewals write only them).
+    fn decode(&self, hex: &str, fields: &HashMap<String, Vec<u8>>) -> Loaded {
+        if fields.is_empty() {
+            return Loaded::Missing;
+        }
+        let Some(json) = fields.get("rec") else {
+            return Loaded::Damaged(Damage::new(DamageKind::NotAnObject, None));
+        };
+        match self
+            .seal
+            .check(hex, json, fields.get("mac").map(Vec::as_slice))
+        {
+            Verdict::Sound => decode_sealed(json, fields),
+            // Nothing is salvaged from it: a repair would make its claims a session.
+            Verdict::Broken => Loaded::Damaged(Damage::new(DamageKind::BadSeal, None)),
+            Verdict::Foreign(theirs) => {
+                if !self
+                    .foreign_reported
+                    .swap(true, std::sync::atomic::Ordering::Relaxed)
+                {
+                    tracing::error!(
+                        "a session in Redis is sealed with key {theirs}, this server's is {}: \
+                         every server sharing this Redis and prefix needs the same \
+                         --form-secret (YAM_FORM_SECRET). Such sessions are refused here and \
+                         left for the server that wrote them",
+                        self.seal.key_id().unwrap_or("-")
+                    );
+                }
+                Loaded::Missing
+            }
+        }
     }
-    let Some(json) = fields.get("rec") else {
-        return Loaded::Damaged(Damage::new(DamageKind::NotAnObject, None));
-    };
+}
+
+/// A record whose seal was checked, with the stored times applied.
+fn decode_sealed(json: &[u8], fields: &HashMap<String, Vec<u8>>) -> Loaded {
     let mut record = match SessionRecord::from_json(json) {
         Ok(r) => r,
         Err(damage) => return Loaded::Damaged(damage),
@@ -256,17 +306,21 @@ fn unless_wrong_type<T>(read: redis::RedisResult<T>, fallback: T) -> redis::Redi
     }
 }
 
-/// The session's fields every write script takes: record, seen, exp, uid, hex.
+/// The session's fields every write script takes: record, seen, exp, uid, hex, seal.
 fn with_record<'a, 'b>(
     call: &'a mut redis::ScriptInvocation<'b>,
     record: &SessionRecord,
     hex: &str,
+    seal: &RecordSeal,
 ) -> &'a mut redis::ScriptInvocation<'b> {
-    call.arg(record.to_json())
+    let json = record.to_json();
+    let sealed = seal.seal(hex, &json);
+    call.arg(json)
         .arg(record.last_seen.as_millis())
         .arg(record.expires_at.as_millis())
         .arg(record.user_id)
         .arg(hex)
+        .arg(sealed)
 }
 
 fn parse_keys(hexes: &[String]) -> Vec<SessionKey> {
@@ -357,7 +411,7 @@ impl SessionStore for RedisStore {
         let written: i64 = self.pool.with(|c| {
             let mut call = scripts::REPLACE.key(self.session_key(&hex));
             call.key(self.all_key());
-            with_record(&mut call, &record, &hex)
+            with_record(&mut call, &record, &hex, &self.seal)
                 .arg(&self.prefix)
                 .invoke(c)
         })?;
@@ -475,7 +529,7 @@ impl SessionStore for RedisStore {
     }
 
     fn delete_all(&self) -> Result<usize, StoreError> {
-        let pattern = format!("{}s:*", self.prefix);
+        let pattern = format!("{}s:*", glob_escape(&self.prefix));
         let deleted = self.pool.with(|c| {
             let indexed: i64 = scripts::DELETE_ALL
                 .key(self.all_key())

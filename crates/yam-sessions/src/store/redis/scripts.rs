@@ -4,7 +4,8 @@
 //! sessions in the same step that creates its own (exactly one survives, on any instance).
 //!
 //! Keys, under the deployment's prefix `P` (`yam:` by default):
-//! - `P s:<hex>`  hash `rec` (the record as JSON), `seen` and `exp` (ms since 1970), `uid`;
+//! - `P s:<hex>`  hash `rec` (the record as JSON), `mac` (its seal, see `seal.rs`), `seen` and
+//!   `exp` (ms since 1970), `uid`;
 //!   its Redis expiry is the session's own (`PEXPIREAT exp`), so Redis drops it unaided;
 //! - `P u:<uid>`  set of the user's session keys (hex), expiring with their last session;
 //! - `P all`      sorted set of `<uid>:<hex>` scored by expiry: counts and listing in one read;
@@ -41,20 +42,21 @@ fn script(body: &str) -> Script {
     Script::new(&format!("{PRELUDE}{body}"))
 }
 
-/// KEYS: session, user set, all. ARGV: rec, seen, exp, uid, hex, displace (0/1), prefix.
+/// KEYS: session, user set, all. ARGV: rec, seen, exp, uid, hex, seal, displace (0/1), prefix.
 /// Returns nil when the id is taken, else the keys of the user's sessions it displaced.
 pub static CREATE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
 if redis.call('EXISTS', KEYS[1]) == 1 then return false end
 local displaced = {}
-if ARGV[6] == '1' then
+if ARGV[7] == '1' then
   for _, hex in ipairs(redis.call('SMEMBERS', KEYS[2])) do
-    unlink(ARGV[7], KEYS[3], ARGV[4], hex)
-    if redis.call('DEL', ARGV[7] .. 's:' .. hex) == 1 then displaced[#displaced + 1] = hex end
+    unlink(ARGV[8], KEYS[3], ARGV[4], hex)
+    if redis.call('DEL', ARGV[8] .. 's:' .. hex) == 1 then displaced[#displaced + 1] = hex end
   end
 end
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'seen', ARGV[2], 'exp', ARGV[3], 'uid', ARGV[4])
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'seen', ARGV[2], 'exp', ARGV[3], 'uid', ARGV[4],
+  'mac', ARGV[6])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
 redis.call('SADD', KEYS[2], ARGV[5])
 extend_user_set(KEYS[2], ARGV[3])
@@ -85,18 +87,19 @@ return 1
     )
 });
 
-/// KEYS: session, all. ARGV: rec, seen, exp, uid, hex, prefix. Returns 0 when the session is
-/// gone (nothing is written). A damaged value (not a hash) is overwritten.
+/// KEYS: session, all. ARGV: rec, seen, exp, uid, hex, seal, prefix. Returns 0 when the
+/// session is gone (nothing is written). A damaged value (not a hash) is overwritten.
 pub static REPLACE: LazyLock<Script> = LazyLock::new(|| {
     script(
         r"
 if redis.call('EXISTS', KEYS[1]) == 0 then return 0 end
 local old = uid_of(KEYS[1])
-if old then unlink(ARGV[6], KEYS[2], old, ARGV[5]) end
+if old then unlink(ARGV[7], KEYS[2], old, ARGV[5]) end
 redis.call('DEL', KEYS[1])
-redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'seen', ARGV[2], 'exp', ARGV[3], 'uid', ARGV[4])
+redis.call('HSET', KEYS[1], 'rec', ARGV[1], 'seen', ARGV[2], 'exp', ARGV[3], 'uid', ARGV[4],
+  'mac', ARGV[6])
 redis.call('PEXPIREAT', KEYS[1], ARGV[3])
-local users = ARGV[6] .. 'u:' .. ARGV[4]
+local users = ARGV[7] .. 'u:' .. ARGV[4]
 redis.call('SADD', users, ARGV[5])
 extend_user_set(users, ARGV[3])
 redis.call('ZADD', KEYS[2], ARGV[3], ARGV[4] .. ':' .. ARGV[5])
