@@ -426,6 +426,8 @@ async fn run_until_shutdown(
             let control_options = yam_net::ServeOptions {
                 name: "YAM server (supervisor's control socket)",
                 linger: Duration::ZERO,
+                // Only the supervisor connects here: no share to keep.
+                per_address: options.max_connections,
                 ..options
             };
             let control = yam_net::serve(

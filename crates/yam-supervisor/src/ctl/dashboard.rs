@@ -86,7 +86,11 @@ impl Dashboard {
 
     /// Serves until `shutdown` completes; then removes the token and address files.
     pub async fn serve(self, shutdown: impl Future<Output = ()> + Send) {
-        let options = yam_net::ServeOptions::new("control API", yam_net::raise_open_files_limit());
+        let mut options =
+            yam_net::ServeOptions::new("control API", yam_net::raise_open_files_limit());
+        // Loopback only: every caller has the same address, so a share would only turn a
+        // wait into a refusal.
+        options.per_address = options.max_connections;
         yam_net::serve(self.listener, self.app, options, shutdown).await;
         let _ = std::fs::remove_file(self.paths.config_dir.join(STATE_FILE));
         let _ = std::fs::remove_file(self.paths.config_dir.join(TOKEN_FILE));
