@@ -12,7 +12,11 @@ use common::*;
 #[test]
 fn kill_9_during_a_login_burst_loses_no_confirmed_login() {
     let dir = tempfile::tempdir().expect("tmp");
-    let b = builder(dir.path()).arg("--allow-multiple-sessions");
+    // Hundreds of logins of one user: above the per-user cap, which would end the older ones.
+    let b = builder(dir.path())
+        .arg("--allow-multiple-sessions")
+        .arg("--max-sessions-per-user")
+        .arg("100000");
     let mut server = b.spawn();
     let password = server.admin_password();
     let confirmed = Arc::new(Mutex::new(Vec::<String>::new()));

@@ -58,9 +58,6 @@ pub fn collision(
                      user's username"
                 ));
             }
-            if other.email.as_deref().is_some_and(|e| same(e, email)) {
-                return Some(format!("the email '{email}' belongs to user '{theirs}'"));
-            }
         }
     }
     None
@@ -135,7 +132,8 @@ mod tests {
             collision(&users, "dave", Some("CAROL"), None).is_some(),
             "carol is a username"
         );
-        assert!(collision(&users, "dave", Some("carol@example.org"), None).is_some());
+        // A taken email is the database's to refuse (`Exists`), as a taken username is.
+        assert!(collision(&users, "dave", Some("carol@example.org"), None).is_none());
         let carol_as_email = [user(1, "carol@example.org", None)];
         assert!(collision(&carol_as_email, "dave", Some("carol@example.org"), None).is_some());
         // A user's own name and email never collide with themselves.

@@ -89,6 +89,12 @@ pub(super) async fn fallback(shared: Arc<Shared>, mut stop: watch::Receiver<bool
                     .counters
                     .unavailable
                     .fetch_add(1, Ordering::Relaxed);
+                // The table may have moved on while this connection was accepted (a stop
+                // answered just now): a stopped door says so, not "restarting".
+                let why = match counters.table.borrow().route {
+                    Route::Closed => Unavailable::Stopped,
+                    _ => why,
+                };
                 why.respond(wants_json(request.uri().path(), request.headers()))
             }
         });
