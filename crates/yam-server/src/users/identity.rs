@@ -51,13 +51,13 @@ pub fn collision(
                  another user's email"
             ));
         }
-        if let Some(email) = email {
-            if same(theirs, email) {
-                return Some(format!(
-                    "'{email}' is the username of another user: an email may not be another \
-                     user's username"
-                ));
-            }
+        if let Some(email) = email
+            && same(theirs, email)
+        {
+            return Some(format!(
+                "'{email}' is the username of another user: an email may not be another \
+                 user's username"
+            ));
         }
     }
     None
