@@ -134,7 +134,7 @@ fn commands_drive_the_supervisor() {
         ended["message"]
             .as_str()
             .expect("message")
-            .contains("Ended 1 session(s)")
+            .contains("Ended 1 session")
     );
     invoke(&webview, "stop", json!({})).expect("stop");
     wait_for(&webview, "stopped", |s| s["phase"]["phase"] == "stopped");

@@ -62,6 +62,7 @@ pub fn app(state: SharedState) -> Router {
         .route("/", get(home::home))
         .route("/session-status", get(session_api::session_status))
         .route("/api/health", get(info::health))
+        .route("/favicon.ico", get(info::favicon))
         .route("/api/server-info", get(info::server_info))
         .route(
             "/api/session/time-remaining",
@@ -126,7 +127,7 @@ async fn security_headers(mut response: Response) -> Response {
         h.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static(
-                "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
+                "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'",
             ),
         );
     }

@@ -3,6 +3,7 @@
 
 use maud::{DOCTYPE, Markup, html};
 use yam_sessions::EndReason;
+use yam_sessions::words::count;
 
 const STYLE: &str = "body{font-family:system-ui,sans-serif;max-width:26rem;margin:4rem auto;padding:0 1rem;color:#1d2430}
 h1{font-size:1.4rem}label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.5rem;box-sizing:border-box}
@@ -18,6 +19,7 @@ pub fn page(title: &str, body: Markup) -> String {
             head {
                 meta charset="utf-8";
                 meta name="viewport" content="width=device-width,initial-scale=1";
+                link rel="icon" href="/favicon.ico";
                 title { (title) }
                 style { (maud::PreEscaped(STYLE)) }
             }
@@ -37,6 +39,24 @@ pub fn message_page(title: &str, text: &str, link: (&str, &str)) -> String {
             p { a href=(link.0) { (link.1) } }
         },
     )
+}
+
+/// A moment as the people in front of this server read it: its local time with the zone's
+/// offset ("14:43 on Mon 7 Dec, UTC+01:00"), never raw UTC.
+pub fn local_time(at: yam_sessions::Timestamp) -> String {
+    use chrono::{Local, TimeZone};
+    match Local.timestamp_millis_opt(at.as_millis()).single() {
+        Some(t) => {
+            let offset = t.format("%:z").to_string();
+            let zone = if offset == "+00:00" {
+                "UTC".to_owned()
+            } else {
+                format!("UTC{offset}")
+            };
+            format!("{} on {}, {zone}", t.format("%H:%M"), t.format("%a %-d %b"))
+        }
+        None => at.to_rfc3339(),
+    }
 }
 
 pub fn reason_from_query(value: Option<&str>) -> Option<EndReason> {
@@ -126,8 +146,8 @@ pub fn force_logout_confirm_page(sessions: usize, users: usize, csrf_token: &str
         html! {
             h1 { "Log everyone out?" }
             p.note {
-                "This ends " strong { "all " (sessions) " session(s)" } " of " (users)
-                " user(s), yours included. Everyone has to log in again."
+                "This ends " strong { "all " (count(sessions, "session")) } " of "
+                (count(users, "user")) ", yours included. Everyone has to log in again."
             }
             form method="post" action="/force-logout" {
                 input type="hidden" name="csrf_token" value=(csrf_token);
@@ -164,5 +184,15 @@ mod tests {
             Some(EndReason::Displaced)
         );
         assert_eq!(reason_from_query(Some("<x>")), None);
+    }
+
+    #[test]
+    fn local_times_name_their_zone() {
+        let text = local_time(yam_sessions::Timestamp::from_secs(1_796_614_980));
+        // "14:43 on Mon 7 Dec, UTC+01:00": a clock time, a day, and the zone.
+        assert_eq!(&text[2..3], ":", "{text}");
+        assert!(text.contains(" on "), "{text}");
+        assert!(text.contains(", UTC"), "{text}");
+        assert!(!text.contains('Z'), "{text}");
     }
 }

@@ -113,8 +113,9 @@ pub fn force_logout(data_dir: Option<&Path>, sessions: &StoreArgs) -> anyhow::Re
         // Other servers may be using the shared store right now: a marker would make the
         // next start of this one clear the sessions they create meanwhile.
         println!(
-            "Deleted {cleared} session(s) in the shared store ({}).",
-            choice.describe()
+            "Deleted {cleared_sessions} in the shared store ({}).",
+            choice.describe(),
+            cleared_sessions = yam_sessions::words::count(cleared, "session")
         );
         return Ok(());
     }
@@ -130,9 +131,10 @@ pub fn force_logout(data_dir: Option<&Path>, sessions: &StoreArgs) -> anyhow::Re
         .folder(&dir)
         .unwrap_or_else(|| dir.default_sessions_dir());
     println!(
-        "The server is not running: deleted {cleared} session file(s) in {} and wrote {FORCE_SESSION_RESET}, \
+        "The server is not running: deleted {cleared_files} in {} and wrote {FORCE_SESSION_RESET}, \
          which the server consumes at its next start.",
-        folder.display()
+        folder.display(),
+        cleared_files = yam_sessions::words::count(cleared, "session file")
     );
     Ok(())
 }

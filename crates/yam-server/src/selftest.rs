@@ -116,7 +116,10 @@ pub fn main(url: &str, user: &str) -> ExitCode {
         println!("selftest passed");
         ExitCode::SUCCESS
     } else {
-        println!("selftest FAILED: {failures} check(s)");
+        println!(
+            "selftest FAILED: {failures_checks}",
+            failures_checks = yam_sessions::words::count(failures, "check")
+        );
         ExitCode::FAILURE
     }
 }

@@ -102,9 +102,9 @@ fn user_passwd_and_remove_end_sessions_on_a_running_server() {
         assert!(ok, "{out}");
         // Round 0 also ends the session the `bob` helper left.
         let ended = if round == 0 {
-            "2 session(s) ended"
+            "2 sessions ended"
         } else {
-            "1 session(s) ended"
+            "1 session ended"
         };
         assert!(out.contains(ended), "round {round}: {out}");
         std::thread::sleep(Duration::from_millis(50));
@@ -123,7 +123,7 @@ fn user_passwd_and_remove_end_sessions_on_a_running_server() {
     let mut c = Client::new(&server.url);
     c.login("bob", "bobs-password-14");
     let (ok, out) = builder(&server.data_dir).run_to_end(&["user", "remove", "bob"], None);
-    assert!(ok && out.contains("1 session(s) ended"), "{out}");
+    assert!(ok && out.contains("1 session ended"), "{out}");
     assert_eq!(c.get("/api/session/time-remaining").status, 401);
 }
 

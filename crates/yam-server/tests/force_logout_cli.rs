@@ -11,7 +11,7 @@ fn online_force_logout_uses_the_running_server() {
     let mut b = bob(&server);
     let (ok, out) = builder(&server.data_dir).run_to_end(&["force-logout"], None);
     assert!(ok, "{out}");
-    assert!(out.contains("Ended 2 session(s)"), "{out}");
+    assert!(out.contains("Ended 2 sessions"), "{out}");
     assert_eq!(a.get("/api/session/time-remaining").status, 401);
     assert_eq!(b.get("/api/session/time-remaining").status, 401);
 }
@@ -28,7 +28,7 @@ fn offline_force_logout_clears_the_folder_and_the_marker_is_consumed_at_start() 
     let (ok, out) = b.run_to_end(&["force-logout"], None);
     assert!(ok, "{out}");
     assert!(
-        out.contains("not running: deleted 3 session file(s)"),
+        out.contains("not running: deleted 3 session files"),
         "{out}"
     );
     assert!(dir.path().join("force_session_reset.txt").is_file());

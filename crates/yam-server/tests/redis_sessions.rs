@@ -146,7 +146,7 @@ fn prefixes_separate_deployments_and_offline_force_logout_clears_one() {
     );
     assert!(ok, "{out}");
     assert!(
-        out.contains("Deleted 1 session(s) in the shared store"),
+        out.contains("Deleted 1 session in the shared store"),
         "{out}"
     );
     assert!(!two_dir.path().join("force_session_reset.txt").exists());

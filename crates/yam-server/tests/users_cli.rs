@@ -57,7 +57,7 @@ fn add_list_passwd_remove() {
     // A user added a moment ago by the CLI keeps the session (the server re-reads users).
     assert_eq!(carol.get("/api/session/time-remaining").status, 200);
     let (ok, out) = b.run_to_end(&["user", "passwd", "carol"], Some("carols-new-secret\n"));
-    assert!(ok && out.contains("1 session(s) ended"), "{out}");
+    assert!(ok && out.contains("1 session ended"), "{out}");
     assert_eq!(
         carol.get("/api/session/time-remaining").status,
         401,

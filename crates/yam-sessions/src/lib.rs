@@ -9,6 +9,7 @@ pub mod private;
 pub mod record;
 pub mod store;
 pub mod time;
+pub mod words;
 
 pub use id::{SessionId, SessionKey};
 pub use manager::{

@@ -80,7 +80,7 @@ async fn python_yam_is_launched_counted_reset_and_stopped_with_ctrl_c() {
     // for a health check to consume).
     let pid = status.pid;
     let message = h.supervisor.force_logout().await.expect("force logout");
-    assert!(message.contains("Deleted 3 session file(s)"), "{message}");
+    assert!(message.contains("Deleted 3 session files"), "{message}");
     h.wait("no sessions", |s| s.sessions.live == 0).await;
     assert_eq!(h.supervisor.status().pid, pid, "YAM was not restarted");
     assert!(!yam.join("force_session_reset.txt").exists(), "no marker");

@@ -117,7 +117,10 @@ pub async fn submit(
         let ended = end_all_sessions(&state, &caller).await?;
         let page = html::message_page(
             "Everyone is logged out",
-            &format!("{ended} session(s) ended."),
+            &format!(
+                "{ended_sessions} ended.",
+                ended_sessions = yam_sessions::words::count(ended, "session")
+            ),
             ("/login", "Log in again"),
         );
         return Ok(([(header::SET_COOKIE, auth::clear_cookie())], Html(page)).into_response());
@@ -126,7 +129,7 @@ pub async fn submit(
     Ok(Json(json!({
         "success": true,
         "sessions_ended": ended,
-        "message": format!("Ended {ended} session(s); everyone must log in again."),
+        "message": format!("Ended {ended_sessions}; everyone must log in again.", ended_sessions = yam_sessions::words::count(ended, "session")),
     }))
     .into_response())
 }

@@ -1,4 +1,5 @@
-//! Public, read-only probes: `/api/health` and `/api/server-info`. They never renew a session.
+//! Public, read-only probes: `/api/health` and `/api/server-info` (they never renew a
+//! session), and the tab icon.
 
 use std::sync::Arc;
 
@@ -89,4 +90,17 @@ pub async fn server_info(
             .insert(header::SET_COOKIE, auth::clear_cookie());
     }
     Ok(response)
+}
+
+/// YAM Tray's icon for the browser tab (a missing one is a 404 in every page load's log).
+pub async fn favicon() -> Response {
+    const ICON: &[u8] = include_bytes!("../../../../icons/icon.ico");
+    (
+        [
+            (header::CONTENT_TYPE, "image/x-icon"),
+            (header::CACHE_CONTROL, "public, max-age=86400"),
+        ],
+        ICON,
+    )
+        .into_response()
 }

@@ -68,7 +68,10 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
                 let _ = std::fs::remove_file(dir.file(INITIAL_ADMIN_PASSWORD));
             }
             let ended = end_sessions(&dir, &sessions, id)?;
-            println!("Password changed for '{username}'; {ended} session(s) ended.");
+            println!(
+                "Password changed for '{username}'; {ended_sessions} ended.",
+                ended_sessions = yam_sessions::words::count(ended, "session")
+            );
         }
         UserCommand::Remove {
             username,
@@ -79,7 +82,10 @@ pub fn run(command: UserCommand) -> anyhow::Result<()> {
             let (dir, users) = open(data.data_dir.as_deref(), &users_arg)?;
             let removed = users.remove(&username)?;
             let ended = end_sessions(&dir, &sessions, removed.info.id)?;
-            println!("Removed user '{username}'; {ended} session(s) ended.");
+            println!(
+                "Removed user '{username}'; {ended_sessions} ended.",
+                ended_sessions = yam_sessions::words::count(ended, "session")
+            );
         }
     }
     Ok(())

@@ -104,8 +104,8 @@ async fn run_online(client: &Client, command: &Command) -> Result<String, Client
                 return Ok(list.to_string());
             }
             let mut out = format!(
-                "{} session(s), from the {}\n",
-                list["total"],
+                "{}, from the {}\n",
+                yam_sessions::words::count(list["total"].as_u64().unwrap_or(0), "session"),
                 list["source"].as_str().unwrap_or("?")
             );
             for s in list["sessions"].as_array().into_iter().flatten() {

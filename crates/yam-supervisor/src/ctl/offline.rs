@@ -43,15 +43,17 @@ pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
         if s.profile == ProfileKind::Embedded {
             // Shared with other servers: a marker would clear their new sessions at the next start.
             return Ok(format!(
-                "yamctl up is not running: deleted {deleted} session(s) in Redis ({}).",
-                crate::redis_watcher::redact(&source.url)
+                "yamctl up is not running: deleted {deleted_sessions} in Redis ({}).",
+                crate::redis_watcher::redact(&source.url),
+                deleted_sessions = yam_sessions::words::count(deleted, "session")
             ));
         }
         prepare::write_force_reset(&p.markers_dir)?;
         return Ok(format!(
-            "yamctl up is not running: deleted {deleted} session(s) in Redis and wrote \
+            "yamctl up is not running: deleted {deleted_sessions} in Redis and wrote \
              force_session_reset.txt in {}.",
-            p.markers_dir.display()
+            p.markers_dir.display(),
+            deleted_sessions = yam_sessions::words::count(deleted, "session")
         ));
     }
     let deleted = match s.profile {
@@ -68,15 +70,17 @@ pub fn force_logout(paths: &CtlPaths) -> anyhow::Result<String> {
             // request (or health check) came first.
             let n = prepare::clear_session_files(&p.sessions_dirs)?;
             return Ok(format!(
-                "yamctl up is not running: deleted {n} session file(s) of the YAM folder."
+                "yamctl up is not running: deleted {n_files} of the YAM folder.",
+                n_files = yam_sessions::words::count(n, "session file")
             ));
         }
     };
     prepare::write_force_reset(&p.markers_dir)?;
     Ok(format!(
-        "yamctl up is not running: deleted {deleted} session file(s) and wrote force_session_reset.txt in {} \
+        "yamctl up is not running: deleted {deleted_files} and wrote force_session_reset.txt in {} \
          (consumed when the server next starts).",
-        p.markers_dir.display()
+        p.markers_dir.display(),
+        deleted_files = yam_sessions::words::count(deleted, "session file")
     ))
 }
 

@@ -173,11 +173,17 @@ impl Driver {
                         .clear_sessions()
                         .await
                         .map_err(|e| ActionError::Failed(e.to_string()))?;
-                    format!("Ended {n} session(s); everyone must log in again.")
+                    format!(
+                        "Ended {n_sessions}; everyone must log in again.",
+                        n_sessions = yam_sessions::words::count(n, "session")
+                    )
                 }
                 (None, Some(source)) => {
                     let n = in_redis(source, redis_watcher::clear).await?;
-                    format!("The server is not running: deleted {n} session(s) in Redis.")
+                    format!(
+                        "The server is not running: deleted {n_sessions} in Redis.",
+                        n_sessions = yam_sessions::words::count(n, "session")
+                    )
                 }
                 (None, None) => {
                     let mut n = 0;
@@ -191,8 +197,9 @@ impl Driver {
                     prepare::write_force_reset(&markers)
                         .map_err(|e| ActionError::Failed(e.to_string()))?;
                     format!(
-                        "The server is not running: deleted {n} session file(s); force_session_reset.txt \
-                         will be consumed when it starts."
+                        "The server is not running: deleted {n_files}; force_session_reset.txt \
+                         will be consumed when it starts.",
+                        n_files = yam_sessions::words::count(n, "session file")
                     )
                 }
             },
@@ -213,15 +220,19 @@ impl Driver {
                     let (n, what) = match self.redis() {
                         Some(source) => (
                             in_redis(source, redis_watcher::clear).await?,
-                            "session(s) in Redis",
+                            ("session", " in Redis"),
                         ),
                         None => (
                             prepare::clear_session_files(&dirs)
                                 .map_err(|e| ActionError::Failed(e.to_string()))?,
-                            "session file(s)",
+                            ("session file", ""),
                         ),
                     };
-                    format!("Deleted {n} {what}: everyone must log in again.")
+                    format!(
+                        "Deleted {}{}: everyone must log in again.",
+                        yam_sessions::words::count(n, what.0),
+                        what.1
+                    )
                 }
             }
         };

@@ -279,7 +279,8 @@ impl Driver {
         if let Some(source) = plan.sessions_redis.clone() {
             match super::actions::in_redis(source, redis_watcher::clear).await {
                 Ok(n) => self.log.supervisor(&format!(
-                    "Logged everyone out: deleted {n} session(s) in Redis"
+                    "Logged everyone out: deleted {n_sessions} in Redis",
+                    n_sessions = yam_sessions::words::count(n, "session")
                 )),
                 Err(e) => self
                     .log
@@ -288,9 +289,10 @@ impl Driver {
             return;
         }
         match prepare::clear_session_files(&plan.sessions_dirs) {
-            Ok(n) => self
-                .log
-                .supervisor(&format!("Logged everyone out: deleted {n} session file(s)")),
+            Ok(n) => self.log.supervisor(&format!(
+                "Logged everyone out: deleted {n_files}",
+                n_files = yam_sessions::words::count(n, "session file")
+            )),
             Err(e) => self
                 .log
                 .supervisor(&format!("Could not clear the session folders: {e}")),
