@@ -66,9 +66,18 @@ pub fn build_app<R: Runtime>(
         .setup(move |app| {
             // Desktop parts need the running event loop.
             if desktop {
-                if let Err(e) = crate::tray::create(app.handle()) {
-                    // No tray host (some Linux desktops): the window is the way in.
-                    tracing::warn!("no tray icon: {e}");
+                // No tray host (a Linux session without D-Bus, some desktops): the window is
+                // the way in, and closing it quits. One line says so, instead of the tray
+                // libraries' warnings about a bus nobody can start from here.
+                let no_tray = match crate::tray::host_missing() {
+                    Some(why) => Err(why),
+                    None => crate::tray::create(app.handle()).map_err(|e| e.to_string()),
+                };
+                if let Err(why) = no_tray {
+                    println!("No tray icon ({why}): closing the window quits YAM Tray.");
+                    app.state::<TrayState>()
+                        .no_tray
+                        .store(true, Ordering::SeqCst);
                 }
                 let autostart = app
                     .state::<TrayState>()
@@ -111,6 +120,10 @@ pub fn build_app<R: Runtime>(
         tauri::async_runtime::block_on(async { Supervisor::launch(supervisor_options) })
             .map_err(|e| tauri::Error::Anyhow(e.into()))?;
     app.manage(TrayState::new(supervisor.clone(), paths));
+    if desktop {
+        // A terminal start (`cargo xtask run`) is told where YAM is and where the password is.
+        tauri::async_runtime::spawn(yam_supervisor::announce::when_running(supervisor.clone()));
+    }
     events::forward(app.handle().clone(), supervisor, desktop);
     Ok(app)
 }
@@ -158,6 +171,12 @@ fn quit_on_terminate<R: Runtime>(app: AppHandle<R>) {
 }
 
 /// Whether the app may exit now (Quit was chosen), or keeps running in the tray.
+/// Without a tray icon the last window closing is the admin's way to quit.
+pub fn closing_quits<R: Runtime>(app: &AppHandle<R>) -> bool {
+    app.try_state::<TrayState>()
+        .is_some_and(|s| s.no_tray.load(Ordering::SeqCst))
+}
+
 pub fn may_exit<R: Runtime>(app: &AppHandle<R>) -> bool {
     app.try_state::<TrayState>().is_none_or(|s| s.is_quitting())
 }

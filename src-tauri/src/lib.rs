@@ -139,6 +139,10 @@ fn run_desktop(paths: CtlPaths, hidden: bool, browser: bool) -> anyhow::Result<(
             // The last window closing is not a reason to stop: the tray keeps the server.
             if code.is_none() && !app::may_exit(handle) {
                 api.prevent_exit();
+                if app::closing_quits(handle) {
+                    // Stops the server gracefully first, then exits.
+                    app::quit(handle);
+                }
             }
         }
     });

@@ -23,6 +23,9 @@ pub struct TrayState {
     pub browser_dashboard: OnceLock<String>,
     /// Told once when the app quits (ends the browser dashboard).
     pub quit_signal: Arc<tokio::sync::Notify>,
+    /// No tray icon could be shown: closing the window is quitting (nothing would be left to
+    /// bring it back).
+    pub no_tray: AtomicBool,
 }
 
 /// Something the tray menu asks the window to do, with the window's own confirmation.
@@ -42,6 +45,7 @@ impl TrayState {
             pending_action: Mutex::new(None),
             browser_dashboard: OnceLock::new(),
             quit_signal: Arc::new(tokio::sync::Notify::new()),
+            no_tray: AtomicBool::new(false),
         }
     }
 

@@ -114,6 +114,19 @@ pub fn tooltip(status: &Status) -> String {
     )
 }
 
+/// Why no tray icon can be shown here, when that is known before trying: on Linux the icon
+/// is a D-Bus service (StatusNotifierItem), so a session without a session bus has none.
+pub fn host_missing() -> Option<String> {
+    if !cfg!(target_os = "linux") {
+        return None;
+    }
+    let address = std::env::var_os("DBUS_SESSION_BUS_ADDRESS").filter(|v| !v.is_empty());
+    let runtime_bus = std::env::var_os("XDG_RUNTIME_DIR")
+        .map(|dir| std::path::Path::new(&dir).join("bus"))
+        .is_some_and(|bus| bus.exists());
+    (address.is_none() && !runtime_bus).then(|| "this session has no D-Bus session bus".to_owned())
+}
+
 pub fn create<R: Runtime>(app: &AppHandle<R>) -> tauri::Result<()> {
     let item = |m: MenuId| MenuItem::with_id(app, m.id(), m.label(), true, None::<&str>);
     let check =

@@ -125,6 +125,14 @@ fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
         first.output()
     );
     println!("UI ready after {:?}", started.elapsed());
+    // The terminal that started it is told where YAM is (this test's settings: this computer).
+    let said = format!("YAM is at http://127.0.0.1:{port} (only this computer");
+    assert!(first.logs(&said, 30), "{}", first.output());
+    assert!(
+        !first.output().contains("No tray icon"),
+        "{}",
+        first.output()
+    );
     std::thread::sleep(Duration::from_secs(1));
 
     let artifacts = Path::new(env!("CARGO_MANIFEST_DIR")).join("../artifacts/tray");
@@ -144,6 +152,17 @@ fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
         shot.display()
     );
     println!("screenshot: {} ({n} colours)", shot.display());
+    // The window alone, at its default size (no window manager: it sits at the top left):
+    // the picture the README shows (docs/window.png is copied from it).
+    let window_shot = artifacts.join("window-900x600.png");
+    let cropped = Command::new("/usr/bin/convert")
+        .arg(&shot)
+        .args(["-crop", "900x600+0+0", "+repage"])
+        .arg(&window_shot)
+        .status()
+        .expect("convert");
+    assert!(cropped.success());
+    assert!(colours(&window_shot) > 50, "{}", window_shot.display());
 
     // A second launch hands over to the first and exits.
     launch_second(&display, &config);
@@ -287,4 +306,77 @@ fn closing_the_window_keeps_the_server_and_lets_the_web_page_go() {
         first.output()
     );
     assert!(!web_processes(pid).is_empty());
+}
+
+/// A session without D-Bus (e.g. a bare X server): the terminal hears one line about the
+/// missing tray and where YAM is and where the first-run password is — not the tray
+/// libraries' warnings — and, with no tray to come back from, closing the window quits and
+/// takes the server with it.
+#[test]
+fn without_a_session_bus_it_says_so_once_and_closing_the_window_quits() {
+    let display = Display::start()
+        .unwrap_or_else(|e| panic!("{e}"))
+        .with_window_manager()
+        .unwrap_or_else(|e| panic!("{e}"));
+    let dir = tempfile::tempdir().expect("tmp");
+    let config = dir.path().join("config");
+    let port = yam_testkit::free_port();
+    yam_testkit::write_supervisor_settings(&config, port, "").expect("settings");
+    let runtime_dir = dir.path().join("run");
+    std::fs::create_dir_all(&runtime_dir).expect("mkdir");
+    let mut child = Command::new(tray_bin())
+        .arg("--config")
+        .arg(&config)
+        .env_remove("GDK_GL")
+        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
+        .env_remove("DBUS_SESSION_BUS_ADDRESS")
+        .env("XDG_RUNTIME_DIR", &runtime_dir)
+        .envs(display.env())
+        .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("yam-tray");
+    let output = yam_testkit::capture_output(&mut child);
+    let tray = Tray { child, output };
+    assert!(
+        tray.logs("UI ready", 60),
+        "the UI never reported ready:\n{}",
+        tray.output()
+    );
+    let said = format!("YAM is at http://127.0.0.1:{port} (only this computer");
+    assert!(tray.logs(&said, 30), "{}", tray.output());
+    let out = tray.output();
+    let password = config.join("data/initial-admin-password.txt");
+    assert!(
+        out.contains(&format!(
+            "First start: log in as admin with the password in {}",
+            password.display()
+        )),
+        "{out}"
+    );
+    assert_eq!(
+        out.matches("No tray icon (this session has no D-Bus session bus)")
+            .count(),
+        1,
+        "{out}"
+    );
+    for noise in ["WARNING **", "dbus-launch", "appindicator"] {
+        assert!(!out.contains(noise), "'{noise}' in the output:\n{out}");
+    }
+
+    let server = server_pid(&config.join("data")).expect("server pid in the lock file");
+    display
+        .close_window("YAM")
+        .unwrap_or_else(|e| panic!("{e}"));
+    let mut tray = tray;
+    assert!(
+        yam_testkit::exits_within(&mut tray.child, Duration::from_secs(30)),
+        "closing the only way in did not quit:\n{}",
+        tray.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || !process_alive(server)),
+        "the server outlived the app"
+    );
 }

@@ -1,6 +1,7 @@
 //! The YAM supervisor: launches a server (embedded, Python YAM or custom), health-checks,
 //! restarts, counts live sessions, resets sessions, and serves a loopback control API.
 
+pub mod announce;
 pub mod backoff;
 pub mod control;
 pub mod counting;

@@ -26,6 +26,29 @@ fn up_supervises_and_the_cli_talks_to_it() {
         "{text}"
     );
     assert!(s["capabilities"]["force_logout"] == true);
+    // The terminal is told the address it really serves and where the first-run password is.
+    let port = s["settings"]["port"].as_u64().expect("port");
+    let said = format!(
+        "YAM is at http://127.0.0.1:{port} (only this computer: it listens on 127.0.0.1:{port})."
+    );
+    assert!(
+        wait_until(Duration::from_secs(10), || u
+            .output
+            .lock()
+            .expect("lock")
+            .contains(&said)),
+        "{}",
+        u.output.lock().expect("lock")
+    );
+    let password = u.config.join("data").join("initial-admin-password.txt");
+    assert!(
+        u.output.lock().expect("lock").contains(&format!(
+            "First start: log in as admin with the password in {}",
+            password.display()
+        )),
+        "{}",
+        u.output.lock().expect("lock")
+    );
     // The chart's data: a point a minute for a day, a point an hour for a week.
     let c = http();
     let history = |q: &str| {
@@ -49,7 +72,7 @@ fn up_supervises_and_the_cli_talks_to_it() {
 
     let (code, text) = yamctl(&u.config, &["sessions"]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.starts_with("0 session(s), from the server"), "{text}");
+    assert!(text.starts_with("0 sessions, from the server"), "{text}");
     let (code, text) = yamctl(&u.config, &["set", "port", "0"]);
     assert_ne!(code, 0);
     assert!(text.contains("port"), "{text}");
@@ -256,7 +279,7 @@ fn without_up_the_cli_says_so_and_force_logout_works_on_the_folder() {
     .expect("w");
     let (code, text) = yamctl(&config, &["force-logout"]);
     assert_eq!(code, 0, "{text}");
-    assert!(text.contains("deleted 1 session file(s)"), "{text}");
+    assert!(text.contains("deleted 1 session file"), "{text}");
     assert!(config.join("data/force_session_reset.txt").is_file());
     let (code, text) = yamctl(&config, &["set", "multiple_sessions", "false"]);
     assert_eq!(code, 0, "{text}");

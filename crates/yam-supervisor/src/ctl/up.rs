@@ -26,11 +26,11 @@ pub async fn run(
         }
     };
     println!(
-        "yamctl up: supervising {} (settings in {})",
-        supervisor.status().url,
+        "yamctl up: settings and data in {}",
         paths.config_dir.display()
     );
     println!("Dashboard: {}", dashboard.link);
+    tokio::spawn(crate::announce::when_running(supervisor.clone()));
     let stopper = supervisor.clone();
     dashboard
         .serve(async move {
