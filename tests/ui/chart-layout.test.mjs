@@ -63,3 +63,13 @@ test('ticks fall on local hours and midnights', () => {
   assert.ok(week.xTicks.length >= 6 && week.xTicks.length <= 8);
   for (const t of week.xTicks) assert.equal(new Date(t.minute * 60000).getHours(), 0);
 });
+
+test('users equal to sessions are said so, and a lone point shows both', () => {
+  const same = layout({ from: T0 - 10, to: T0 + 10, step: 1, points: [point(T0, 2, { users: 2 })] }, 400, 170);
+  assert.equal(same.sameLines, true);
+  assert.deepEqual(same.userDots.map((d) => d.minute), [T0], 'the users point is drawn too');
+  const apart = layout({ from: T0 - 10, to: T0 + 10, step: 1, points: [point(T0, 3, { users: 2 }), point(T0 + 1, 3, { users: 2 })] }, 400, 170);
+  assert.equal(apart.sameLines, false);
+  const nobody = layout({ from: T0 - 10, to: T0 + 10, step: 1, points: [point(T0, 0, { users: 0 })] }, 400, 170);
+  assert.equal(nobody.sameLines, false, 'nobody logged in is not "the same"');
+});

@@ -55,6 +55,8 @@ test('the dashboard shows and controls the server', { timeout: 240 * SECOND }, a
     await rows.first().getByRole('button', { name: /Revoke/ }).click();
     await page.locator('#confirm[open]').waitFor();
     shots.push(await shot(page, '03-revoke-confirmation'));
+    // The confirmation names the session: browser, address, when it signed in.
+    assert.match(await page.locator('#confirm-text').innerText(), /^Chrome on Windows at 127\.0\.0\.1, signed in .+ \(just now\)\. That browser has to log in again/);
     await page.click('#confirm-ok');
     await page.waitForFunction(() => document.querySelectorAll('#sessions-body tr[data-key]').length === 2);
     await page.locator('.toast', { hasText: 'Session ended' }).waitFor();
@@ -64,10 +66,10 @@ test('the dashboard shows and controls the server', { timeout: 240 * SECOND }, a
     await page.click('#tab-overview');
     await page.click('#btn-force-logout');
     await page.locator('#confirm[open]').waitFor();
-    assert.match(await page.locator('#confirm-text').innerText(), /all 2 session\(s\) of 1 user\(s\)/);
+    assert.match(await page.locator('#confirm-text').innerText(), /^All 2 sessions of 1 user end\. Everyone has to log in again\.$/);
     await page.click('#confirm-ok');
     await page.locator('#count-live', { hasText: /^0$/ }).waitFor();
-    await page.locator('.toast', { hasText: 'Ended 2 session(s)' }).waitFor();
+    await page.locator('.toast', { hasText: 'Ended 2 sessions' }).waitFor();
     await page.click('#tab-sessions');
     await page.locator('#sessions-empty', { hasText: 'No one is logged in.' }).waitFor();
     shots.push(await shot(page, '04-sessions-empty-after-force-logout'));

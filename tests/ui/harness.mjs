@@ -37,7 +37,9 @@ export async function startYamctl({ settings = '', files = {} } = {}) {
   }
   const port = await freePort();
   writeFileSync(join(config, 'settings.toml'), `host = "127.0.0.1"\nport = ${port}\n${settings}`);
-  const child = spawn(bin('yamctl'), ['--config', config, 'up', '--listen', '127.0.0.1:0', '--ui', join(repo, 'ui')], {
+  // YAM_UI_DIR: another copy of ui/ (an older commit's, to see a test fail against it).
+  const ui = process.env.YAM_UI_DIR || join(repo, 'ui');
+  const child = spawn(bin('yamctl'), ['--config', config, 'up', '--listen', '127.0.0.1:0', '--ui', ui], {
     env: { ...process.env, YAM_SERVER_BIN: bin('yam-server') },
     stdio: ['ignore', 'pipe', 'pipe'],
   });

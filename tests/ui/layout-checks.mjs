@@ -102,7 +102,8 @@ export async function layoutProblems(page, scope = 'body') {
 export async function axeProblems(page, scope = 'body') {
   if (!(await page.evaluate(() => Boolean(window.axe)))) await page.addScriptTag({ path: AXE });
   const result = await page.evaluate(async (s) => {
-    const r = await window.axe.run(document.querySelector(s), { resultTypes: ['violations'] });
+    // The whole page when no part is named: page rules (one h1, landmarks) look at <html>.
+    const r = await window.axe.run(s === 'body' ? document : document.querySelector(s), { resultTypes: ['violations'] });
     return r.violations.map((v) => ({ id: v.id, impact: v.impact, help: v.help, nodes: v.nodes.slice(0, 3).map((n) => n.target.join(' ')) }));
   }, scope);
   return {

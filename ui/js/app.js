@@ -38,7 +38,9 @@ function setupWelcome(transport, connectDialog) {
   $('welcome-builtin').addEventListener('click', async () => {
     try {
       await transport.saveSettings({ setup_done: true });
-      toast('YAM Tray runs the built-in server. You can connect your YAM later in Settings.');
+      $('welcome').hidden = true;
+      $('btn-restart').focus();
+      toast('YAM Tray runs the built-in server. You can connect your YAM folder later in Settings.');
     } catch (e) { toast(e.message, { error: true }); }
   });
   $('welcome-connect').addEventListener('click', () => connectDialog.open());

@@ -67,6 +67,9 @@ export function layout(series, width, height) {
     yTicks: [0, top / 2, top].map((v) => ({ value: v, y: round(y(v)) })),
     xTicks: ticks(from, to, step).map((minute) => ({ minute, x: round(x(minute)) })),
     dots: runs.filter((run) => run.length === 1).map(([p]) => ({ minute: p.minute, x: round(x(p.minute)), y: round(y(p.live)) })),
+    userDots: runs.filter((run) => run.length === 1).map(([p]) => ({ minute: p.minute, x: round(x(p.minute)), y: round(y(p.users)) })),
+    // Every user on one session: the two lines coincide, and the legend has to say so.
+    sameLines: points.some((p) => p.live > 0) && points.every((p) => p.users === p.live),
     crashes: points.filter((p) => p.crashes > 0).map((p) => ({ minute: p.minute, count: p.crashes, x: round(x(p.minute)) })),
     starts: points.filter((p) => p.starts > 0).map((p) => ({ minute: p.minute, count: p.starts, x: round(x(p.minute)) })),
     // The point under a pointer at `px` (nearest, within a few pixels of data), or null.

@@ -60,3 +60,29 @@ export function el(tag, attrs = {}, ...children) {
   for (const c of children) node.append(c instanceof Node ? c : document.createTextNode(String(c)));
   return node;
 }
+
+// Times on screen are the viewer's local time, with the zone named ("14:03 CET"), never raw UTC.
+const CLOCK = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit' });
+const CLOCK_SECONDS = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+const WHEN = new Intl.DateTimeFormat(undefined, { weekday: 'short', day: 'numeric', month: 'short', hour: '2-digit', minute: '2-digit', timeZoneName: 'short' });
+
+/** The local zone's short name ("CET", "GMT+1", "UTC"). */
+export function zone(at = new Date()) {
+  const part = new Intl.DateTimeFormat(undefined, { timeZoneName: 'short' }).formatToParts(at).find((p) => p.type === 'timeZoneName');
+  return part ? part.value : '';
+}
+
+/** "14:03" (or "14:03:12"), local; `zone: true` adds the zone's name. */
+export function clock(at, { seconds = false, zone: withZone = false } = {}) {
+  const d = at instanceof Date ? at : new Date(at);
+  if (Number.isNaN(d.getTime())) return '—';
+  const text = (seconds ? CLOCK_SECONDS : CLOCK).format(d);
+  return withZone ? `${text} ${zone(d)}` : text;
+}
+
+/** "Mon 7 Dec, 14:03 CET": a full local time for tooltips and dialogs. */
+export function when(at) {
+  if (!at) return '';
+  const d = at instanceof Date ? at : new Date(at);
+  return Number.isNaN(d.getTime()) ? '' : WHEN.format(d);
+}

@@ -2,6 +2,7 @@
 // the stream it came on), filtered by level and text, paused, copied, saved, or opened.
 
 import { toast, toastError } from './toast.js';
+import { clock } from './format.js';
 
 const $ = (id) => document.getElementById(id);
 const KEEP = 2000;
@@ -17,6 +18,17 @@ export class LogsView {
     this.file = null;
     this.minLevel = 'debug';
     this.search = '';
+    // Following the tail: the view stays at the newest line until the user scrolls up.
+    this.following = true;
+    const pre = $('logs');
+    pre.addEventListener('scroll', () => {
+      if (this.drawing) return;
+      this.following = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 8;
+      $('logs-newest').hidden = this.following;
+    });
+    $('logs-newest').addEventListener('click', () => this.jumpToNewest());
+    window.addEventListener('resize', () => this.fit());
+    $('tab-logs').addEventListener('click', () => requestAnimationFrame(() => { this.fit(); if (this.following) this.toNewest(); }));
     $('logs-pause').addEventListener('click', () => {
       this.paused = !this.paused;
       $('logs-pause').textContent = this.paused ? 'Resume' : 'Pause';
@@ -102,9 +114,32 @@ export class LogsView {
     toast(`Saved ${shown.length} lines as ${name}.`);
   }
 
+  // The pane reaches down to the bottom of the window (never shorter than 10 rem).
+  fit() {
+    const wrap = document.querySelector('.logs-wrap');
+    if (!wrap.offsetParent) return;
+    const top = wrap.getBoundingClientRect().top + window.scrollY;
+    wrap.style.height = `${Math.max(160, Math.floor(window.innerHeight - top - 12))}px`;
+  }
+
+  toNewest() {
+    const pre = $('logs');
+    this.drawing = true;
+    pre.scrollTop = pre.scrollHeight;
+    this.drawing = false;
+  }
+
+  jumpToNewest() {
+    this.following = true;
+    $('logs-newest').hidden = true;
+    if (this.paused) $('logs-pause').click();
+    this.toNewest();
+    $('logs').focus();
+  }
+
   draw() {
     const pre = $('logs');
-    const atBottom = pre.scrollTop + pre.clientHeight >= pre.scrollHeight - 20;
+    const top = pre.scrollTop;
     const shown = this.shown();
     pre.replaceChildren(...shown.map((l) => {
       const span = document.createElement('span');
@@ -114,7 +149,12 @@ export class LogsView {
     }));
     const hidden = this.lines.length - shown.length;
     $('logs-count').textContent = hidden ? `${shown.length} of ${this.lines.length} lines` : `${this.lines.length} lines`;
-    if (atBottom) pre.scrollTop = pre.scrollHeight;
+    if (this.following) this.toNewest();
+    else {
+      this.drawing = true;
+      pre.scrollTop = top;
+      this.drawing = false;
+    }
   }
 }
 
@@ -122,5 +162,5 @@ export class LogsView {
 const OWN_TIMESTAMP = /^\d{4}-\d\d-\d\dT[\d:.]+Z?\s+/;
 
 function format(l) {
-  return `${l.at.slice(11, 19)} ${l.text.replace(OWN_TIMESTAMP, '')}`;
+  return `${clock(l.at, { seconds: true })} ${l.text.replace(OWN_TIMESTAMP, '')}`;
 }

@@ -9,7 +9,7 @@ const WARN = ['port_busy', 'unhealthy', 'switch_failed'];
 const FRESH_MS = 10 * 60 * 1000;
 const DISMISSED_KEY = 'yam-dismissed-notice';
 
-const time = new Intl.DateTimeFormat(undefined, { hour: '2-digit', minute: '2-digit', second: '2-digit' });
+import { clock } from './format.js';
 
 export class NoticeBanner {
   constructor() {
@@ -31,7 +31,7 @@ export class NoticeBanner {
     box.dataset.tone = BAD.includes(n.kind) ? 'bad' : WARN.includes(n.kind) ? 'warn' : n.kind === 'recovered' ? 'ok' : 'busy';
     box.dataset.kind = n.kind;
     $('notice-text').textContent = n.message;
-    $('notice-time').textContent = time.format(new Date(n.at));
+    $('notice-time').textContent = clock(n.at, { seconds: true, zone: true });
     box.hidden = false;
   }
 }

@@ -1,6 +1,6 @@
 // The status card, live counts, first-run password and the server controls.
 
-import { duration, bytes } from './format.js';
+import { duration, bytes, clock, plural } from './format.js';
 import { toast, toastError } from './toast.js';
 import { confirmAction } from './confirm.js';
 
@@ -22,10 +22,10 @@ export class Overview {
     $('btn-stop').addEventListener('click', () => this.run($('btn-stop'), () => this.t.stop(), (s) => s.phase.phase === 'stopped'));
     $('btn-restart').addEventListener('click', () => this.run($('btn-restart'), () => this.t.restart(false), restarted(this)));
     $('btn-restart-clear').addEventListener('click', async () => {
-      const n = this.status ? this.status.sessions.live : 0;
+      const c = this.status ? this.status.sessions : { live: 0, users: 0 };
       const ok = await confirmAction({
         title: 'Restart and log everyone out?',
-        text: `The server restarts and all ${n} session(s) end. Everyone has to log in again.`,
+        text: `The server restarts and ${everyone(c)} Everyone has to log in again.`,
         ok: 'Restart and log out',
       });
       if (ok) this.run($('btn-restart-clear'), () => this.t.restart(true), restarted(this));
@@ -34,15 +34,39 @@ export class Overview {
       const c = this.status ? this.status.sessions : { live: 0, users: 0 };
       const ok = await confirmAction({
         title: 'Log everyone out?',
-        text: `This ends all ${c.live} session(s) of ${c.users} user(s). Everyone has to log in again.`,
-        ok: `End ${c.live} session(s)`,
+        text: `${capital(everyone(c))} Everyone has to log in again.`,
+        ok: c.live === 1 ? 'End 1 session' : `End ${c.live} sessions`,
       });
       if (ok) this.run($('btn-force-logout'), () => this.t.forceLogout(), null);
     });
-    $('multiple-switch').addEventListener('change', (e) => {
-      const on = e.target.checked;
-      this.run(e.target, () => this.t.setMultipleSessions(on), restarted(this));
+    $('multiple-switch').addEventListener('change', async (e) => {
+      const sw = e.target;
+      const on = sw.checked;
+      // A YAM that ends sessions itself when single-session mode starts: say so first.
+      const ending = !on && this.status ? endsInSingleMode(this.status) : null;
+      if (ending) {
+        const c = this.status.sessions;
+        const why = ending.seen ? 'It did so the last time it started in that mode.' : 'YAM marks everyone offline when it starts in that mode.';
+        const ok = await confirmAction({
+          title: 'Turn multiple sessions off?',
+          text: c.live
+            ? `YAM restarts in single-session mode and logs everyone out: ${everyone(c)} ${why}`
+            : `YAM restarts in single-session mode and logs everyone out (nobody is logged in now). ${why}`,
+          ok: c.live ? `Turn off and end ${plural(c.live, 'session')}` : 'Turn off',
+        });
+        if (!ok) { sw.checked = true; sw.focus(); return; }
+      }
+      this.run(sw, () => this.t.setMultipleSessions(on), restarted(this));
     });
+    $('now-sessions').addEventListener('click', () => $('tab-sessions').click());
+    // A busy or unavailable control keeps its focus but not its clicks.
+    document.querySelector('.now').addEventListener('click', (e) => {
+      const control = e.target.closest('button, input');
+      if (control && control.getAttribute('aria-disabled') === 'true') {
+        e.preventDefault();
+        e.stopImmediatePropagation();
+      }
+    }, true);
     $('first-run-copy').addEventListener('click', async () => {
       try {
         await navigator.clipboard.writeText($('first-run-password').textContent);
@@ -52,10 +76,14 @@ export class Overview {
       }
     });
     $('first-run-done').addEventListener('click', async () => {
+      const file = this.status && this.status.first_run_password_file;
       try {
         await this.t.dismissFirstRunPassword();
         $('first-run').hidden = true;
-        toast('The password will not be shown again; it stays in the data folder.');
+        toast(file
+          ? `The window will not show it again; it stays in ${file} until the admin password is changed.`
+          : 'The window will not show it again.');
+        $('tab-overview').focus();
       } catch (e) { toastError(e); }
     });
     for (const link of [$('url'), $('lan-url')]) {
@@ -66,10 +94,11 @@ export class Overview {
   }
 
   // Runs an action: the button shows progress until `until(status)` holds (or at once).
+  // The pressed button keeps the keyboard focus: it is marked busy (aria-disabled), not
+  // disabled, because a disabled button drops the focus to the page.
   async run(button, action, until) {
     const restart = Boolean(until && until.restart);
-    button.disabled = true;
-    button.classList.add('busy');
+    busy(button, true);
     try {
       const result = await action();
       toast(result && result.message ? result.message : 'Done.');
@@ -82,7 +111,7 @@ export class Overview {
       toastError(e);
       if (button.type === 'checkbox' && this.status) button.checked = this.status.mode.multiple_sessions;
     }
-    button.classList.remove('busy');
+    busy(button, false);
     this.render(this.status);
   }
 
@@ -91,7 +120,7 @@ export class Overview {
     this.status = s;
     const phase = s.phase.phase;
     if (this.pending && (this.pending.until(s) || ['crash_loop', 'failed', 'port_busy'].includes(phase) || Date.now() - this.pending.started > 90000)) {
-      this.pending.button.classList.remove('busy');
+      busy(this.pending.button, false);
       const restart = this.pending.restart && s.last_switch;
       if (phase === 'running' && restart) toast(switchSentence(s));
       else if (phase === 'running') toast(`The server is running at ${s.url}.`);
@@ -104,6 +133,7 @@ export class Overview {
     $('url').href = s.url;
     $('lan-wrap').hidden = !s.lan_url;
     if (s.lan_url) { $('lan-url').textContent = s.lan_url; $('lan-url').href = s.lan_url; }
+    document.querySelector('.details-card').dataset.tone = s.tone;
     $('process').textContent = s.pid ? `pid ${s.pid}${s.healthy === false ? ' · not answering' : ''}` : '—';
     $('uptime').textContent = s.uptime_seconds != null ? duration(s.uptime_seconds) : '—';
     $('restarts').textContent = s.last_switch
@@ -114,7 +144,7 @@ export class Overview {
     $('mode').textContent = s.mode.multiple_sessions
       ? `Multiple sessions · ${s.mode.lifetime_hours} h, renewed by activity`
       : `Single session · ${s.mode.lifetime_hours} h`;
-    $('profile').textContent = { embedded: 'Embedded yam-server', python: 'Python YAM', custom: 'Custom command' }[s.profile] || s.profile;
+    $('profile').textContent = PROFILE_NAMES[s.profile] || s.profile;
 
     const crashed = s.last_exit && ['crashed', 'crash_loop', 'failed', 'unhealthy'].includes(phase);
     $('crash').hidden = !crashed;
@@ -125,7 +155,10 @@ export class Overview {
 
     const c = s.sessions;
     $('count-live').textContent = c.live;
+    $('count-live-word').textContent = c.live === 1 ? 'session' : 'sessions';
     $('count-users').textContent = c.users;
+    $('count-users-word').textContent = c.users === 1 ? 'user' : 'users';
+    $('now-sessions').title = 'Show the sessions';
     $('count-soon').textContent = c.expiring_soon;
     $('count-damaged').textContent = c.damaged;
     const caps = s.capabilities || {};
@@ -147,18 +180,34 @@ export class Overview {
     const busy = Boolean(this.pending);
     const set = (id, enabled, why) => {
       const b = $(id);
-      if (!b.classList.contains('busy')) b.disabled = !enabled || busy;
+      if (b.classList.contains('busy')) return;
+      const off = !enabled || busy;
+      // The focused button is not disabled under the user's hands (that would drop the
+      // focus to the page): it is marked unavailable instead.
+      if (off && document.activeElement === b) b.setAttribute('aria-disabled', 'true');
+      else { b.disabled = off; b.removeAttribute('aria-disabled'); }
       b.title = enabled ? '' : why;
     };
     set('btn-start', STARTABLE.includes(phase), 'The server is already running.');
     set('btn-stop', WITH_PROCESS.includes(phase) && phase !== 'stopping', 'The server is not running.');
+    // Start shows only while there is nothing running, Stop only while something is; the
+    // focus moves from a button that goes away to Restart (never to the page).
+    const show = (id, on) => {
+      const b = $(id);
+      if (!on && document.activeElement === b && !b.classList.contains('busy')) $('btn-restart').focus();
+      if (!b.classList.contains('busy')) b.hidden = !on;
+    };
+    show('btn-start', STARTABLE.includes(phase));
+    show('btn-stop', !STARTABLE.includes(phase));
     set('btn-restart', WITH_PROCESS.includes(phase) || STARTABLE.includes(phase), '');
     set('btn-restart-clear', caps.force_logout !== false, 'This profile cannot log everyone out.');
     set('btn-force-logout', Boolean(caps.force_logout), 'This profile has no force logout: ' + (caps.notes || []).join(' '));
     const sw = $('multiple-switch');
     if (!sw.classList.contains('busy')) {
       sw.checked = s.mode.multiple_sessions;
-      sw.disabled = busy || caps.toggle_multiple_sessions === false;
+      const off = busy || caps.toggle_multiple_sessions === false;
+      if (off && document.activeElement === sw) sw.setAttribute('aria-disabled', 'true');
+      else { sw.disabled = off; sw.removeAttribute('aria-disabled'); }
     }
     $('multiple-explain').textContent = s.mode.multiple_sessions
       ? 'on: each user may be logged in on several devices; sessions last 4 h and renew with activity.'
@@ -179,6 +228,9 @@ export class Overview {
   async renderFirstRun(s) {
     const show = Boolean(s.first_run_password_file);
     $('first-run').hidden = !show;
+    if (show) {
+      $('first-run-note').textContent = `Shown here at every start until you click “I saved it”. The password is kept in ${s.first_run_password_file} until the admin password is changed.`;
+    }
     if (show && !this.passwordShown) {
       this.passwordShown = true;
       try {
@@ -191,6 +243,37 @@ export class Overview {
   }
 }
 
+const PROFILE_NAMES = { embedded: 'Built-in server (yam-server)', python: 'My YAM folder (Python)', custom: 'Custom command' };
+
+// "all 3 sessions of 2 users." / "the 1 session of 1 user." / "no session: nobody is logged in."
+function everyone(c) {
+  if (!c.live) return 'no session ends: nobody is logged in.';
+  if (c.live === 1) return `the 1 session of ${plural(c.users, 'user')} ends.`;
+  return `all ${plural(c.live, 'session')} of ${plural(c.users, 'user')} end.`;
+}
+
+// Whether turning single-session mode on ends the open sessions: the Python YAM does (it marks
+// everyone offline at start; `seen` when the door saw it happen), the built-in server does not.
+function endsInSingleMode(s) {
+  const m = s.mode_switch;
+  const seen = Boolean(m && !m.to_multiple && m.ended > 0);
+  return s.profile === 'python' || seen ? { seen } : null;
+}
+
+const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+// A button working on its action: shown busy, unavailable to clicks, focus kept.
+function busy(button, on) {
+  button.classList.toggle('busy', on);
+  if (on) {
+    button.setAttribute('aria-disabled', 'true');
+    button.setAttribute('aria-busy', 'true');
+  } else {
+    button.removeAttribute('aria-disabled');
+    button.removeAttribute('aria-busy');
+  }
+}
+
 function restarted(view) {
   const before = view.status ? view.status.pid : null;
   const until = (s) => s.phase.phase === 'running' && s.pid && s.pid !== before;
@@ -200,7 +283,7 @@ function restarted(view) {
 
 // "When single-session mode started at 10:42, YAM ended 2 of the 2 open sessions."
 function switchEffect(m) {
-  const at = new Date(m.at_ms).toLocaleTimeString(undefined, { hour: '2-digit', minute: '2-digit' });
+  const at = clock(m.at_ms, { zone: true });
   const mode = m.to_multiple ? 'multiple-sessions' : 'single-session';
   const open = m.open === 1 ? 'the 1 open session' : `the ${m.open} open sessions`;
   return `Changing it restarts YAM. When ${mode} mode started at ${at}, YAM ended ${m.ended} of ${open} (seen at the door).`;

@@ -1,7 +1,7 @@
 // The sessions table: grouped by user, filtered, paged (stays quick with 10,000 sessions),
 // with a live "expires in" countdown and a revoke button per session.
 
-import { ago, browserName, countdown, el, plural } from './format.js';
+import { ago, browserName, countdown, el, plural, when } from './format.js';
 import { toast, toastError } from './toast.js';
 import { confirmAction } from './confirm.js';
 
@@ -97,12 +97,12 @@ export class SessionsView {
     const expires = r.expires_at ? Date.parse(r.expires_at) : null;
     const client = [r.ip, r.user_agent ? browserName(r.user_agent) : null].filter(Boolean).join(' · ') || '—';
     const revoke = canRevoke
-      ? el('button', { type: 'button', class: 'danger', 'aria-label': `Revoke session of ${user} (${client})`, onclick: () => this.revoke(r, user) }, 'Revoke')
+      ? el('button', { type: 'button', class: 'danger', 'aria-label': `Revoke session of ${user} (${client})`, onclick: (e) => this.revoke(r, user, e.currentTarget) }, 'Revoke')
       : el('span', { class: 'muted small', title: 'This profile cannot revoke sessions.' }, '—');
     return el('tr', { 'data-key': r.key },
-      el('td', { title: r.created_at || '' }, r.damaged ? 'damaged file' : (r.created_at ? `created ${ago(r.created_at)}` : user)),
-      el('td', { title: r.last_activity || '', 'data-label': 'Last seen' }, ago(r.last_activity)),
-      el('td', { class: 'expires', 'data-expires': expires ?? '', title: r.expires_at || 'never', 'data-label': 'Expires in' }, ''),
+      el('td', { title: when(r.created_at) }, r.damaged ? 'damaged file' : (r.created_at ? `created ${ago(r.created_at)}` : user)),
+      el('td', { title: when(r.last_activity), 'data-label': 'Last seen' }, ago(r.last_activity)),
+      el('td', { class: 'expires', 'data-expires': expires ?? '', title: r.expires_at ? when(r.expires_at) : 'never', 'data-label': 'Expires in' }, ''),
       el('td', { class: 'client', title: r.user_agent || '' }, client),
       el('td', { class: 'actions' }, revoke));
   }
@@ -133,13 +133,24 @@ export class SessionsView {
     }
   }
 
-  async revoke(row, user) {
-    const ok = await confirmAction({ title: `End a session of ${user}?`, text: 'That browser has to log in again. Other sessions are not affected.', ok: 'End session' });
-    if (!ok) return;
+  async revoke(row, user, button) {
+    const ok = await confirmAction({ title: `End this session of ${user}?`, text: describeSession(row), ok: 'End session' });
+    if (!ok) { if (button) button.focus(); return; }
     try {
       const r = await this.t.revoke(row.key);
       toast(r && r.message ? r.message : 'Session ended.');
-      this.refresh();
+      await this.refresh();
+      // The row is gone: the focus goes to the filter, not the page.
+      $('filter').focus();
     } catch (e) { toastError(e); }
   }
+}
+
+// "Chrome on Windows at 192.168.1.20, signed in Mon 7 Dec, 09:12 CET (2 h ago). That browser
+// has to log in again; the user's other sessions stay."
+export function describeSession(r) {
+  const browser = r.user_agent ? browserName(r.user_agent) : 'an unknown browser';
+  const where = r.ip ? ` at ${r.ip}` : '';
+  const since = r.created_at ? `, signed in ${when(r.created_at)} (${ago(r.created_at)})` : '';
+  return `${browser}${where}${since}. That browser has to log in again; the user's other sessions stay.`;
 }

@@ -13,7 +13,13 @@ export class SettingsView {
     this.t = transport;
     this.form = $('settings-form');
     this.dirty = false;
-    this.form.addEventListener('input', () => { this.dirty = true; this.showProfileFields(); });
+    this.ownConflict = false;
+    this.form.addEventListener('input', (e) => {
+      this.dirty = true;
+      if (e.target.name === 'conflict_resolution') this.ownConflict = e.target.checked;
+      this.showProfileFields();
+      this.showConflictResolution();
+    });
     this.form.addEventListener('submit', (e) => { e.preventDefault(); this.save(); });
   }
 
@@ -26,12 +32,26 @@ export class SettingsView {
     const v = s.settings;
     for (const name of TEXT) this.field(name).value = v[name] ?? '';
     for (const name of CHECKS) this.field(name).checked = Boolean(v[name]);
+    this.ownConflict = Boolean(v.conflict_resolution);
     const host = this.field('host');
     if (![...host.options].some((o) => o.value === v.host)) host.append(new Option(`${v.host} (this address only)`, v.host));
     host.value = v.host;
     this.field('profile').value = v.profile;
     this.field('restart_mode').value = v.restart_mode || 'overlap';
     this.showProfileFields();
+    this.showConflictResolution();
+  }
+
+  // Multiple sessions bring conflict resolution with them (as YAM's --allow-multiple-sessions
+  // does): the box then shows it on, and says why, instead of a setting that is not in force.
+  showConflictResolution() {
+    const implied = this.field('multiple_sessions').checked;
+    const box = this.field('conflict_resolution');
+    box.checked = implied || this.ownConflict;
+    box.disabled = implied;
+    $('conflict-why').textContent = implied
+      ? 'On: multiple sessions include it (as YAM’s --allow-multiple-sessions does).'
+      : 'Rebuilds a session whose file or record is damaged instead of logging its user out.';
   }
 
   showProfileFields() {
@@ -65,6 +85,8 @@ export class SettingsView {
     const changes = {};
     for (const name of [...TEXT, ...SELECTS]) changes[name] = this.field(name).value.trim();
     for (const name of CHECKS) changes[name] = this.field(name).checked;
+    // The user's own choice, not the box that shows what multiple sessions imply.
+    changes.conflict_resolution = this.ownConflict;
     const button = this.form.querySelector('button[type=submit]');
     button.disabled = true;
     try {

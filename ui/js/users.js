@@ -2,7 +2,7 @@
 // user (a generated password shown once, or one typed twice); per user: reset the password,
 // make or unmake an administrator, disable or enable, remove. What ends sessions says so.
 
-import { ago, el, plural } from './format.js';
+import { ago, el, plural, when } from './format.js';
 import { confirmAction } from './confirm.js';
 import { toast, toastError } from './toast.js';
 
@@ -89,7 +89,7 @@ export class UsersView {
       el('div', { class: 'who' }, el('strong', {}, u.username), ' ', ...tags,
         u.email ? el('span', { class: 'muted small' }, u.email) : ''),
       el('div', { class: 'meta' }, el('span', {}, sessions),
-        el('span', { title: u.last_login || '' }, u.last_login ? `last login ${ago(u.last_login)}` : 'never logged in')),
+        el('span', { title: when(u.last_login) }, u.last_login ? `last login ${ago(u.last_login)}` : 'never logged in')),
       el('button', { type: 'button', 'aria-label': `Manage ${u.username}`, onclick: () => this.manage(u) }, 'Manage…'));
   }
 
