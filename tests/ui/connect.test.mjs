@@ -1,6 +1,7 @@
 // "Connect my YAM" in real Chromium against `yamctl up`: the first-start card, a folder that
 // is not a YAM (nothing can be saved), the stand-in YAM (its Python, Flask and file sessions
-// found), and switching to it: the supervisor then runs it.
+// found), and switching to it: the supervisor then runs it. Turning multiple sessions off
+// there asks first (YAM logs everyone out in single-session mode).
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
@@ -51,5 +52,23 @@ test('an existing YAM folder is checked, then connected', { timeout: 240 * SECON
   const status = await (await page.request.get(`${yam.base}/api/status`)).json();
   assert.equal(status.settings.yam_dir, yamFolder);
   assert.equal(status.settings.setup_done, true);
+
+  // Single-session mode logs everyone out in YAM: the switch asks first, naming the count.
+  const r = await fetch(`${yam.serverUrl}/login`, {
+    method: 'POST',
+    headers: { 'Content-Type': 'application/json' },
+    body: JSON.stringify({ login_id: 'admin', password: 'yam-password' }),
+  });
+  assert.equal(r.status, 200);
+  await page.locator('#count-live', { hasText: '1' }).waitFor({ timeout: 30 * SECOND });
+  assert.ok(await page.locator('#multiple-switch').isChecked());
+  await page.click('#multiple-switch');
+  await page.locator('#confirm[open]').waitFor();
+  assert.match(await page.locator('#confirm-text').innerText(), /logs everyone out: the 1 session of 1 user ends\./);
+  assert.equal(await page.locator('#confirm-ok').innerText(), 'Turn off and end 1 session');
+  await shot(page, '14-python-single-mode-asks-first');
+  await page.click('#confirm-cancel');
+  assert.ok(await page.locator('#multiple-switch').isChecked(), 'cancel leaves it on');
+  assert.equal((await (await page.request.get(`${yam.base}/api/status`)).json()).pid, status.pid, 'and YAM was not restarted');
   assert.deepEqual(errors, [], 'JavaScript errors on the page');
 });

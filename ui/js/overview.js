@@ -46,7 +46,7 @@ export class Overview {
       const ending = !on && this.status ? endsInSingleMode(this.status) : null;
       if (ending) {
         const c = this.status.sessions;
-        const why = ending.seen ? 'It did so the last time it started in that mode.' : 'YAM marks everyone offline when it starts in that mode.';
+        const why = ending.seen ? 'It did so the last time it started in that mode.' : 'YAM as shipped marks everyone offline when it starts in that mode.';
         const ok = await confirmAction({
           title: 'Turn multiple sessions off?',
           text: c.live
