@@ -50,7 +50,8 @@ fn wait_healthy(run: &Running, line: &str) {
 }
 
 /// The printed dashboard link opens the dashboard, and its token buys the dashboard's cookie.
-fn check_dashboard_link(output: &str) {
+/// Returns the dashboard's base address and the token.
+fn check_dashboard_link(output: &str) -> (String, String) {
     let link = output
         .lines()
         .find_map(|l| l.split("Dashboard: ").nth(1))
@@ -71,6 +72,57 @@ fn check_dashboard_link(output: &str) {
         .send()
         .expect("token login");
     assert_eq!(login.status().as_u16(), 200, "the link's token was refused");
+    (base.to_owned(), token.to_owned())
+}
+
+/// The Quick start's steps 1 and 3: the terminal names both addresses (the tray listens on
+/// 0.0.0.0 like server.bat) and the password file; logging in with that password works.
+/// Returns nothing: step 4 (the count) is checked where the status can be read.
+fn quick_start_login(run: &mut Running, line: &str, config: &Path) {
+    let said = format!("YAM is at http://127.0.0.1:{SERVER_PORT} on this computer");
+    let out = run.expect_output(&said, Duration::from_secs(60));
+    assert!(
+        out.contains(&format!(
+            "it listens on 0.0.0.0:{SERVER_PORT}, as server.bat does"
+        )),
+        "`{line}`:\n{out}"
+    );
+    let file = config.join("data/initial-admin-password.txt");
+    assert!(
+        out.contains(&format!(
+            "First start: log in as admin with the password in {}",
+            file.display()
+        )),
+        "`{line}` did not say where the password is:\n{out}"
+    );
+    let password = std::fs::read_to_string(&file).expect("the password file");
+    let login = reqwest::blocking::Client::new()
+        .post(format!("http://127.0.0.1:{SERVER_PORT}/login"))
+        .json(&json!({ "login_id": "admin", "password": password.trim() }))
+        .send()
+        .expect("login");
+    assert_eq!(
+        login.status().as_u16(),
+        200,
+        "logging in with the printed password"
+    );
+}
+
+/// Step 4: the window's count (the same status the dashboard shows) sees that login.
+fn quick_start_count(base: &str, token: &str) {
+    let http = reqwest::blocking::Client::new();
+    let seen = wait_until(Duration::from_secs(10), || {
+        http.get(format!("{base}/api/status"))
+            .bearer_auth(token)
+            .send()
+            .ok()
+            .and_then(|r| r.json::<serde_json::Value>().ok())
+            .is_some_and(|s| s["sessions"]["live"] == 1 && s["sessions"]["users"] == 1)
+    });
+    assert!(
+        seen,
+        "the dashboard never counted 1 session of 1 user after the login"
+    );
 }
 
 /// Ctrl-C: the app stops the server gracefully and exits; nothing is left.
@@ -98,7 +150,9 @@ pub fn without_a_display(readme: &Readme) {
     let mut run = start(line, config.path(), None);
     let out = run.expect_output("Dashboard: http://", FIRST_ANSWER);
     wait_healthy(&run, line);
-    check_dashboard_link(&out);
+    let (base, token) = check_dashboard_link(&out);
+    quick_start_login(&mut run, line, config.path());
+    quick_start_count(&base, &token);
     stop_and_check(run, line, config.path());
     // The run writes its settings once, with the repository's sessions folder.
     let settings =
@@ -115,6 +169,12 @@ pub fn on_a_display(readme: &Readme) {
     let mut run = start(line, config.path(), Some(&display));
     run.expect_output("UI ready", FIRST_ANSWER);
     wait_healthy(&run, line);
+    quick_start_login(&mut run, line, config.path());
+    assert!(
+        !run.output().contains("No tray icon") && !run.output().contains("WARNING **"),
+        "a desktop with a session bus gets its tray, quietly:\n{}",
+        run.output()
+    );
     let windows = std::process::Command::new("wmctrl")
         .arg("-l")
         .env("DISPLAY", display.name())
