@@ -23,7 +23,7 @@ test('the dashboard shows and controls the server', { timeout: 240 * SECOND }, a
     const stranger = await browser.newPage();
     await stranger.goto(`${yam.base}/`);
     await stranger.locator('#refused').waitFor({ state: 'visible' });
-    assert.match(await stranger.locator('#refused').innerText(), /link that `yamctl up` printed/);
+    assert.match(await stranger.locator('#refused').innerText(), /link printed in the terminal that started it/);
     const api = await stranger.request.get(`${yam.base}/api/status`);
     assert.equal(api.status(), 401);
     shots.push(await shot(stranger, '00-refused-without-token'));

@@ -89,15 +89,7 @@ export class LoadChart {
         lastLabel = tick.x;
       }
     }
-    root.append(svg('path', { class: 'live-area', d: l.area }));
-    root.append(svg('path', { class: 'live-line', d: l.live }));
-    // Drawn last and wider: where it runs on the sessions line (one session per user) the
-    // line shows green dashes over the blue one instead of vanishing under it.
-    root.append(svg('path', { class: 'users-line', d: l.users }));
-    // A point with no neighbour draws no line: a dot shows it (a ring for users).
-    for (const dot of l.dots) root.append(svg('circle', { class: 'live-dot', cx: dot.x, cy: dot.y, r: 2.5 }));
-    for (const dot of l.userDots) root.append(svg('circle', { class: 'users-dot', cx: dot.x, cy: dot.y, r: 4.5 }));
-    $('legend-users').textContent = l.sameLines ? 'Users (same as sessions: one each)' : 'Users';
+    // Marks first, lines over them: the newest point is never hidden under a crash line.
     for (const s of l.starts) {
       const mark = svg('line', { class: 'start-mark', x1: s.x, x2: s.x, y1: l.plot.bottom - 7, y2: l.plot.bottom });
       mark.append(svg('title', {}, `Server started at ${dayTime.format(at(s.minute))}`));
@@ -110,6 +102,15 @@ export class LoadChart {
       g.append(svg('title', {}, `${plural(c.count, 'crash', 'crashes')} at ${dayTime.format(at(c.minute))}`));
       root.append(g);
     }
+    root.append(svg('path', { class: 'live-area', d: l.area }));
+    root.append(svg('path', { class: 'live-line', d: l.live }));
+    // Drawn last and wider: where it runs on the sessions line (one session per user) the
+    // line shows green dashes over the blue one instead of vanishing under it.
+    root.append(svg('path', { class: 'users-line', d: l.users }));
+    // A point with no neighbour draws no line: a dot shows it (a ring for users).
+    for (const dot of l.dots) root.append(svg('circle', { class: 'live-dot', cx: dot.x, cy: dot.y, r: 2.5 }));
+    for (const dot of l.userDots) root.append(svg('circle', { class: 'users-dot', cx: dot.x, cy: dot.y, r: 4.5 }));
+    $('legend-users').textContent = l.sameLines ? 'Users (same as sessions: one each)' : 'Users';
     root.append(svg('line', { class: 'cursor', id: 'chart-cursor', x1: 0, x2: 0, y1: l.plot.top, y2: l.plot.bottom, visibility: 'hidden' }));
     this.box.replaceChildren(root);
 

@@ -45,6 +45,8 @@ export class Overview {
       // A YAM that ends sessions itself when single-session mode starts: say so first.
       const ending = !on && this.status ? endsInSingleMode(this.status) : null;
       if (ending) {
+        // The switch shows what is in force until the answer.
+        sw.checked = true;
         const c = this.status.sessions;
         const why = ending.seen ? 'It did so the last time it started in that mode.' : 'YAM as shipped marks everyone offline when it starts in that mode.';
         const ok = await confirmAction({
@@ -54,7 +56,9 @@ export class Overview {
             : `YAM restarts in single-session mode and logs everyone out (nobody is logged in now). ${why}`,
           ok: c.live ? `Turn off and end ${plural(c.live, 'session')}` : 'Turn off',
         });
-        if (!ok) { sw.checked = true; sw.focus(); return; }
+        sw.focus();
+        if (!ok) return;
+        sw.checked = false;
       }
       this.run(sw, () => this.t.setMultipleSessions(on), restarted(this));
     });
@@ -133,6 +137,8 @@ export class Overview {
     $('url').href = s.url;
     $('lan-wrap').hidden = !s.lan_url;
     if (s.lan_url) { $('lan-url').textContent = s.lan_url; $('lan-url').href = s.lan_url; }
+    const host = s.settings && s.settings.host;
+    $('local-only').hidden = !['127.0.0.1', 'localhost', '::1'].includes(host);
     document.querySelector('.details-card').dataset.tone = s.tone;
     $('process').textContent = s.pid ? `pid ${s.pid}${s.healthy === false ? ' · not answering' : ''}` : '—';
     $('uptime').textContent = s.uptime_seconds != null ? duration(s.uptime_seconds) : '—';
@@ -210,8 +216,8 @@ export class Overview {
       else { sw.disabled = off; sw.removeAttribute('aria-disabled'); }
     }
     $('multiple-explain').textContent = s.mode.multiple_sessions
-      ? 'on: each user may be logged in on several devices; sessions last 4 h and renew with activity.'
-      : 'off: one session per user (a new login ends the other); sessions last 2 h.';
+      ? 'on: each user may be logged in on several devices; sessions last 4\u00a0h and renew with activity.'
+      : 'off: one session per user (a new login ends the other); sessions last 2\u00a0h.';
     // What a restart does to open sessions is the server's own doing: say whose.
     $('multiple-after').textContent = s.profile === 'embedded'
       ? 'Changing it restarts the server; open sessions stay.'

@@ -38,12 +38,12 @@ async function httpTransport() {
       headers: { 'Content-Type': 'application/json' },
       body: JSON.stringify({ token }),
     });
-    if (!r.ok) throw new RefusedError('The token in this link is wrong or out of date: open the newest link that `yamctl up` printed.');
+    if (!r.ok) throw new RefusedError('The token in this link is wrong or out of date: open the newest link printed in the terminal.');
     sessionStorage.setItem(TOKEN_KEY, token);
   }
   const probe = await fetch('/api/status');
   if (probe.status === 401 || probe.status === 403) {
-    throw new RefusedError('Open the dashboard with the link that `yamctl up` printed: it ends with #token=….');
+    throw new RefusedError('Open the dashboard with the link printed in the terminal that started it (it ends with #token=…).');
   }
 
   // owner: 'no' (the cookie is enough), 'if-known' (send the token when this tab has it),

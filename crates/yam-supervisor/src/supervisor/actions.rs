@@ -474,8 +474,12 @@ impl Driver {
         }
         Ok(SettingsSaved {
             restarted: restart,
-            message: if restart {
-                "Saved. The server is restarting to apply them; open sessions stay.".into()
+            // Only the built-in server is known to keep every session across a restart; what
+            // another server does with them is its own doing.
+            message: if restart && self.settings.profile == ProfileKind::Embedded {
+                "Saved. The server is restarting to apply the change; open sessions stay.".into()
+            } else if restart {
+                "Saved. The server is restarting to apply the change.".into()
             } else {
                 "Saved.".into()
             },
