@@ -484,7 +484,10 @@ impl SessionManager {
             .multiple_lifetime
             .max(self.policy.single_lifetime);
         if let Err(e) = self.store.record_end(keys, reason.as_str(), keep) {
-            tracing::warn!("could not record why {} session(s) ended: {e}", keys.len());
+            tracing::warn!(
+                "could not record why {} ended: {e}",
+                crate::words::count(keys.len(), "session")
+            );
         }
     }
 

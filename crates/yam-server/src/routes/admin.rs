@@ -228,7 +228,10 @@ pub async fn clear_sessions(
     Ok(Json(json!({
         "success": true,
         "sessions_ended": ended,
-        "message": format!("Ended {ended} session(s); everyone must log in again."),
+        "message": format!(
+            "Ended {}; everyone must log in again.",
+            yam_sessions::words::count(ended, "session")
+        ),
     }))
     .into_response())
 }
