@@ -56,7 +56,7 @@ pub fn up_and_every_command(readme: &Readme) {
     admin.login("admin", password.trim());
     let out = run("yamctl sessions");
     assert!(
-        out.text.contains("1 session(s)") && out.text.contains("admin"),
+        out.text.contains("1 session, from the") && out.text.contains("admin"),
         "{}",
         out.text
     );

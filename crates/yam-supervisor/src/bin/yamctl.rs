@@ -110,7 +110,7 @@ async fn run_online(client: &Client, command: &Command) -> Result<String, Client
             );
             for s in list["sessions"].as_array().into_iter().flatten() {
                 out.push_str(&format!(
-                    "  {:<20} {:<10} expires {:<26} {}\n",
+                    "  {:<20} {:<10} expires {:<30} {}\n",
                     s["username"]
                         .as_str()
                         .or(s["user_id"].as_str())
@@ -119,7 +119,9 @@ async fn run_online(client: &Client, command: &Command) -> Result<String, Client
                         .as_str()
                         .map(|k| &k[..k.len().min(8)])
                         .unwrap_or(""),
-                    s["expires_at"].as_str().unwrap_or("never"),
+                    s["expires_at"]
+                        .as_str()
+                        .map_or_else(|| "never".to_owned(), local_time),
                     s["ip"].as_str().unwrap_or(""),
                 ));
             }
@@ -181,5 +183,23 @@ fn default_sigpipe() {
     // valid disposition for SIGPIPE.
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+}
+
+/// "Mon 7 Dec 14:43 UTC+01:00": an RFC 3339 time from the API in this computer's local time,
+/// with the offset (the text as it came when it does not parse).
+fn local_time(rfc3339: &str) -> String {
+    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
+        Ok(t) => {
+            let local = t.with_timezone(&chrono::Local);
+            let offset = local.format("%:z").to_string();
+            let zone = if offset == "+00:00" {
+                "UTC".to_owned()
+            } else {
+                format!("UTC{offset}")
+            };
+            format!("{} {zone}", local.format("%a %-d %b %H:%M"))
+        }
+        Err(_) => rfc3339.to_owned(),
     }
 }
