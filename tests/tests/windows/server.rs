@@ -127,7 +127,7 @@ fn wine_yam_server_users_sessions_admin_and_restarts() {
     let mut a5 = login(&s.url, "boss", "boss-password");
     stop(&mut s);
     let (ok, out) = single.run_to_end(&["force-logout"], None);
-    assert!(ok && out.contains("deleted 1 session file(s)"), "{out}");
+    assert!(ok && out.contains("deleted 1 session file in"), "{out}");
     assert!(folder.path("data/force_session_reset.txt").is_file());
     let s = single.spawn();
     assert!(s.wait_for_output(
