@@ -262,7 +262,7 @@ fn count_latency(
         for i in 0..plan.logins.max(5) {
             let before = supervised.sup.status().sessions.live;
             let (u, p) = (supervised.url.clone(), supervised.password.clone());
-            tokio::task::spawn_blocking(move || login(&u, &p)).await?;
+            let cookie = tokio::task::spawn_blocking(move || login(&u, &p)).await?;
             let t = Instant::now();
             supervised
                 .sup
@@ -270,6 +270,20 @@ fn count_latency(
                 .await
                 .ok_or_else(|| anyhow::anyhow!("the count did not follow login {i}"))?;
             latencies.push(t.elapsed().as_secs_f64() * 1000.0);
+            // Logged out again: the server keeps at most 30 sessions a user, so a 31st
+            // login would end the oldest and the count would not move.
+            let u = supervised.url.clone();
+            tokio::task::spawn_blocking(move || {
+                let mut c = Client::new(&u);
+                c.cookie = Some(cookie);
+                c.post("/api/session/logout")
+            })
+            .await?;
+            supervised
+                .sup
+                .wait_for(Duration::from_secs(5), |s| s.sessions.live == before)
+                .await
+                .ok_or_else(|| anyhow::anyhow!("the count did not follow logout {i}"))?;
         }
         rows.push(count_latency_row(
             "Session count from Redis after a login's answer (p50 / max; 100 ms poll of a change counter)",
