@@ -19,6 +19,26 @@ pub fn restrict_to_owner(path: &Path, mode: u32) -> io::Result<()> {
     }
 }
 
+/// Refuses a file or folder of another user (on Unix; Windows profile folders are per user).
+fn owned_by_me(meta: &fs::Metadata, path: &Path) -> io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::MetadataExt;
+        // SAFETY: geteuid has no preconditions and cannot fail.
+        #[allow(unsafe_code)]
+        let me = unsafe { libc::geteuid() };
+        if meta.uid() != me {
+            return Err(io::Error::new(
+                io::ErrorKind::PermissionDenied,
+                format!("{} belongs to another user", path.display()),
+            ));
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = (meta, path);
+    Ok(())
+}
+
 /// A folder this program keeps its own files in (data, settings, logs): created with missing
 /// parents and owner-only (0700); an existing one must be a real folder — not a link, which a
 /// folder someone else prepared could point at the caller's own files — of this user, and is
@@ -38,23 +58,7 @@ pub fn private_dir(path: &Path) -> io::Result<()> {
         Ok(meta) if !meta.is_dir() => {
             return Err(refused(format!("{} is not a folder", path.display())));
         }
-        Ok(meta) => {
-            #[cfg(unix)]
-            {
-                use std::os::unix::fs::MetadataExt;
-                // SAFETY: geteuid has no preconditions and cannot fail.
-                #[allow(unsafe_code)]
-                let me = unsafe { libc::geteuid() };
-                if meta.uid() != me {
-                    return Err(refused(format!(
-                        "{} belongs to another user",
-                        path.display()
-                    )));
-                }
-            }
-            #[cfg(not(unix))]
-            let _ = meta;
-        }
+        Ok(meta) => owned_by_me(&meta, path)?,
         Err(e) if e.kind() == io::ErrorKind::NotFound => {
             let mut builder = fs::DirBuilder::new();
             builder.recursive(true);
@@ -92,18 +96,10 @@ pub fn read_owned(path: &Path, max: u64, secret: bool) -> io::Result<String> {
         }
         ReadRefused::TooLarge(n) => refused(format!("{} is {n} bytes", path.display())),
     })?;
+    owned_by_me(&meta, path)?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::MetadataExt;
-        // SAFETY: geteuid has no preconditions and cannot fail.
-        #[allow(unsafe_code)]
-        let me = unsafe { libc::geteuid() };
-        if meta.uid() != me {
-            return Err(refused(format!(
-                "{} belongs to another user",
-                path.display()
-            )));
-        }
         if secret && meta.mode() & 0o077 != 0 {
             return Err(refused(format!(
                 "{} may be read by other users (mode {:o}); it should be 0600",
