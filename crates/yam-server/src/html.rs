@@ -41,24 +41,6 @@ pub fn message_page(title: &str, text: &str, link: (&str, &str)) -> String {
     )
 }
 
-/// A moment as the people in front of this server read it: its local time with the zone's
-/// offset ("14:43 on Mon 7 Dec, UTC+01:00"), never raw UTC.
-pub fn local_time(at: yam_sessions::Timestamp) -> String {
-    use chrono::{Local, TimeZone};
-    match Local.timestamp_millis_opt(at.as_millis()).single() {
-        Some(t) => {
-            let offset = t.format("%:z").to_string();
-            let zone = if offset == "+00:00" {
-                "UTC".to_owned()
-            } else {
-                format!("UTC{offset}")
-            };
-            format!("{} on {}, {zone}", t.format("%H:%M"), t.format("%a %-d %b"))
-        }
-        None => at.to_rfc3339(),
-    }
-}
-
 pub fn reason_from_query(value: Option<&str>) -> Option<EndReason> {
     value.and_then(EndReason::from_name)
 }
@@ -184,15 +166,5 @@ mod tests {
             Some(EndReason::Displaced)
         );
         assert_eq!(reason_from_query(Some("<x>")), None);
-    }
-
-    #[test]
-    fn local_times_name_their_zone() {
-        let text = local_time(yam_sessions::Timestamp::from_secs(1_796_614_980));
-        // "14:43 on Mon 7 Dec, UTC+01:00": a clock time, a day, and the zone.
-        assert_eq!(&text[2..3], ":", "{text}");
-        assert!(text.contains(" on "), "{text}");
-        assert!(text.contains(", UTC"), "{text}");
-        assert!(!text.contains('Z'), "{text}");
     }
 }

@@ -39,6 +39,24 @@ impl Timestamp {
         Duration::from_millis(u64::try_from(later.0.saturating_sub(self.0)).unwrap_or(0))
     }
 
+    /// As the people in front of this computer read it: its local time with the zone's offset,
+    /// "14:43 on Mon 7 Dec, UTC+01:00" (never raw UTC). Shown by the server's pages and yamctl.
+    pub fn to_local_words(self) -> String {
+        use chrono::{Local, TimeZone};
+        match Local.timestamp_millis_opt(self.0).single() {
+            Some(t) => {
+                let offset = t.format("%:z").to_string();
+                let zone = if offset == "+00:00" {
+                    "UTC".to_owned()
+                } else {
+                    format!("UTC{offset}")
+                };
+                format!("{} on {}, {zone}", t.format("%H:%M"), t.format("%a %-d %b"))
+            }
+            None => self.to_rfc3339(),
+        }
+    }
+
     /// RFC 3339 in UTC with milliseconds, e.g. `2026-11-27T18:00:00.000Z`.
     pub fn to_rfc3339(self) -> String {
         let t = if self.0 >= 0 {
@@ -98,6 +116,16 @@ impl Clock for ManualClock {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn local_times_name_their_zone() {
+        let text = Timestamp::from_secs(1_796_614_980).to_local_words();
+        // "14:43 on Mon 7 Dec, UTC+01:00": a clock time, a day, and the zone.
+        assert_eq!(&text[2..3], ":", "{text}");
+        assert!(text.contains(" on "), "{text}");
+        assert!(text.contains(", UTC"), "{text}");
+        assert!(!text.contains('Z'), "{text}");
+    }
 
     #[test]
     fn arithmetic_saturates_and_formats() {

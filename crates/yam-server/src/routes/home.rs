@@ -23,7 +23,7 @@ pub async fn home(
         username: &auth.user.username,
         is_admin: auth.user.is_admin,
         minutes_left: state.sessions.time_remaining(&auth.record).as_secs() / 60,
-        expires_at: &html::local_time(auth.record.expires_at),
+        expires_at: &auth.record.expires_at.to_local_words(),
         mode_words: policy.mode.describe(),
         lifetime_hours: policy.lifetime().as_secs() / 3600,
     };

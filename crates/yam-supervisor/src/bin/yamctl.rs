@@ -186,20 +186,11 @@ fn default_sigpipe() {
     }
 }
 
-/// "Mon 7 Dec 14:43 UTC+01:00": an RFC 3339 time from the API in this computer's local time,
-/// with the offset (the text as it came when it does not parse).
+/// An RFC 3339 time from the API as this computer's local time with the offset (the text as it
+/// came when it does not parse).
 fn local_time(rfc3339: &str) -> String {
-    match chrono::DateTime::parse_from_rfc3339(rfc3339) {
-        Ok(t) => {
-            let local = t.with_timezone(&chrono::Local);
-            let offset = local.format("%:z").to_string();
-            let zone = if offset == "+00:00" {
-                "UTC".to_owned()
-            } else {
-                format!("UTC{offset}")
-            };
-            format!("{} {zone}", local.format("%a %-d %b %H:%M"))
-        }
-        Err(_) => rfc3339.to_owned(),
-    }
+    chrono::DateTime::parse_from_rfc3339(rfc3339).map_or_else(
+        |_| rfc3339.to_owned(),
+        |t| yam_sessions::Timestamp(t.timestamp_millis()).to_local_words(),
+    )
 }
