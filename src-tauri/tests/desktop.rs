@@ -58,7 +58,13 @@ fn launch_second(display: &Display, config: &Path) -> Tray {
 }
 
 fn launch_with(display: &Display, config: &Path, args: &[&str]) -> Tray {
-    let mut child = Command::new(tray_bin())
+    spawn(&mut tray_command(display, config, args))
+}
+
+/// yam-tray on `display` with `config`, its output piped; a test may change its environment.
+fn tray_command(display: &Display, config: &Path, args: &[&str]) -> Command {
+    let mut command = Command::new(tray_bin());
+    command
         .arg("--config")
         .arg(config)
         .args(args)
@@ -68,11 +74,28 @@ fn launch_with(display: &Display, config: &Path, args: &[&str]) -> Tray {
         .envs(display.env())
         .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
         .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("yam-tray");
+        .stderr(Stdio::piped());
+    command
+}
+
+fn spawn(command: &mut Command) -> Tray {
+    let mut child = command.spawn().expect("yam-tray");
     let output = yam_testkit::capture_output(&mut child);
     Tray { child, output }
+}
+
+/// The app exits within 30 s (`why` says what should have made it) and its server within 5 s
+/// after it.
+fn quits_with_its_server(tray: &mut Tray, server: u32, why: &str) {
+    assert!(
+        yam_testkit::exits_within(&mut tray.child, Duration::from_secs(30)),
+        "{why}:\n{}",
+        tray.output()
+    );
+    assert!(
+        wait_until(Duration::from_secs(5), || !process_alive(server)),
+        "the server outlived the app"
+    );
 }
 
 fn server_pid(data: &Path) -> Option<u32> {
@@ -180,15 +203,7 @@ fn the_tray_app_runs_the_server_shows_the_ui_and_cleans_up() {
     let server = server_pid(&dir.path().join("config/data")).expect("server pid in the lock file");
     assert!(process_alive(server));
     assert!(yam_testkit::signal(first.child.id(), "TERM"), "kill -TERM");
-    assert!(
-        yam_testkit::exits_within(&mut first.child, Duration::from_secs(30)),
-        "yam-tray did not exit:\n{}",
-        first.output()
-    );
-    assert!(
-        wait_until(Duration::from_secs(5), || !process_alive(server)),
-        "the server outlived the app"
-    );
+    quits_with_its_server(&mut first, server, "yam-tray did not exit");
     assert!(first.output().contains("Quit: stopping the server"));
 }
 
@@ -324,21 +339,11 @@ fn without_a_session_bus_it_says_so_once_and_closing_the_window_quits() {
     yam_testkit::write_supervisor_settings(&config, port, "").expect("settings");
     let runtime_dir = dir.path().join("run");
     std::fs::create_dir_all(&runtime_dir).expect("mkdir");
-    let mut child = Command::new(tray_bin())
-        .arg("--config")
-        .arg(&config)
-        .env_remove("GDK_GL")
-        .env_remove("WEBKIT_DISABLE_COMPOSITING_MODE")
-        .env_remove("DBUS_SESSION_BUS_ADDRESS")
-        .env("XDG_RUNTIME_DIR", &runtime_dir)
-        .envs(display.env())
-        .env("YAM_SERVER_BIN", yam_testkit::binary("yam-server"))
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("yam-tray");
-    let output = yam_testkit::capture_output(&mut child);
-    let tray = Tray { child, output };
+    let mut tray = spawn(
+        tray_command(&display, &config, &[])
+            .env_remove("DBUS_SESSION_BUS_ADDRESS")
+            .env("XDG_RUNTIME_DIR", &runtime_dir),
+    );
     assert!(
         tray.logs("UI ready", 60),
         "the UI never reported ready:\n{}",
@@ -369,14 +374,5 @@ fn without_a_session_bus_it_says_so_once_and_closing_the_window_quits() {
     display
         .close_window("YAM")
         .unwrap_or_else(|e| panic!("{e}"));
-    let mut tray = tray;
-    assert!(
-        yam_testkit::exits_within(&mut tray.child, Duration::from_secs(30)),
-        "closing the only way in did not quit:\n{}",
-        tray.output()
-    );
-    assert!(
-        wait_until(Duration::from_secs(5), || !process_alive(server)),
-        "the server outlived the app"
-    );
+    quits_with_its_server(&mut tray, server, "closing the only way in did not quit");
 }
