@@ -122,11 +122,15 @@ export class LogsView {
     wrap.style.height = `${Math.max(160, Math.floor(window.innerHeight - top - 12))}px`;
   }
 
-  toNewest() {
-    const pre = $('logs');
+  // Scrolls the log to `top` without taking it for the user's own scrolling.
+  scrollTo(top) {
     this.drawing = true;
-    pre.scrollTop = pre.scrollHeight;
+    $('logs').scrollTop = top;
     this.drawing = false;
+  }
+
+  toNewest() {
+    this.scrollTo($('logs').scrollHeight);
   }
 
   jumpToNewest() {
@@ -150,11 +154,7 @@ export class LogsView {
     const hidden = this.lines.length - shown.length;
     $('logs-count').textContent = hidden ? `${shown.length} of ${this.lines.length} lines` : `${this.lines.length} lines`;
     if (this.following) this.toNewest();
-    else {
-      this.drawing = true;
-      pre.scrollTop = top;
-      this.drawing = false;
-    }
+    else this.scrollTo(top);
   }
 }
 

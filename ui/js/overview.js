@@ -187,11 +187,7 @@ export class Overview {
     const set = (id, enabled, why) => {
       const b = $(id);
       if (b.classList.contains('busy')) return;
-      const off = !enabled || busy;
-      // The focused button is not disabled under the user's hands (that would drop the
-      // focus to the page): it is marked unavailable instead.
-      if (off && document.activeElement === b) b.setAttribute('aria-disabled', 'true');
-      else { b.disabled = off; b.removeAttribute('aria-disabled'); }
+      unavailable(b, !enabled || busy);
       b.title = enabled ? '' : why;
     };
     set('btn-start', STARTABLE.includes(phase), 'The server is already running.');
@@ -211,9 +207,7 @@ export class Overview {
     const sw = $('multiple-switch');
     if (!sw.classList.contains('busy')) {
       sw.checked = s.mode.multiple_sessions;
-      const off = busy || caps.toggle_multiple_sessions === false;
-      if (off && document.activeElement === sw) sw.setAttribute('aria-disabled', 'true');
-      else { sw.disabled = off; sw.removeAttribute('aria-disabled'); }
+      unavailable(sw, busy || caps.toggle_multiple_sessions === false);
     }
     $('multiple-explain').textContent = s.mode.multiple_sessions
       ? 'on: each user may be logged in on several devices; sessions last 4\u00a0h and renew with activity.'
@@ -267,6 +261,13 @@ function endsInSingleMode(s) {
 }
 
 const capital = (text) => text.charAt(0).toUpperCase() + text.slice(1);
+
+// A control that cannot be used now. The focused one is not disabled under the user's hands
+// (that would drop the focus to the page): it is marked unavailable instead.
+function unavailable(control, off) {
+  if (off && document.activeElement === control) control.setAttribute('aria-disabled', 'true');
+  else { control.disabled = off; control.removeAttribute('aria-disabled'); }
+}
 
 // A button working on its action: shown busy, unavailable to clicks, focus kept.
 function busy(button, on) {

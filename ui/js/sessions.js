@@ -148,7 +148,7 @@ export class SessionsView {
 
 // "Chrome on Windows at 192.168.1.20, signed in Mon 7 Dec, 09:12 CET (2 h ago). That browser
 // has to log in again; the user's other sessions stay."
-export function describeSession(r) {
+function describeSession(r) {
   const browser = r.user_agent ? browserName(r.user_agent) : 'an unknown browser';
   const where = r.ip ? ` at ${r.ip}` : '';
   const since = r.created_at ? `, signed in ${when(r.created_at)} (${ago(r.created_at)})` : '';
