@@ -136,6 +136,18 @@ pub fn process_alive(pid: u32) -> bool {
     std::fs::read_to_string(format!("/proc/{pid}/stat")).is_ok_and(|s| !s.contains(") Z "))
 }
 
+/// A process's resident memory in KiB (Linux `/proc`; 0 when it cannot be read).
+pub fn rss_kib(pid: u32) -> u64 {
+    std::fs::read_to_string(format!("/proc/{pid}/status"))
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmRSS:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
 /// Waits up to `deadline` for `child` to exit; whether it did.
 pub fn exits_within(child: &mut Child, deadline: Duration) -> bool {
     wait_until(deadline, || child.try_wait().ok().flatten().is_some())

@@ -92,17 +92,6 @@ fn half_open_connections_are_dropped_and_capped_at_the_hard_limit() {
     );
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Issue 22 item 8: one address cannot hold every place; another client is served at once.
 #[test]
 fn one_address_cannot_take_every_connection_place() {
@@ -150,7 +139,7 @@ fn unfinished_headers_cost_little_memory() {
     // Heads cut off over the limit, then heads that stay just under it (held until the
     // header timeout): the worst an unauthenticated connection can cost.
     for (kib, what) in [(300, "over the limit"), (31, "just under the limit")] {
-        let before = rss_kib(server.pid());
+        let before = yam_testkit::rss_kib(server.pid());
         let padding = vec![b'a'; kib * 1024];
         let held: Vec<TcpStream> = (0..400)
             .filter_map(|_| {
@@ -162,7 +151,7 @@ fn unfinished_headers_cost_little_memory() {
             })
             .collect();
         std::thread::sleep(Duration::from_millis(500));
-        let grown = rss_kib(server.pid()).saturating_sub(before);
+        let grown = yam_testkit::rss_kib(server.pid()).saturating_sub(before);
         let per_connection = grown / held.len().max(1) as u64;
         println!(
             "400 connections with {kib} KB of unfinished headers ({what}): +{grown} KiB \

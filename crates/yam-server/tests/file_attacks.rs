@@ -127,17 +127,6 @@ fn user_passwd_and_remove_end_sessions_on_a_running_server() {
     assert_eq!(c.get("/api/session/time-remaining").status, 401);
 }
 
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-        })
-        .unwrap_or(0)
-}
-
 /// Item 4: FIFOs, links to devices and folders named like sessions never hang or exhaust the
 /// server (at start or per request); they are refused and moved aside.
 #[test]
@@ -169,7 +158,7 @@ fn special_files_named_like_sessions_are_refused_promptly() {
         "started in {:?} with special files in sessions/",
         started.elapsed()
     );
-    let rss_before = rss_kib(server.pid());
+    let rss_before = yam_testkit::rss_kib(server.pid());
     let url = server.url.clone();
     let answers: Vec<_> = (0..6)
         .map(|i| {
@@ -193,7 +182,7 @@ fn special_files_named_like_sessions_are_refused_promptly() {
             "special file {i} took {took:?}"
         );
     }
-    let grown = rss_kib(server.pid()).saturating_sub(rss_before);
+    let grown = yam_testkit::rss_kib(server.pid()).saturating_sub(rss_before);
     assert!(
         grown < 64 * 1024,
         "the server grew by {grown} KiB reading special files"

@@ -191,15 +191,7 @@ fn racing_supervisors_leave_exactly_one() {
 }
 
 fn vm_rss_bytes(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .ok()
-        .and_then(|s| {
-            s.lines()
-                .find_map(|l| l.strip_prefix("VmRSS:"))
-                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse::<u64>().ok())
-        })
-        .unwrap_or(0)
-        * 1024
+    yam_testkit::rss_kib(pid) * 1024
 }
 
 /// Item 14: CPU/RSS count processes, not threads, however often the table is refreshed.
