@@ -27,13 +27,15 @@ pub(super) fn plan(
         "--data-dir".into(),
         paths.data_dir.display().to_string(),
     ];
+    let mut env = flag_env(settings);
     match &redis {
-        Some(r) => args.extend([
-            "--store".into(),
-            r.url.clone(),
-            "--store-prefix".into(),
-            r.prefix.clone(),
-        ]),
+        // The address may hold Redis' password: it goes in the environment (owner-only in
+        // /proc), never on the command line, which every user sees in `ps` and which the
+        // supervisor's "Starting server" log line repeats.
+        Some(r) => {
+            env.push(("YAM_STORE".into(), r.url.clone()));
+            args.extend(["--store-prefix".into(), r.prefix.clone()]);
+        }
         None => args.extend(["--sessions-dir".into(), sessions.display().to_string()]),
     }
     args.extend([
@@ -46,7 +48,6 @@ pub(super) fn plan(
     if settings.debug {
         args.push("--debug".into());
     }
-    let mut env = flag_env(settings);
     env.push(("YAM_CONTROL_TOKEN".into(), control_token.into()));
     LaunchPlan {
         program: paths.server_bin.clone(),

@@ -15,14 +15,24 @@ fn no_path(_: &str) -> Option<PathBuf> {
 #[test]
 fn a_session_store_moves_counting_to_redis_in_the_layout_of_the_profile() {
     let s = Settings {
-        session_store: Some("redis://db:6379/0".into()),
+        session_store: Some("redis://:pw-42@db:6379/0".into()),
         ..Settings::default()
     };
     let p = plan(&s, &paths(), "tok", false, Binding::Public, no_path).expect("plan");
     let args = p.args.join(" ");
+    // The address (and Redis' password in it) goes in the environment, never on the command
+    // line that `ps` and the supervisor's log show.
+    assert!(args.contains("--store-prefix yam:"), "{args}");
     assert!(
-        args.contains("--store redis://db:6379/0 --store-prefix yam:"),
+        !args.contains("pw-42") && !args.contains("--store "),
         "{args}"
+    );
+    assert!(
+        p.env
+            .iter()
+            .any(|(k, v)| k == "YAM_STORE" && v == "redis://:pw-42@db:6379/0"),
+        "{:?}",
+        p.env.iter().map(|(k, _)| k).collect::<Vec<_>>()
     );
     assert!(!args.contains("--sessions-dir"), "{args}");
     assert!(p.sessions_dirs.is_empty());
