@@ -192,6 +192,8 @@ pub struct FolderCheck {
     pub flask_version: Option<String>,
     /// Why Flask did not import (the last line Python printed).
     pub flask_error: Option<String>,
+    /// Whether Flask-Session imports with that Python: `Ok(version)`, or why not.
+    pub flask_session: Option<Result<String, String>>,
     pub sessions: SessionStorage,
     /// Whether the tray can run YAM from this folder.
     pub usable: bool,
@@ -291,15 +293,18 @@ pub async fn check(folder: &Path, configured_python: Option<&Path>) -> FolderChe
         .map_or_else(std::env::temp_dir, |d| d.path().to_path_buf());
     let cwd = cwd.as_path();
     let mut python_version = None;
-    let (mut flask_version, mut flask_error) = (None, None);
+    let (mut flask_version, mut flask_error, mut flask_session) = (None, None, None);
     if let Some(py) = &python {
         python_version = run_python(py, &["--version"], cwd)
             .await
             .filter(|(ok, _, _)| *ok)
             .map(|(_, out, err)| if out.is_empty() { err } else { out });
-        let script = "import importlib.metadata as m, flask; print(m.version('flask'))";
-        match run_python(py, &["-c", script], cwd).await {
-            Some((true, out, _)) => flask_version = Some(out),
+        match run_python(py, &["-c", IMPORTS_SCRIPT], cwd).await {
+            Some((true, out, _)) => {
+                let (flask, session) = read_imports(&out);
+                flask_version = flask;
+                flask_session = session;
+            }
             Some((false, _, err)) => {
                 flask_error = err.lines().last().map(str::to_owned);
             }
@@ -338,18 +343,63 @@ pub async fn check(folder: &Path, configured_python: Option<&Path>) -> FolderChe
         (None, None) => {}
     }
     findings.push(sessions.sentence());
+    // YAM imports Flask-Session where it calls Session(app): without it, YAM would not start.
+    let session_missing =
+        sessions != SessionStorage::SignedCookies && matches!(&flask_session, Some(Err(_)));
+    match &flask_session {
+        Some(Ok(v)) if sessions != SessionStorage::SignedCookies => {
+            findings.push(format!("Flask-Session {v} imports."));
+        }
+        Some(Err(e)) if session_missing => findings.push(format!(
+            "YAM calls Session(app), but Flask-Session does not import with this Python ({e}): \
+             YAM would not start. Install it into YAM's venv: pip install Flask-Session."
+        )),
+        _ => {}
+    }
     FolderCheck {
         folder: folder.to_path_buf(),
-        usable: server_py && python_version.is_some() && flask_version.is_some(),
+        usable: server_py
+            && python_version.is_some()
+            && flask_version.is_some()
+            && !session_missing,
         server_py,
         python,
         python_source,
         python_version,
         flask_version,
         flask_error,
+        flask_session,
         sessions,
         findings,
     }
+}
+
+/// Asks the folder's Python for Flask's version (it must import), then whether Flask-Session
+/// imports: `ok <version>` or `no <why>` on a second line.
+const IMPORTS_SCRIPT: &str = "\
+import importlib.metadata as m, flask
+print(m.version('flask'))
+try:
+    import flask_session
+    try:
+        v = m.version('Flask-Session')
+    except Exception:
+        v = getattr(flask_session, '__version__', '?')
+    print('ok', v)
+except Exception as e:
+    print('no', type(e).__name__ + ': ' + (str(e).splitlines() or [''])[0])
+";
+
+/// Reads what `IMPORTS_SCRIPT` printed: Flask's version, and Flask-Session's (or why not).
+fn read_imports(out: &str) -> (Option<String>, Option<Result<String, String>>) {
+    let mut lines = out.lines().map(str::trim);
+    let flask = lines.next().filter(|v| !v.is_empty()).map(str::to_owned);
+    let session = lines.next().and_then(|l| match l.split_once(' ') {
+        Some(("ok", v)) => Some(Ok(v.to_owned())),
+        Some(("no", why)) => Some(Err(why.chars().take(200).collect())),
+        _ => None,
+    });
+    (flask, session)
 }
 
 #[cfg(test)]
@@ -480,6 +530,80 @@ mod tests {
         assert!(
             !ran.exists(),
             "the folder's flask.py ran: {:?}",
+            checked.findings
+        );
+    }
+
+    /// Issue 21: a YAM that calls Session(app) needs Flask-Session importable; the check asks
+    /// the folder's Python. The same real venv, once as it is and once with `flask_session`
+    /// shadowed by a module that fails to import (as on a machine without it).
+    #[cfg(unix)]
+    #[tokio::test]
+    async fn a_yam_calling_session_without_flask_session_would_not_start() {
+        use std::os::unix::fs::PermissionsExt as _;
+        let venv_python = tokio::task::spawn_blocking(yam_testkit::flask_python)
+            .await
+            .expect("venv");
+        let dir = tempfile::tempdir().expect("tmp");
+        let yam = dir.path().join("YAM");
+        std::fs::create_dir_all(yam.join("app")).expect("mkdir");
+        std::fs::write(
+            yam.join("app/server.py"),
+            "SESSION_TYPE = 'filesystem'\nfrom flask_session import Session\nSession(app)\n",
+        )
+        .expect("server.py");
+
+        let checked = check(&yam, Some(&venv_python)).await;
+        assert!(
+            checked
+                .findings
+                .iter()
+                .any(|f| f.starts_with("Flask-Session 0.") && f.ends_with(" imports.")),
+            "{:?}",
+            checked.findings
+        );
+        assert!(checked.usable, "{:?}", checked.findings);
+
+        let shadow = dir.path().join("shadow");
+        std::fs::create_dir_all(&shadow).expect("mkdir");
+        std::fs::write(
+            shadow.join("flask_session.py"),
+            "raise ModuleNotFoundError(\"No module named 'flask_session'\")\n",
+        )
+        .expect("shadow");
+        let wrapper = dir.path().join("python-without-flask-session");
+        std::fs::write(
+            &wrapper,
+            format!(
+                "#!/bin/sh\nPYTHONPATH='{}' exec '{}' \"$@\"\n",
+                shadow.display(),
+                venv_python.display()
+            ),
+        )
+        .expect("wrapper");
+        std::fs::set_permissions(&wrapper, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        let checked = check(&yam, Some(&wrapper)).await;
+        assert!(checked.flask_version.is_some(), "{:?}", checked.findings);
+        assert!(
+            checked.findings.iter().any(|f| f.contains(
+                "Flask-Session does not import with this Python (ModuleNotFoundError: No module \
+                 named 'flask_session'): YAM would not start"
+            )),
+            "{:?}",
+            checked.findings
+        );
+        assert!(!checked.usable, "a YAM that cannot start is not usable");
+
+        // A signed-cookie YAM does not need it: nothing said, still usable.
+        std::fs::write(yam.join("app/server.py"), "SESSION_TYPE = 'filesystem'\n").expect("w");
+        let checked = check(&yam, Some(&wrapper)).await;
+        assert!(checked.usable, "{:?}", checked.findings);
+        assert!(
+            !checked
+                .findings
+                .iter()
+                .any(|f| f.contains("would not start")),
+            "{:?}",
             checked.findings
         );
     }
