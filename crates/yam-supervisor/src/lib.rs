@@ -23,6 +23,7 @@ pub mod readers;
 pub mod redis_watcher;
 pub mod server_api;
 pub mod settings;
+pub mod sightings;
 pub mod signins;
 pub mod status;
 pub mod supervisor;

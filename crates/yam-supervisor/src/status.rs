@@ -147,4 +147,8 @@ pub struct SessionList {
     pub sessions: Vec<SessionRow>,
     /// Why the list may be incomplete or empty.
     pub note: Option<String>,
+    /// A Flask-Session YAM behind the door: how many of its sessions the door follows (the
+    /// folder's or Redis' count must agree with it once every browser has come by).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub door_seen: Option<usize>,
 }

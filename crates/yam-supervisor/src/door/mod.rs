@@ -13,8 +13,11 @@
 //! The seam for what comes next (HTTPS at the door, sessions read at the door): every request
 //! of a proxied server passes through `forward::handle`.
 
+mod at_door;
+mod cookie_jar;
 mod forward;
 pub mod frames;
+mod server_side;
 mod sessions;
 mod unavailable;
 mod upstream;
@@ -30,6 +33,8 @@ use serde::{Deserialize, Serialize};
 use tokio::sync::watch;
 
 use crate::lifecycle::{Gen, Route};
+pub use at_door::AtDoor;
+pub use server_side::{SIGHTINGS_FILE, ServerSideSessions, SidRules};
 pub use sessions::{COMPANION, CookieRules, DoorSessions, SESSIONS_FILE, now_ms};
 pub use unavailable::Unavailable;
 pub use upstream::Backend;
@@ -77,8 +82,8 @@ struct Table {
     /// When `route` last changed.
     since: Instant,
     backends: BTreeMap<Gen, Arc<Backend>>,
-    /// Sessions read at the door (a signed-cookie YAM).
-    sessions: Option<Arc<DoorSessions>>,
+    /// Sessions read at the door (a Python YAM).
+    sessions: Option<AtDoor>,
 }
 
 struct Shared {
@@ -153,7 +158,7 @@ impl Door {
     }
 
     /// Reads (or stops reading) sessions at the door.
-    pub fn set_sessions(&self, sessions: Option<Arc<DoorSessions>>) {
+    pub fn set_sessions(&self, sessions: Option<AtDoor>) {
         self.shared.table.send_modify(|t| t.sessions = sessions);
     }
 

@@ -9,11 +9,11 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use axum::http::{HeaderMap, HeaderValue, header};
-use cookie::Cookie;
 use parking_lot::Mutex;
 use tokio::sync::watch;
 use yam_sessions::{Clock as _, SystemClock};
 
+use super::cookie_jar::{self, SetCookie};
 use crate::readers::flask_cookie::{self, CookieError, Secrets};
 use crate::signins::{Admit, Answer, Client, Companion, CookieView, Persisted, SignIns};
 use crate::tally::Counts;
@@ -59,14 +59,6 @@ pub struct Pending {
 /// Now, in Unix milliseconds (the sign-ins' clock).
 pub fn now_ms() -> u64 {
     u64::try_from(SystemClock.now().as_millis()).unwrap_or(0)
-}
-
-/// A `Set-Cookie` that clears `name`.
-fn clearing(name: &str) -> Option<HeaderValue> {
-    HeaderValue::from_str(&format!(
-        "{name}=; Path=/; Max-Age=0; Expires=Thu, 01 Jan 1970 00:00:00 GMT; HttpOnly; SameSite=Lax"
-    ))
-    .ok()
 }
 
 impl DoorSessions {
@@ -132,25 +124,19 @@ impl DoorSessions {
         let mut forged = false;
         let mut remember = None;
         let mut companion = None;
-        for value in headers.get_all(header::COOKIE) {
-            let Ok(text) = value.to_str() else { continue };
-            for c in Cookie::split_parse(text).flatten() {
-                let name = c.name();
-                if name == self.rules.session && session.is_none() && !forged {
-                    match self.read_session(c.value(), true) {
-                        Ok(view) => session = Some(view),
-                        Err(CookieError::BadSignature) => forged = true,
-                        // Not a signed Flask session (or garbage): YAM decides.
-                        Err(_) => {}
-                    }
-                } else if name == self.rules.remember && remember.is_none() {
-                    let user = c.value().split('|').next().unwrap_or("");
-                    if !user.is_empty() && user.len() <= 64 {
-                        remember = Some(user.to_owned());
-                    }
-                } else if name == COMPANION && companion.is_none() {
-                    companion = Some(c.value().to_owned());
+        for c in cookie_jar::request_cookies(headers) {
+            let name = c.name();
+            if name == self.rules.session && session.is_none() && !forged {
+                match self.read_session(c.value(), true) {
+                    Ok(view) => session = Some(view),
+                    Err(CookieError::BadSignature) => forged = true,
+                    // Not a signed Flask session (or garbage): YAM decides.
+                    Err(_) => {}
                 }
+            } else if name == self.rules.remember && remember.is_none() {
+                remember = cookie_jar::remember_user(c.value()).map(str::to_owned);
+            } else if name == COMPANION && companion.is_none() {
+                companion = Some(c.value().to_owned());
             }
         }
         let request = crate::signins::Request {
@@ -162,7 +148,10 @@ impl DoorSessions {
         let admit = self.registry.lock().admit(&request);
         let logged_out = admit != Admit::Pass;
         if logged_out {
-            self.strip(headers);
+            cookie_jar::strip(
+                headers,
+                &[&self.rules.session, &self.rules.remember, COMPANION],
+            );
         }
         Pending {
             companion,
@@ -173,58 +162,16 @@ impl DoorSessions {
         }
     }
 
-    /// Takes the session, remember and companion cookies out of a request.
-    fn strip(&self, headers: &mut HeaderMap) {
-        let kept: Vec<String> = headers
-            .get_all(header::COOKIE)
-            .iter()
-            .filter_map(|v| v.to_str().ok())
-            .flat_map(|text| {
-                Cookie::split_parse(text)
-                    .flatten()
-                    .filter(|c| {
-                        c.name() != self.rules.session
-                            && c.name() != self.rules.remember
-                            && c.name() != COMPANION
-                    })
-                    .map(|c| format!("{}={}", c.name(), c.value()))
-                    .collect::<Vec<_>>()
-            })
-            .collect();
-        headers.remove(header::COOKIE);
-        if !kept.is_empty()
-            && let Ok(v) = HeaderValue::from_str(&kept.join("; "))
-        {
-            headers.insert(header::COOKIE, v);
-        }
-    }
-
     /// What YAM's answer did to the session cookie.
     fn answered(&self, headers: &HeaderMap) -> Answer {
-        let now = now_ms() / 1000;
-        for value in headers.get_all(header::SET_COOKIE) {
-            let Ok(c) = value.to_str().map(Cookie::parse) else {
-                continue;
-            };
-            let Ok(c) = c else { continue };
-            if c.name() != self.rules.session {
-                continue;
-            }
-            let expires = c
-                .expires_datetime()
-                .map(|t| u64::try_from(t.unix_timestamp()).unwrap_or(0));
-            let cleared = c.value().is_empty()
-                || c.max_age().is_some_and(|a| a.whole_seconds() <= 0)
-                || expires.is_some_and(|e| e <= now);
-            if cleared {
-                return Answer::Cleared;
-            }
-            return match self.read_session(c.value(), false) {
+        match cookie_jar::answered(headers, &self.rules.session, now_ms() / 1000) {
+            None => Answer::Untouched,
+            Some(SetCookie::Cleared) => Answer::Cleared,
+            Some(SetCookie::Set { value, expires }) => match self.read_session(&value, false) {
                 Ok(view) => Answer::Set { view, expires },
                 Err(_) => Answer::Untouched,
-            };
+            },
         }
-        Answer::Untouched
     }
 
     /// Follows YAM's answer: the sign-in it began, continued or ended, and the cookies to set.
@@ -264,11 +211,7 @@ impl DoorSessions {
                     headers.append(header::SET_COOKIE, v);
                 }
             }
-            Companion::Clear => {
-                if let Some(v) = clearing(COMPANION) {
-                    headers.append(header::SET_COOKIE, v);
-                }
-            }
+            Companion::Clear => cookie_jar::clear(headers, COMPANION),
             Companion::LogOut => self.log_out(
                 headers,
                 matches!(
@@ -297,36 +240,11 @@ impl DoorSessions {
     /// Clears the session (unless YAM just set an anonymous one), remember and companion
     /// cookies in an answer.
     fn log_out(&self, headers: &mut HeaderMap, anonymous_session_set: bool) {
-        let session = self.rules.session.clone();
-        let mine: Vec<HeaderValue> = headers
-            .get_all(header::SET_COOKIE)
-            .iter()
-            .filter(|v| {
-                let name = v
-                    .to_str()
-                    .ok()
-                    .and_then(|t| t.split('=').next())
-                    .unwrap_or("")
-                    .trim();
-                name != self.rules.remember
-                    && name != COMPANION
-                    && (anonymous_session_set || name != session)
-            })
-            .cloned()
-            .collect();
-        headers.remove(header::SET_COOKIE);
-        for v in mine {
-            headers.append(header::SET_COOKIE, v);
-        }
         let mut names = vec![self.rules.remember.as_str(), COMPANION];
         if !anonymous_session_set {
-            names.push(&session);
+            names.push(&self.rules.session);
         }
-        for name in names {
-            if let Some(v) = clearing(name) {
-                headers.append(header::SET_COOKIE, v);
-            }
-        }
+        cookie_jar::clear_all(headers, &names);
     }
 
     /// Ends one sign-in (saved at once).

@@ -62,6 +62,7 @@ pub(super) fn plan(settings: &Settings, paths: &Paths, at: Seat) -> LaunchPlan {
         sessions_dirs,
         sessions_redis: None,
         sessions_at_door: None,
+        session_ids_at_door: None,
         markers_dir: paths.data_dir.clone(),
         stop: StopMethod::Terminate,
     }

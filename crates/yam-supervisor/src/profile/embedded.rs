@@ -64,6 +64,7 @@ pub(super) fn plan(
         },
         sessions_redis: redis,
         sessions_at_door: None,
+        session_ids_at_door: None,
         markers_dir: paths.data_dir.clone(),
         stop: StopMethod::AdminApi,
         capabilities: Capabilities {

@@ -94,6 +94,9 @@ pub struct LaunchPlan {
     pub sessions_redis: Option<RedisSource>,
     /// Or the door reads them: a YAM with Flask's signed-cookie sessions.
     pub sessions_at_door: Option<DoorCookies>,
+    /// A Flask-Session YAM behind the door: its session ids are followed there, beside the
+    /// folder or Redis that stays the source.
+    pub session_ids_at_door: Option<SessionIdCookies>,
     /// Where YAM's marker files live.
     pub markers_dir: PathBuf,
     pub stop: StopMethod,
@@ -296,6 +299,6 @@ mod custom;
 mod embedded;
 mod python;
 
-pub use python::DoorCookies;
+pub use python::{DoorCookies, SessionIdCookies};
 #[cfg(test)]
 mod tests;

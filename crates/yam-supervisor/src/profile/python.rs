@@ -41,6 +41,17 @@ impl std::fmt::Debug for DoorCookies {
     }
 }
 
+/// How the door follows a Flask-Session YAM's session ids.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SessionIdCookies {
+    pub session_cookie: String,
+    pub remember_cookie: String,
+    /// Flask-Session's key prefix (`session:`): a session's file name is the hash of it and
+    /// the id, its Redis key the two together.
+    pub key_prefix: String,
+    pub lifetime_hours: u64,
+}
+
 fn door_cookies(settings: &Settings, paths: &Paths) -> DoorCookies {
     let sources = paths.yam.as_ref();
     let (secrets, secret_from) = match (&settings.yam_secret_key, sources) {
@@ -160,6 +171,14 @@ pub(super) fn plan(
             true
         }
     };
+    if behind_door && !signed_cookies {
+        notes.push(
+            "The door follows each session's id: the sessions table shows each browser's \
+             address, browser and last activity, and a revoked or logged-out browser's \
+             remember-me cookie is refused there until its user signs in again."
+                .into(),
+        );
+    }
     if behind_door {
         notes.push(
             "YAM runs on a private port behind YAM Tray, which keeps the public port open \
@@ -182,6 +201,15 @@ pub(super) fn plan(
             python_sessions_dirs(&yam_dir)
         },
         sessions_redis: redis_source(settings),
+        session_ids_at_door: (!signed_cookies && behind_door).then(|| SessionIdCookies {
+            session_cookie: cookies.session_cookie.clone(),
+            remember_cookie: cookies.remember_cookie.clone(),
+            key_prefix: settings
+                .session_key_prefix
+                .clone()
+                .unwrap_or_else(|| "session:".into()),
+            lifetime_hours: cookies.lifetime_hours,
+        }),
         sessions_at_door: (signed_cookies && behind_door).then_some(cookies),
         markers_dir: yam_dir,
         stop: StopMethod::Interrupt,

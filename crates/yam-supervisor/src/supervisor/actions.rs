@@ -58,12 +58,15 @@ fn row_of(key: String, info: FileInfo, now: Timestamp) -> Option<SessionRow> {
     })
 }
 
+/// Unix milliseconds as the sessions table shows times.
+fn rfc3339_ms(ms: u64) -> Option<String> {
+    chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
+        .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
+}
+
 /// A sign-in seen at the door, as a row of the sessions table.
 fn door_row(s: crate::signins::SignIn) -> SessionRow {
-    let at = |ms: u64| {
-        chrono::DateTime::from_timestamp_millis(i64::try_from(ms).unwrap_or(i64::MAX))
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
-    };
+    let at = rfc3339_ms;
     SessionRow {
         key: s.id,
         user_id: Some(s.user_id),
@@ -217,6 +220,8 @@ impl Driver {
                         if n == 1 { "" } else { "s" }
                     )
                 } else {
+                    // First at the door: a request under way now has what YAM sets cleared.
+                    let at_door = self.sids_at_door().map(|s| s.force_logout()).is_some();
                     let (n, what) = match self.redis() {
                         Some(source) => (
                             in_redis(source, redis_watcher::clear).await?,
@@ -229,9 +234,15 @@ impl Driver {
                         ),
                     };
                     format!(
-                        "Deleted {}{}: everyone must log in again.",
+                        "Deleted {}{}: everyone must log in again.{}",
                         yam_sessions::words::count(n, what.0),
-                        what.1
+                        what.1,
+                        if at_door {
+                            " Remember-me cookies are refused at the door until each user signs \
+                             in again."
+                        } else {
+                            ""
+                        }
                     )
                 }
             }
@@ -264,7 +275,7 @@ impl Driver {
             Counting::Folders(_) | Counting::Redis(_) => None,
         };
         let ended = match (self.api(), self.redis()) {
-            _ if door.is_some() => door.is_some_and(|d| d.revoke(key)),
+            _ if door.is_some() => door.as_ref().is_some_and(|d| d.revoke(key)),
             (Some(api), _) => api
                 .revoke(key)
                 .await
@@ -292,6 +303,12 @@ impl Driver {
                 "No such session (it may have ended already).".into(),
             ));
         }
+        // A Flask-Session YAM: its browser's remember cookie would sign it straight back in.
+        if door.is_none()
+            && let Some(sids) = self.sids_at_door()
+        {
+            sids.revoke(key);
+        }
         self.log
             .supervisor(&format!("Revoked session {}", &key[..8]));
         self.refresh_counts();
@@ -299,6 +316,46 @@ impl Driver {
     }
 
     pub(super) async fn sessions(&mut self) -> Result<SessionList, ActionError> {
+        let list = self.listed_sessions().await?;
+        Ok(self.with_door_view(list))
+    }
+
+    /// Adds what the door saw of a Flask-Session YAM's sessions (each browser's address,
+    /// browser and last activity) to the rows read from its folder or Redis.
+    fn with_door_view(&self, mut list: SessionList) -> SessionList {
+        let Some(sids) = self.sids_at_door() else {
+            return list;
+        };
+        if !matches!(list.source.as_str(), "folder" | "redis") {
+            return list;
+        }
+        let mut matched = 0;
+        for row in &mut list.sessions {
+            let Some(seen) = sids.find(&row.key) else {
+                continue;
+            };
+            matched += 1;
+            row.ip = seen.client.ip;
+            row.user_agent = seen.client.user_agent;
+            row.last_activity = rfc3339_ms(seen.last_activity);
+            row.created_at = row.created_at.take().or(seen.begun_at.and_then(rfc3339_ms));
+        }
+        let followed = sids.live();
+        list.door_seen = Some(followed);
+        let sentence = format!(
+            "The door follows {followed} of YAM's sessions; {matched} of these {total} show \
+             their browser's address, browser and last activity (a browser idle since the \
+             supervisor started shows them when it comes back).",
+            total = list.total
+        );
+        list.note = Some(match list.note.take() {
+            Some(note) => format!("{note} {sentence}"),
+            None => sentence,
+        });
+        list
+    }
+
+    async fn listed_sessions(&mut self) -> Result<SessionList, ActionError> {
         if let Counting::Door(sessions) = &self.watcher {
             let rows: Vec<SessionRow> = sessions.list().into_iter().map(door_row).collect();
             let note = if sessions.verified() {
@@ -315,6 +372,7 @@ impl Driver {
                 total: rows.len(),
                 sessions: rows,
                 note: Some(note.into()),
+                door_seen: None,
             });
         }
         if let Some(api) = self.api() {
@@ -345,6 +403,7 @@ impl Driver {
                 total,
                 sessions: rows,
                 note,
+                door_seen: None,
             });
         }
         if let Some(source) = self.redis() {
@@ -359,6 +418,7 @@ impl Driver {
                 note: Some(
                     "This profile has no sessions folder, so sessions cannot be listed.".into(),
                 ),
+                door_seen: None,
             });
         }
         let now = SystemClock.now();
@@ -395,6 +455,7 @@ impl Driver {
             total: rows.len(),
             sessions: rows,
             note,
+            door_seen: None,
         })
     }
 
@@ -425,6 +486,7 @@ impl Driver {
             total: rows.len(),
             sessions: rows,
             note: Some(note.into()),
+            door_seen: None,
         })
     }
 

@@ -16,14 +16,14 @@ use super::{ActionError, Options, Reply, Request};
 use std::sync::Arc;
 
 use crate::counting::{Counting, Source};
-use crate::door::{Door, DoorSessions};
+use crate::door::{Door, DoorSessions, ServerSideSessions};
 use crate::lifecycle::{Action, Event, ExitInfo, Gen, Lifecycle, Notice, Role, Switch};
 use crate::lock::{Orphan, SupervisorLock};
 use crate::log_level::Level;
 use crate::logs::ServerLog;
 use crate::process::{Spawner, exit_info};
 use crate::procs::{Usage, UsageSampler};
-use crate::profile::{Binding, DoorCookies, LaunchPlan, Paths, PlanError};
+use crate::profile::{Binding, DoorCookies, LaunchPlan, Paths, PlanError, SessionIdCookies};
 use crate::server_api::health_client;
 use crate::settings::{Loaded, ProfileKind, Settings};
 use crate::status::{NoticeView, Status};
@@ -117,6 +117,10 @@ pub(super) struct Driver {
     pub(super) history: HistoryFile,
     /// Sessions read at the door (a signed-cookie YAM), with the rules they are read by.
     pub(super) door_sessions: Option<(DoorCookies, Arc<DoorSessions>)>,
+    /// A Flask-Session YAM's session ids followed at the door, with the rules they are read
+    /// by, and whether the door follows them now.
+    pub(super) door_sids: Option<(SessionIdCookies, Arc<ServerSideSessions>)>,
+    pub(super) door_sids_active: bool,
     /// The settings as saved (secrets included), for `Supervisor::settings`.
     pub(super) settings_tx: watch::Sender<Settings>,
     /// The last switch of multiple sessions, followed at the door: who was signed in then.
@@ -213,6 +217,8 @@ impl Driver {
             last_exit: None,
             history,
             door_sessions: None,
+            door_sids: None,
+            door_sids_active: false,
             settings_tx,
             mode_probe: None,
         };
@@ -280,6 +286,9 @@ impl Driver {
                 }
                 _ = tick.tick() => {
                     self.watcher.tick();
+                    if let Some(sids) = self.sids_at_door() {
+                        sids.tick();
+                    }
                     self.feed(Event::Tick).await;
                     self.poll_health();
                     self.sample_usage();

@@ -276,6 +276,9 @@ impl Driver {
             ));
             return;
         }
+        if let Some(sids) = self.sids_at_door() {
+            sids.force_logout();
+        }
         if let Some(source) = plan.sessions_redis.clone() {
             match super::actions::in_redis(source, redis_watcher::clear).await {
                 Ok(n) => self.log.supervisor(&format!(

@@ -5,8 +5,8 @@ use std::sync::Arc;
 
 use super::Driver;
 use crate::counting::{Counting, Source};
-use crate::door::{CookieRules, DoorSessions};
-use crate::profile::{DoorCookies, LaunchPlan};
+use crate::door::{AtDoor, CookieRules, DoorSessions, ServerSideSessions, SidRules};
+use crate::profile::{DoorCookies, LaunchPlan, SessionIdCookies};
 use crate::readers::flask_cookie::Secrets;
 
 impl Driver {
@@ -17,8 +17,18 @@ impl Driver {
             .sessions_at_door
             .as_ref()
             .map(|rules| self.door_sessions_for(rules));
+        let sids = plan
+            .session_ids_at_door
+            .as_ref()
+            .map(|rules| self.door_sids_for(rules));
+        self.door_sids_active = sids.is_some();
         if let Some((_, door)) = &self.door {
-            door.set_sessions(at_door.clone());
+            door.set_sessions(
+                at_door
+                    .clone()
+                    .map(AtDoor::Signed)
+                    .or(sids.map(AtDoor::ServerSide)),
+            );
         }
         let source = match (&at_door, &plan.sessions_redis) {
             (Some(d), _) => Source::Door(d),
@@ -30,6 +40,44 @@ impl Driver {
         }
         self.watcher = Counting::start(source);
         self.counts_rx = self.watcher.counts();
+    }
+
+    /// The Flask-Session ids the door follows now, if it does.
+    pub(in crate::supervisor) fn sids_at_door(&self) -> Option<Arc<ServerSideSessions>> {
+        self.door_sids
+            .as_ref()
+            .filter(|_| self.door_sids_active)
+            .map(|(_, s)| Arc::clone(s))
+    }
+
+    /// The door's view of a Flask-Session YAM for `rules`: the same while they stay (a new
+    /// lifetime is applied in place).
+    fn door_sids_for(&mut self, rules: &SessionIdCookies) -> Arc<ServerSideSessions> {
+        let lifetime_ms = rules.lifetime_hours * 3_600_000;
+        let same_rules = |kept: &SessionIdCookies| {
+            let kept = SessionIdCookies {
+                lifetime_hours: rules.lifetime_hours,
+                ..kept.clone()
+            };
+            kept == *rules
+        };
+        if let Some((kept, s)) = &self.door_sids
+            && same_rules(kept)
+        {
+            s.set_lifetime(lifetime_ms);
+            return Arc::clone(s);
+        }
+        let (s, warning) = ServerSideSessions::open(SidRules {
+            session: rules.session_cookie.clone(),
+            remember: rules.remember_cookie.clone(),
+            key_prefix: rules.key_prefix.clone(),
+            lifetime_ms,
+            state_file: self.opts.data_dir.join(crate::door::SIGHTINGS_FILE),
+        });
+        self.warnings.extend(warning);
+        let s = Arc::new(s);
+        self.door_sids = Some((rules.clone(), Arc::clone(&s)));
+        s
     }
 
     /// The door's sessions for `rules`: the same ones while the rules stay (a new lifetime is

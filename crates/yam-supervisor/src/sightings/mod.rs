@@ -1,0 +1,328 @@
+//! A Flask-Session (server-side) YAM's browsers, as the door sees them. The session cookie
+//! holds only an id (`sid`, or `sid.signature` with Flask-Session's signer); the session itself
+//! is a file in YAM's folder (named by the hash of `"session:" + sid`) or a Redis key, and the
+//! folder or Redis stays the source of the counts. The door adds what only it sees — each
+//! browser's address, its browser, when it was last active — and its own count of the sessions
+//! YAM answered with, which must agree with the folder's.
+//!
+//! It also makes a revoke or a force logout hold against Flask-Login's remember cookie, which
+//! would sign a browser whose session file was deleted straight back in: a revoked browser,
+//! and after a force logout every browser whose session is older than it, comes through with
+//! its session and remember cookies taken out (and cleared in the answer).
+//!
+//! Pure: the door feeds it what it read, with the time. Ids are kept as the hash of the sid,
+//! never the sid (a sid is as good as a password).
+
+#[cfg(test)]
+mod tests;
+
+use std::collections::HashMap;
+
+use md5::Md5;
+use sha2::{Digest, Sha256};
+
+use crate::signins::{Admit, Client, Ended, Persisted};
+
+/// More sessions than this are not followed (the least recently active are forgotten first).
+pub const MAX_FOLLOWED: usize = 50_000;
+
+/// A session id as Flask-Session writes it: letters, digits, `-`, `_` (a uuid in 0.5, 43
+/// URL-safe characters since 0.6).
+pub fn valid_sid(sid: &str) -> bool {
+    (1..=128).contains(&sid.len())
+        && sid
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_')
+}
+
+/// The sid in a session cookie's value: the value itself, or the part before the signature.
+pub fn sid_of(value: &str) -> Option<&str> {
+    let sid = value.split('.').next()?;
+    valid_sid(sid).then_some(sid)
+}
+
+/// The names a session goes by: the sha256 of `prefix + sid` (cachelib ≥ 0.10's file name, and
+/// the id kept here) and its md5 (older cachelib's file name).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct SidKeys {
+    pub id: String,
+    pub md5: String,
+}
+
+impl SidKeys {
+    pub fn of(prefix: &str, sid: &str) -> Self {
+        let key = format!("{prefix}{sid}");
+        Self {
+            id: hex::encode(Sha256::digest(key.as_bytes())),
+            md5: hex::encode(Md5::digest(key.as_bytes())),
+        }
+    }
+}
+
+/// What an answer did to the session cookie.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Answered {
+    Untouched,
+    /// Set it to this session; `expires`: the cookie's own expiry (Unix seconds).
+    Set {
+        keys: SidKeys,
+        expires: Option<u64>,
+    },
+    Cleared,
+}
+
+/// What to do with the answer's cookies.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum AfterAnswer {
+    Keep,
+    /// The browser was revoked or everyone logged out while the request was under way: clear
+    /// the session YAM just set (and the remember cookie).
+    LogOut,
+}
+
+/// One browser's session, as the door saw it (times in Unix milliseconds).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Sighting {
+    pub keys: SidKeys,
+    /// When YAM began it, if the door saw that answer.
+    pub begun_at: Option<u64>,
+    pub first_seen: u64,
+    pub last_activity: u64,
+    pub expires_at: u64,
+    pub client: Client,
+}
+
+#[derive(Debug)]
+pub struct Sightings {
+    /// Flask-Session's key prefix (`session:`).
+    prefix: String,
+    /// A session without a cookie expiry lasts this long after its last request.
+    lifetime_ms: u64,
+    /// By `SidKeys::id`.
+    live: HashMap<String, Sighting>,
+    /// md5 name → id.
+    by_md5: HashMap<String, String>,
+    state: Persisted,
+    counts_version: u64,
+    state_version: u64,
+}
+
+impl Sightings {
+    pub fn new(prefix: &str, lifetime_ms: u64, state: Persisted) -> Self {
+        Self {
+            prefix: prefix.to_owned(),
+            lifetime_ms,
+            live: HashMap::new(),
+            by_md5: HashMap::new(),
+            state,
+            counts_version: 0,
+            state_version: 0,
+        }
+    }
+
+    pub fn prefix(&self) -> &str {
+        &self.prefix
+    }
+
+    pub fn set_lifetime(&mut self, lifetime_ms: u64) {
+        self.lifetime_ms = lifetime_ms;
+    }
+
+    /// (counts, kept state) versions, to tell what a call changed.
+    pub fn versions(&self) -> (u64, u64) {
+        (self.counts_version, self.state_version)
+    }
+
+    pub fn persisted(&self) -> &Persisted {
+        &self.state
+    }
+
+    /// Whether a request with this session (and remember cookie of this user) goes through.
+    pub fn admit(&self, sid: Option<&SidKeys>, remember_user: Option<&str>) -> Admit {
+        if sid.is_some_and(|k| self.state.revoked.contains_key(&k.id)) {
+            return Admit::LogOut(Ended::Revoked);
+        }
+        let Some(forced_at) = self.state.logged_out_at else {
+            return Admit::Pass;
+        };
+        // A session YAM began after the force logout (its files were deleted then: any other
+        // session id is one YAM no longer knows).
+        let fresh = sid
+            .and_then(|k| self.live.get(&k.id))
+            .is_some_and(|s| s.first_seen > forced_at);
+        match remember_user {
+            // The remember cookie would sign this browser back in by itself.
+            Some(user) if !fresh && !self.state.back_since_logout.contains(user) => {
+                Admit::LogOut(Ended::ForcedOut)
+            }
+            Some(_) | None => Admit::Pass,
+        }
+    }
+
+    /// Follows an answer. `sid`: the request's session as it went to YAM (`None` when the
+    /// door took it out); `remember_set_for`: the user YAM gave a new remember cookie.
+    pub fn answer(
+        &mut self,
+        sid: Option<&SidKeys>,
+        answered: &Answered,
+        remember_set_for: Option<&str>,
+        client: Client,
+        (started_ms, now_ms): (u64, u64),
+    ) -> AfterAnswer {
+        let revoked = sid.is_some_and(|k| self.state.revoked.contains_key(&k.id));
+        let forced = self.state.logged_out_at.is_some_and(|t| t >= started_ms);
+        if (revoked || forced) && matches!(answered, Answered::Set { .. }) {
+            if let Some(k) = sid {
+                self.forget(&k.id);
+            }
+            return AfterAnswer::LogOut;
+        }
+        if let Some(user) = remember_set_for
+            && self.state.logged_out_at.is_some()
+            && self.state.back_since_logout.insert(user.to_owned())
+        {
+            self.state_version += 1;
+        }
+        match answered {
+            Answered::Untouched => {
+                if let Some(s) = sid.and_then(|k| self.live.get_mut(&k.id)) {
+                    s.last_activity = now_ms;
+                    s.expires_at = s.expires_at.max(now_ms + self.lifetime_ms);
+                    s.client = client;
+                }
+            }
+            Answered::Cleared => {
+                if let Some(k) = sid {
+                    self.forget(&k.id);
+                }
+            }
+            Answered::Set { keys, expires } => {
+                // YAM gave the browser another session (a new id at login, or the old one
+                // was gone): the old one is over.
+                if let Some(k) = sid.filter(|k| k.id != keys.id) {
+                    self.forget(&k.id);
+                }
+                let expires_at = expires
+                    .map(|s| s.saturating_mul(1000))
+                    .unwrap_or(now_ms + self.lifetime_ms);
+                if let Some(s) = self.live.get_mut(&keys.id) {
+                    s.last_activity = now_ms;
+                    s.expires_at = expires_at;
+                    s.client = client;
+                } else {
+                    let carried = sid.is_some_and(|k| k.id == keys.id);
+                    self.make_room(now_ms);
+                    self.by_md5.insert(keys.md5.clone(), keys.id.clone());
+                    self.live.insert(
+                        keys.id.clone(),
+                        Sighting {
+                            keys: keys.clone(),
+                            begun_at: (!carried).then_some(now_ms),
+                            first_seen: now_ms,
+                            last_activity: now_ms,
+                            expires_at,
+                            client,
+                        },
+                    );
+                    self.counts_version += 1;
+                }
+            }
+        }
+        AfterAnswer::Keep
+    }
+
+    fn forget(&mut self, id: &str) -> Option<Sighting> {
+        let s = self.live.remove(id)?;
+        self.by_md5.remove(&s.keys.md5);
+        self.counts_version += 1;
+        Some(s)
+    }
+
+    /// Keeps the map under `MAX_FOLLOWED`: what expired goes first, then the least recently
+    /// active.
+    fn make_room(&mut self, now_ms: u64) {
+        if self.live.len() < MAX_FOLLOWED {
+            return;
+        }
+        self.expire(now_ms);
+        if self.live.len() < MAX_FOLLOWED {
+            return;
+        }
+        let oldest = self
+            .live
+            .values()
+            .min_by_key(|s| s.last_activity)
+            .map(|s| s.keys.id.clone());
+        if let Some(id) = oldest {
+            self.forget(&id);
+        }
+    }
+
+    /// The session a sessions-table row names: a file name (sha256 or md5) or a Redis sid.
+    pub fn find(&self, row_key: &str) -> Option<&Sighting> {
+        self.live
+            .get(row_key)
+            .or_else(|| self.by_md5.get(row_key).and_then(|id| self.live.get(id)))
+            .or_else(|| {
+                valid_sid(row_key)
+                    .then(|| self.live.get(&SidKeys::of(&self.prefix, row_key).id))
+                    .flatten()
+            })
+    }
+
+    /// Ends the session a row names (its browser is logged out when it comes back), until it
+    /// would have expired. Whether the door knew it.
+    pub fn revoke(&mut self, row_key: &str, now_ms: u64) -> bool {
+        let id = match self.find(row_key) {
+            Some(s) => s.keys.id.clone(),
+            // Not seen yet: kept all the same, by the id its browser will bring.
+            None if valid_sid(row_key) && row_key.len() != 64 && row_key.len() != 32 => {
+                SidKeys::of(&self.prefix, row_key).id
+            }
+            None if row_key.len() == 64 => row_key.to_owned(),
+            None => return false,
+        };
+        let until = self
+            .forget(&id)
+            .map_or(now_ms + self.lifetime_ms, |s| s.expires_at.max(now_ms));
+        self.state.revoked.insert(id, until);
+        self.state_version += 1;
+        true
+    }
+
+    /// Everyone logged out now: every session the door saw is refused from now on, and so is a
+    /// remember cookie until its user signs in again. How many sessions the door followed.
+    pub fn force_logout(&mut self, now_ms: u64) -> usize {
+        let n = self.live.len();
+        self.live.clear();
+        self.by_md5.clear();
+        self.state.logged_out_at = Some(now_ms);
+        self.state.back_since_logout.clear();
+        self.counts_version += 1;
+        self.state_version += 1;
+        n
+    }
+
+    /// Forgets what has expired.
+    pub fn expire(&mut self, now_ms: u64) {
+        let before = (self.live.len(), self.state.revoked.len());
+        let gone: Vec<String> = self
+            .live
+            .values()
+            .filter(|s| s.expires_at <= now_ms)
+            .map(|s| s.keys.id.clone())
+            .collect();
+        for id in gone {
+            self.forget(&id);
+        }
+        self.state.revoked.retain(|_, until| *until > now_ms);
+        if self.state.revoked.len() != before.1 {
+            self.state_version += 1;
+        }
+    }
+
+    /// The sessions the door follows now.
+    pub fn live(&self, now_ms: u64) -> usize {
+        self.live.values().filter(|s| s.expires_at > now_ms).count()
+    }
+}
