@@ -114,7 +114,8 @@ export class SessionsView {
     if (matching === 0) {
       if (this.list.source === 'none') text = this.list.note || 'This profile cannot list sessions.';
       else if (this.filter) text = 'No session matches the filter.';
-      else if (s && s.profile === 'python') text = 'No sessions in the YAM folder. YAM lists sessions here only when it stores them there (Flask-Session); with signed-cookie sessions nobody shows up.';
+      else if (this.list.source === 'door') text = 'No browser is signed in. A browser idle since YAM Tray started shows up when it comes back.';
+      else if (s && s.profile === 'python') text = `No sessions in ${this.list.source === 'redis' ? 'Redis' : 'the YAM folder'}: nobody is logged in.`;
       else text = 'No one is logged in.';
     }
     empty.hidden = !text;
