@@ -287,14 +287,17 @@ pub async fn check(folder: &Path, configured_python: Option<&Path>) -> FolderChe
     // Python puts the working folder first on its import path: run the check from an empty
     // folder of our own, so a `flask.py` lying in the YAM folder is never imported (the
     // folder's own venv Python is still the folder's code: the dialog says so).
-    let scratch = tempfile::tempdir().ok();
-    let cwd = scratch
-        .as_ref()
-        .map_or_else(std::env::temp_dir, |d| d.path().to_path_buf());
-    let cwd = cwd.as_path();
+    // No shared fallback: a planted flask.py in a shared temp folder would run.
+    let scratch = tempfile::tempdir();
     let mut python_version = None;
     let (mut flask_version, mut flask_error, mut flask_session) = (None, None, None);
-    if let Some(py) = &python {
+    if let (Some(_), Err(e)) = (&python, &scratch) {
+        flask_error = Some(format!(
+            "no private folder to run Python in could be made ({e}), so it was not asked"
+        ));
+    }
+    if let (Some(py), Ok(scratch)) = (&python, &scratch) {
+        let cwd = scratch.path();
         python_version = run_python(py, &["--version"], cwd)
             .await
             .filter(|(ok, _, _)| *ok)

@@ -103,7 +103,20 @@ async fn the_door_follows_a_flask_session_yam_and_agrees_with_its_folder() {
         .clone();
     h.supervisor.revoke(&key).await.expect("revoke");
     h.wait("1 session after the revoke", counted(1, 1)).await;
+    let b = base.clone();
     (firefox, chrome) = blocking(move || {
+        // Whoever copied Chrome's cookies keeps only the remember cookie: still refused.
+        let mut thief = Browser::new(&b, "curl");
+        thief.set_cookie(
+            "remember_token",
+            chrome
+                .cookie("remember_token")
+                .expect("Chrome's remember cookie"),
+        );
+        assert!(
+            !signed_in(&mut thief),
+            "a revoked user's remember cookie is refused"
+        );
         assert!(!signed_in(&mut chrome), "the revoked browser is logged out");
         assert!(
             chrome.cookie("remember_token").is_none(),

@@ -137,7 +137,19 @@ async fn browsers_are_counted_revoked_and_logged_out_at_the_door() {
         .clone();
     h.supervisor.revoke(&chrome).await.expect("revoke");
     h.wait("2 sessions after the revoke", counted(2, 2)).await;
+    let b = base.clone();
     (a1, _, bob) = blocking(move || {
+        // Whoever copied Chrome's cookies keeps only the remember cookie: still refused.
+        let mut thief = Browser::new(&b, "curl");
+        thief.set_cookie(
+            "remember_token",
+            a2.cookie("remember_token")
+                .expect("Chrome's remember cookie"),
+        );
+        assert!(
+            !signed_in(&mut thief),
+            "a revoked user's remember cookie is refused"
+        );
         sees_login_page_once(&mut a2);
         assert!(!signed_in(&mut a2), "revoked stays out");
         assert!(

@@ -4,19 +4,40 @@
 use axum::http::{HeaderMap, HeaderValue, header};
 use cookie::Cookie;
 
-/// The request's cookies, as (name, value) pairs, in order.
-pub fn request_cookies(headers: &HeaderMap) -> impl Iterator<Item = Cookie<'_>> {
+use crate::signins::user_key;
+
+/// A header's bytes as text, one char per byte (Latin-1, as WSGI servers read them): a byte
+/// over 0x7F must not hide a cookie from the door while YAM still reads it.
+fn latin1(bytes: &[u8]) -> String {
+    bytes.iter().map(|&b| char::from(b)).collect()
+}
+
+/// Text made by `latin1` (or plain ASCII), back to its bytes.
+fn latin1_bytes(text: &str) -> Vec<u8> {
+    text.chars()
+        .map(|c| u8::try_from(u32::from(c)).unwrap_or(b'?'))
+        .collect()
+}
+
+/// The request's cookies, in order (every `Cookie` header).
+pub fn request_cookies(headers: &HeaderMap) -> Vec<Cookie<'static>> {
     headers
         .get_all(header::COOKIE)
         .iter()
-        .filter_map(|v| v.to_str().ok())
-        .flat_map(|text| Cookie::split_parse(text).flatten())
+        .flat_map(|v| {
+            Cookie::split_parse(latin1(v.as_bytes()))
+                .flatten()
+                .collect::<Vec<_>>()
+        })
+        .collect()
 }
 
-/// The user a Flask-Login remember cookie (`user_id|digest`) names, when it looks like one.
-pub fn remember_user(value: &str) -> Option<&str> {
-    let user = value.split('|').next().unwrap_or("");
-    (!user.is_empty() && user.len() <= 64).then_some(user)
+/// Whom a Flask-Login remember cookie (`user_id|digest`, split at the last `|` as Flask-Login
+/// does) names, as `user_key` keeps users; `None` when it names no one (Flask-Login would not
+/// sign anyone in with it either).
+pub fn remember_user(value: &str) -> Option<String> {
+    let (user, _digest) = value.rsplit_once('|')?;
+    (!user.is_empty()).then(|| user_key(user))
 }
 
 /// What an answer did to one cookie.
@@ -73,12 +94,13 @@ pub fn clear(headers: &mut HeaderMap, name: &str) {
 /// Takes the cookies named in `names` out of a request.
 pub fn strip(headers: &mut HeaderMap, names: &[&str]) {
     let kept: Vec<String> = request_cookies(headers)
+        .into_iter()
         .filter(|c| !names.contains(&c.name()))
         .map(|c| format!("{}={}", c.name(), c.value()))
         .collect();
     headers.remove(header::COOKIE);
     if !kept.is_empty()
-        && let Ok(v) = HeaderValue::from_str(&kept.join("; "))
+        && let Ok(v) = HeaderValue::from_bytes(&latin1_bytes(&kept.join("; ")))
     {
         headers.insert(header::COOKIE, v);
     }
@@ -106,5 +128,47 @@ pub fn clear_all(headers: &mut HeaderMap, names: &[&str]) {
     }
     for name in names {
         clear(headers, name);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn with_cookie(bytes: &[u8]) -> HeaderMap {
+        let mut h = HeaderMap::new();
+        h.append(
+            header::COOKIE,
+            HeaderValue::from_bytes(bytes).expect("obs-text is a valid header value"),
+        );
+        h
+    }
+
+    #[test]
+    fn a_byte_over_0x7f_hides_no_cookie() {
+        let mut h = with_cookie(b"remember_token=1|abc; z=\xe9t\xe9; yam_session=s1");
+        let names: Vec<String> = request_cookies(&h)
+            .iter()
+            .map(|c| c.name().to_owned())
+            .collect();
+        assert_eq!(names, vec!["remember_token", "z", "yam_session"]);
+        strip(&mut h, &["remember_token", "yam_session"]);
+        assert_eq!(
+            h.get(header::COOKIE).map(HeaderValue::as_bytes),
+            Some(&b"z=\xe9t\xe9"[..]),
+            "the other cookie's bytes pass unchanged"
+        );
+    }
+
+    #[test]
+    fn reads_whom_a_remember_cookie_names() {
+        assert_eq!(remember_user("1|digest").as_deref(), Some("1"));
+        // Flask-Login splits at the last '|'.
+        assert_eq!(remember_user("a|b|digest").as_deref(), Some("a|b"));
+        let long = "t".repeat(200);
+        let key = remember_user(&format!("{long}|digest")).expect("a long id is still someone");
+        assert!(key.starts_with("sha256:") && key.len() == 7 + 64, "{key}");
+        assert_eq!(remember_user("no-digest"), None);
+        assert_eq!(remember_user("|digest"), None);
     }
 }

@@ -12,7 +12,7 @@ use parking_lot::Mutex;
 
 use super::cookie_jar::{self, SetCookie};
 use super::sessions::now_ms;
-use crate::sightings::{AfterAnswer, Answered, SidKeys, Sighting, Sightings, sid_of};
+use crate::sightings::{AfterAnswer, Answered, RowKey, SidKeys, Sighting, Sightings, sid_of};
 use crate::signins::{Admit, Client, Persisted};
 
 /// The kept state (force logout, revocations) of this view, in the data folder.
@@ -79,7 +79,7 @@ impl ServerSideSessions {
             if c.name() == self.rules.session && sid.is_none() {
                 sid = sid_of(c.value()).map(|s| SidKeys::of(&self.rules.key_prefix, s));
             } else if c.name() == self.rules.remember && remember.is_none() {
-                remember = cookie_jar::remember_user(c.value()).map(str::to_owned);
+                remember = cookie_jar::remember_user(c.value());
             }
         }
         let admit = self
@@ -113,9 +113,7 @@ impl ServerSideSessions {
             },
         };
         let remember_set = match cookie_jar::answered(headers, &self.rules.remember, now / 1000) {
-            Some(SetCookie::Set { value, .. }) => {
-                cookie_jar::remember_user(&value).map(str::to_owned)
-            }
+            Some(SetCookie::Set { value, .. }) => cookie_jar::remember_user(&value),
             Some(SetCookie::Cleared) | None => None,
         };
         let mut registry = self.registry.lock();
@@ -138,7 +136,10 @@ impl ServerSideSessions {
             // Its cookies were taken out: YAM answered a browser that is not signed in. Clear
             // them, unless YAM set a new (anonymous) session.
             (AfterAnswer::Keep, true) => {
-                let mut names = vec![self.rules.remember.as_str()];
+                let mut names = Vec::new();
+                if remember_set.is_none() {
+                    names.push(self.rules.remember.as_str());
+                }
                 if !matches!(answered, Answered::Set { .. }) {
                     names.push(&self.rules.session);
                 }
@@ -148,17 +149,17 @@ impl ServerSideSessions {
         }
     }
 
-    /// Ends the session a sessions-table row names (saved at once). Whether the door knew it.
-    pub fn revoke(&self, row_key: &str) -> bool {
+    /// Ends the session a sessions-table row names, and refuses its user's remember cookie
+    /// until they sign in again (saved at once). Whether the door could name the session.
+    pub fn revoke(&self, row: RowKey<'_>, user: Option<&str>) -> bool {
         let mut registry = self.registry.lock();
-        let ended = registry.revoke(row_key, now_ms());
-        if ended {
-            self.save(&registry);
-        }
-        ended
+        let named = registry.revoke(row, user, now_ms());
+        self.save(&registry);
+        named
     }
 
-    /// Everyone logged out (saved at once): how many sessions the door followed.
+    /// Everyone logged out (saved at once): how many sessions the door followed. Call
+    /// `cleared` once the folder or Redis is cleared.
     pub fn force_logout(&self) -> usize {
         let mut registry = self.registry.lock();
         let n = registry.force_logout(now_ms());
@@ -166,9 +167,16 @@ impl ServerSideSessions {
         n
     }
 
+    /// The sessions are deleted: requests that began before now may have read them.
+    pub fn cleared(&self) {
+        let mut registry = self.registry.lock();
+        registry.cleared(now_ms());
+        self.save(&registry);
+    }
+
     /// What the door saw of the session a row names.
-    pub fn find(&self, row_key: &str) -> Option<Sighting> {
-        self.registry.lock().find(row_key).cloned()
+    pub fn find(&self, row: RowKey<'_>) -> Option<Sighting> {
+        self.registry.lock().find(row).cloned()
     }
 
     /// The sessions the door follows now.

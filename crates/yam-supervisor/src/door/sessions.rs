@@ -134,7 +134,7 @@ impl DoorSessions {
                     Err(_) => {}
                 }
             } else if name == self.rules.remember && remember.is_none() {
-                remember = cookie_jar::remember_user(c.value()).map(str::to_owned);
+                remember = cookie_jar::remember_user(c.value());
             } else if name == COMPANION && companion.is_none() {
                 companion = Some(c.value().to_owned());
             }

@@ -21,7 +21,16 @@ use std::collections::HashMap;
 use md5::Md5;
 use sha2::{Digest, Sha256};
 
-use crate::signins::{Admit, Client, Ended, Persisted};
+use crate::signins::{Admit, Client, Ended, Persisted, user_key};
+
+/// How a sessions-table row names a session.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowKey<'a> {
+    /// A Flask-Session file: the sha256 (or, older cachelib, md5) of prefix + sid.
+    File(&'a str),
+    /// A Flask-Session Redis key's sid.
+    Sid(&'a str),
+}
 
 /// More sessions than this are not followed (the least recently active are forgotten first).
 pub const MAX_FOLLOWED: usize = 50_000;
@@ -142,18 +151,12 @@ impl Sightings {
         if sid.is_some_and(|k| self.state.revoked.contains_key(&k.id)) {
             return Admit::LogOut(Ended::Revoked);
         }
-        let Some(forced_at) = self.state.logged_out_at else {
-            return Admit::Pass;
-        };
-        // A session YAM began after the force logout (its files were deleted then: any other
-        // session id is one YAM no longer knows).
-        let fresh = sid
-            .and_then(|k| self.live.get(&k.id))
-            .is_some_and(|s| s.first_seen > forced_at);
+        // The door cannot see whether the session is signed in (that is in YAM's file), so
+        // a refused remember cookie is taken out whatever session comes with it: a new
+        // anonymous session plus an old remember cookie would sign the browser in.
         match remember_user {
-            // The remember cookie would sign this browser back in by itself.
-            Some(user) if !fresh && !self.state.back_since_logout.contains(user) => {
-                Admit::LogOut(Ended::ForcedOut)
+            Some(user) if !self.state.remember_ok(user) => {
+                Admit::LogOut(self.state.remember_ended(user))
             }
             Some(_) | None => Admit::Pass,
         }
@@ -171,15 +174,23 @@ impl Sightings {
     ) -> AfterAnswer {
         let revoked = sid.is_some_and(|k| self.state.revoked.contains_key(&k.id));
         let forced = self.state.logged_out_at.is_some_and(|t| t >= started_ms);
-        if (revoked || forced) && matches!(answered, Answered::Set { .. }) {
+        if revoked || forced {
+            // YAM may have read the session before its file was deleted, and write it back
+            // at the end of this request: that id is refused from now on.
             if let Some(k) = sid {
-                self.forget(&k.id);
+                let until = self.forget(&k.id).map_or(0, |s| s.expires_at);
+                self.state
+                    .revoked
+                    .insert(k.id.clone(), until.max(now_ms + self.lifetime_ms));
+                self.state_version += 1;
             }
-            return AfterAnswer::LogOut;
+            if matches!(answered, Answered::Set { .. }) {
+                return AfterAnswer::LogOut;
+            }
+            return AfterAnswer::Keep;
         }
         if let Some(user) = remember_set_for
-            && self.state.logged_out_at.is_some()
-            && self.state.back_since_logout.insert(user.to_owned())
+            && self.state.signed_in_again(user)
         {
             self.state_version += 1;
         }
@@ -248,39 +259,43 @@ impl Sightings {
         if self.live.len() < MAX_FOLLOWED {
             return;
         }
-        let oldest = self
+        // The least recently active tenth at once: the next inserts cost nothing.
+        let mut by_age: Vec<(u64, String)> = self
             .live
             .values()
-            .min_by_key(|s| s.last_activity)
-            .map(|s| s.keys.id.clone());
-        if let Some(id) = oldest {
+            .map(|s| (s.last_activity, s.keys.id.clone()))
+            .collect();
+        let n = (MAX_FOLLOWED / 10).max(1);
+        by_age.select_nth_unstable_by_key(n - 1, |(at, _)| *at);
+        for (_, id) in by_age.into_iter().take(n) {
             self.forget(&id);
         }
     }
 
-    /// The session a sessions-table row names: a file name (sha256 or md5) or a Redis sid.
-    pub fn find(&self, row_key: &str) -> Option<&Sighting> {
-        self.live
-            .get(row_key)
-            .or_else(|| self.by_md5.get(row_key).and_then(|id| self.live.get(id)))
-            .or_else(|| {
-                valid_sid(row_key)
-                    .then(|| self.live.get(&SidKeys::of(&self.prefix, row_key).id))
-                    .flatten()
-            })
+    /// The id (`SidKeys::id`) of the session a row names, when it can be told.
+    fn id_of(&self, row: RowKey<'_>) -> Option<String> {
+        match row {
+            RowKey::File(name) if name.len() == 64 => Some(name.to_owned()),
+            RowKey::File(name) => self.by_md5.get(name).cloned(),
+            RowKey::Sid(sid) => valid_sid(sid).then(|| SidKeys::of(&self.prefix, sid).id),
+        }
     }
 
-    /// Ends the session a row names (its browser is logged out when it comes back), until it
-    /// would have expired. Whether the door knew it.
-    pub fn revoke(&mut self, row_key: &str, now_ms: u64) -> bool {
-        let id = match self.find(row_key) {
-            Some(s) => s.keys.id.clone(),
-            // Not seen yet: kept all the same, by the id its browser will bring.
-            None if valid_sid(row_key) && row_key.len() != 64 && row_key.len() != 32 => {
-                SidKeys::of(&self.prefix, row_key).id
-            }
-            None if row_key.len() == 64 => row_key.to_owned(),
-            None => return false,
+    /// What the door saw of the session a row names.
+    pub fn find(&self, row: RowKey<'_>) -> Option<&Sighting> {
+        self.live.get(&self.id_of(row)?)
+    }
+
+    /// Ends the session a row names (its browser is logged out when it comes back, until the
+    /// session would have expired), and refuses the remember cookie of `user` (its user)
+    /// until they sign in again. Whether the door could name that session.
+    pub fn revoke(&mut self, row: RowKey<'_>, user: Option<&str>, now_ms: u64) -> bool {
+        if let Some(user) = user {
+            self.state.remember_refused.insert(user_key(user));
+            self.state_version += 1;
+        }
+        let Some(id) = self.id_of(row) else {
+            return false;
         };
         let until = self
             .forget(&id)
@@ -301,6 +316,16 @@ impl Sightings {
         self.counts_version += 1;
         self.state_version += 1;
         n
+    }
+
+    /// The folder or Redis is cleared: the force logout's moment moves here, so a request
+    /// that began before the sessions were gone has what YAM sets cleared, and its session
+    /// refused.
+    pub fn cleared(&mut self, now_ms: u64) {
+        if self.state.logged_out_at.is_some() {
+            self.state.logged_out_at = Some(now_ms);
+            self.state_version += 1;
+        }
     }
 
     /// Forgets what has expired.

@@ -1,4 +1,5 @@
 use super::*;
+use RowKey::{File, Sid};
 
 const HOUR: u64 = 3_600_000;
 const PREFIX: &str = "session:";
@@ -58,12 +59,15 @@ fn follows_a_session_from_login_to_logout() {
     assert_eq!(set(&mut s, None, "a", 1_000), AfterAnswer::Keep);
     assert_eq!(s.live(1_000), 1);
     let seen = s
-        .find(&keys("a").id)
+        .find(File(&keys("a").id))
         .expect("found by its sha256 file name");
     assert_eq!(seen.begun_at, Some(1_000));
     assert_eq!(seen.client, client("10.0.0.1"));
-    assert!(s.find(&keys("a").md5).is_some(), "and by its md5 file name");
-    assert!(s.find("a").is_some(), "and by its sid (a Redis row)");
+    assert!(
+        s.find(File(&keys("a").md5)).is_some(),
+        "and by its md5 file name"
+    );
+    assert!(s.find(Sid("a")).is_some(), "and by its sid (a Redis row)");
 
     // A later request continues it, from another address.
     s.answer(
@@ -73,7 +77,7 @@ fn follows_a_session_from_login_to_logout() {
         client("10.0.0.2"),
         (5_000, 5_000),
     );
-    let seen = s.find("a").expect("live");
+    let seen = s.find(Sid("a")).expect("live");
     assert_eq!(
         (seen.last_activity, seen.client.clone()),
         (5_000, client("10.0.0.2"))
@@ -82,7 +86,7 @@ fn follows_a_session_from_login_to_logout() {
 
     // A browser the door had not seen, whose session YAM refreshes: seen, not begun here.
     set(&mut s, Some("b"), "b", 6_000);
-    assert_eq!(s.find("b").map(|x| x.begun_at), Some(None));
+    assert_eq!(s.find(Sid("b")).map(|x| x.begun_at), Some(None));
     assert_eq!(s.live(6_000), 2);
 
     // Logout clears the cookie.
@@ -94,7 +98,7 @@ fn follows_a_session_from_login_to_logout() {
         (7_000, 7_000),
     );
     assert_eq!(s.live(7_000), 1);
-    assert!(s.find("a").is_none());
+    assert!(s.find(Sid("a")).is_none());
 }
 
 #[test]
@@ -102,8 +106,8 @@ fn a_new_session_id_ends_the_old_one() {
     let mut s = fresh();
     set(&mut s, None, "old", 1_000);
     set(&mut s, Some("old"), "new", 2_000);
-    assert!(s.find("old").is_none());
-    assert_eq!(s.find("new").map(|x| x.begun_at), Some(Some(2_000)));
+    assert!(s.find(Sid("old")).is_none());
+    assert_eq!(s.find(Sid("new")).map(|x| x.begun_at), Some(Some(2_000)));
     assert_eq!(s.live(2_000), 1);
 }
 
@@ -140,24 +144,26 @@ fn expiry_uses_the_cookie_else_the_lifetime() {
     s.expire(1_000 + 4 * HOUR);
     assert_eq!(s.live(1_000 + 4 * HOUR), 0);
     assert!(
-        s.find(&keys("b").md5).is_none(),
+        s.find(File(&keys("b").md5)).is_none(),
         "the md5 index is cleaned too"
     );
 }
 
 #[test]
 fn a_revoked_browser_is_logged_out_with_its_remember_cookie() {
-    for row_key in [keys("a").id, keys("a").md5, "a".to_owned()] {
+    let a = keys("a");
+    for row in [File(&a.id), File(&a.md5), Sid("a")] {
         let mut s = fresh();
         set(&mut s, None, "a", 1_000);
         set(&mut s, None, "b", 1_000);
-        assert!(s.revoke(&row_key, 2_000), "{row_key}");
+        assert!(s.revoke(row, Some("1"), 2_000), "{row:?}");
         assert_eq!(s.live(2_000), 1);
         assert_eq!(
             s.admit(Some(&keys("a")), Some("1")),
             Admit::LogOut(Ended::Revoked)
         );
         assert_eq!(s.admit(Some(&keys("b")), Some("2")), Admit::Pass);
+        assert_eq!(s.admit(Some(&keys("b")), None), Admit::Pass);
         assert!(s.persisted().revoked.contains_key(&keys("a").id));
         assert!(
             !serde_json::to_string(s.persisted())
@@ -165,13 +171,39 @@ fn a_revoked_browser_is_logged_out_with_its_remember_cookie() {
                 .contains("\"a\""),
             "the sid itself is never kept"
         );
+        // The revoked browser (or whoever holds its cookies) drops its session cookie and
+        // keeps the remember cookie: still refused, with any session, until user 1 signs in.
+        assert_eq!(s.admit(None, Some("1")), Admit::LogOut(Ended::Revoked));
+        set(&mut s, None, "anonymous", 2_500);
+        assert_eq!(
+            s.admit(Some(&keys("anonymous")), Some("1")),
+            Admit::LogOut(Ended::Revoked)
+        );
         // Remembered until the session would have expired.
         s.expire(1_000 + 4 * HOUR);
         assert_eq!(s.admit(Some(&keys("a")), None), Admit::Pass);
+        // User 1 signs in again (YAM gives them a new remember cookie): theirs counts again.
+        s.answer(
+            None,
+            &Answered::Set {
+                keys: keys("a2"),
+                expires: None,
+            },
+            Some("1"),
+            client("10.0.0.1"),
+            (3_000, 3_000),
+        );
+        assert_eq!(s.admit(None, Some("1")), Admit::Pass);
     }
+    let mut s = fresh();
     assert!(
-        !fresh().revoke("0123456789abcdef0123456789abcdef", 1),
-        "an unknown md5 name"
+        !s.revoke(File("0123456789abcdef0123456789abcdef"), Some("7"), 1),
+        "an md5 name the door never saw cannot be named"
+    );
+    assert_eq!(
+        s.admit(None, Some("7")),
+        Admit::LogOut(Ended::Revoked),
+        "but its user's remember cookie is refused all the same"
     );
 }
 
@@ -180,7 +212,7 @@ fn a_revoke_while_the_request_is_under_way_clears_what_yam_sets() {
     let mut s = fresh();
     set(&mut s, None, "a", 1_000);
     assert_eq!(s.admit(Some(&keys("a")), None), Admit::Pass);
-    s.revoke("a", 1_500);
+    s.revoke(Sid("a"), None, 1_500);
     assert_eq!(set(&mut s, Some("a"), "a", 2_000), AfterAnswer::LogOut);
     assert_eq!(s.live(2_000), 0);
 }
@@ -234,11 +266,43 @@ fn force_logout_holds_against_remember_cookies_until_their_user_signs_in() {
 }
 
 #[test]
-fn a_session_begun_after_the_force_logout_keeps_its_remember_cookie() {
+fn a_new_anonymous_session_does_not_carry_an_old_remember_cookie_in() {
     let mut s = fresh();
     s.force_logout(2_000);
+    // YAM gave the refused browser a new, anonymous session (its login page's flash).
     set(&mut s, None, "c", 3_000);
-    assert_eq!(s.admit(Some(&keys("c")), Some("3")), Admit::Pass);
+    assert_eq!(
+        s.admit(Some(&keys("c")), Some("3")),
+        Admit::LogOut(Ended::ForcedOut)
+    );
+    assert_eq!(s.admit(Some(&keys("c")), None), Admit::Pass);
+}
+
+#[test]
+fn a_request_under_way_while_the_files_are_deleted_has_its_session_refused() {
+    let mut s = fresh();
+    set(&mut s, None, "a", 1_000);
+    s.force_logout(2_000);
+    s.cleared(2_050);
+    // Began after the door's logout, before the files were gone: YAM may write the session
+    // back, whatever its answer says.
+    let after = s.answer(
+        Some(&keys("a")),
+        &Answered::Untouched,
+        None,
+        client("10.0.0.1"),
+        (2_020, 2_100),
+    );
+    assert_eq!(after, AfterAnswer::Keep);
+    assert_eq!(
+        s.admit(Some(&keys("a")), None),
+        Admit::LogOut(Ended::Revoked),
+        "that session id is refused from now on"
+    );
+    assert_eq!(s.live(2_100), 0);
+    // A request that began after the files were gone is not touched.
+    set(&mut s, None, "b", 2_200);
+    assert_eq!(s.live(2_200), 1);
 }
 
 #[test]
@@ -247,10 +311,11 @@ fn the_sessions_followed_are_bounded() {
     for i in 0..MAX_FOLLOWED + 10 {
         set(&mut s, None, &format!("sid{i}"), 1_000 + i as u64);
     }
-    assert_eq!(s.live(1_000), MAX_FOLLOWED);
+    // Full: the least recently active tenth went at once, so the next inserts cost nothing.
+    assert_eq!(s.live(1_000), MAX_FOLLOWED - MAX_FOLLOWED / 10 + 10);
     assert!(
-        s.find("sid0").is_none(),
+        s.find(Sid("sid0")).is_none(),
         "the least recently active went first"
     );
-    assert!(s.find(&format!("sid{}", MAX_FOLLOWED + 9)).is_some());
+    assert!(s.find(Sid(&format!("sid{}", MAX_FOLLOWED + 9))).is_some());
 }

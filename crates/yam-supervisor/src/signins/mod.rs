@@ -14,7 +14,7 @@ mod tests;
 use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 
 use crate::tally::{Counts, UserCount};
-pub use persist::Persisted;
+pub use persist::{Persisted, user_key};
 
 /// Who a session cookie says, as the door read it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -182,30 +182,30 @@ impl SignIns {
         if request.forged_session {
             return Admit::LogOut(Ended::Forged);
         }
-        let Some(forced_at) = self.state.logged_out_at else {
-            return Admit::Pass;
-        };
-        let fresh_sign_in = request
-            .companion
-            .and_then(|c| self.live.get(c))
-            .is_some_and(|s| s.seen_at > forced_at);
-        match &request.session {
+        if let Some(forced_at) = self.state.logged_out_at
+            && let Some(view) = &request.session
+            && view.user.is_some()
+        {
+            let fresh_sign_in = request
+                .companion
+                .and_then(|c| self.live.get(c))
+                .is_some_and(|s| s.seen_at > forced_at);
             // Signed before the force logout (or within its second, unless the door saw this
             // sign-in begin after it): that browser was logged out.
-            Some(view) if view.user.is_some() && !fresh_sign_in => {
-                if view.signed_at.saturating_mul(1000) <= forced_at {
-                    return Admit::LogOut(Ended::ForcedOut);
-                }
-                Admit::Pass
+            if !fresh_sign_in && view.signed_at.saturating_mul(1000) <= forced_at {
+                return Admit::LogOut(Ended::ForcedOut);
             }
-            Some(_) => Admit::Pass,
-            // Only a remember cookie: it would sign the browser back in by itself.
-            None => match request.remember_user {
-                Some(user) if !self.state.back_since_logout.contains(user) => {
-                    Admit::LogOut(Ended::ForcedOut)
-                }
-                Some(_) | None => Admit::Pass,
-            },
+        }
+        if request.session.as_ref().is_some_and(|v| v.user.is_some()) {
+            return Admit::Pass;
+        }
+        // No one signed in by the session: a remember cookie would sign the browser in by
+        // itself — not after a force logout or a revoke, until its user signs in again.
+        match request.remember_user {
+            Some(user) if !self.state.remember_ok(user) => {
+                Admit::LogOut(self.state.remember_ended(user))
+            }
+            Some(_) | None => Admit::Pass,
         }
     }
 
@@ -251,9 +251,7 @@ impl SignIns {
         if login {
             self.logins_seen += 1;
             self.counts_version += 1;
-            if self.state.logged_out_at.is_some()
-                && self.state.back_since_logout.insert(user_id.clone())
-            {
+            if self.state.signed_in_again(&user_key(&user_id)) {
                 self.state_version += 1;
             }
         }
@@ -332,6 +330,7 @@ impl SignIns {
         self.state
             .revoked
             .insert(id.to_owned(), s.expires_at.max(now_ms));
+        self.state.remember_refused.insert(user_key(&s.user_id));
         true
     }
 

@@ -16,8 +16,49 @@ pub struct Persisted {
     pub logged_out_at: Option<u64>,
     /// Users who signed in again since then: their remember cookie is theirs again.
     pub back_since_logout: BTreeSet<String>,
-    /// Revoked sign-ins (companion ids) and until when they are remembered.
+    /// Revoked sign-ins (companion ids, or hashed session ids) and until when they are
+    /// remembered.
     pub revoked: BTreeMap<String, u64>,
+    /// Users one of whose sign-ins was revoked: their remember cookie (Flask-Login's is the same
+    /// in every browser of a user) is refused until they sign in again.
+    pub remember_refused: BTreeSet<String>,
+}
+
+impl Persisted {
+    /// Whether a remember cookie of `user` (see `user_key`) may sign a browser in.
+    pub fn remember_ok(&self, user: &str) -> bool {
+        let forced_out = self.logged_out_at.is_some() && !self.back_since_logout.contains(user);
+        !forced_out && !self.remember_refused.contains(user)
+    }
+
+    /// Why a remember cookie of `user` is refused.
+    pub fn remember_ended(&self, user: &str) -> super::Ended {
+        if self.remember_refused.contains(user) {
+            super::Ended::Revoked
+        } else {
+            super::Ended::ForcedOut
+        }
+    }
+
+    /// `user` signed in again: their remember cookie counts again. Whether that changed.
+    pub fn signed_in_again(&mut self, user: &str) -> bool {
+        let back = self.logged_out_at.is_some() && self.back_since_logout.insert(user.to_owned());
+        self.remember_refused.remove(user) || back
+    }
+}
+
+/// How a user id is kept and compared: itself, or — longer than 64 bytes (Flask-Login's
+/// alternative tokens) — its sha256.
+pub fn user_key(id: &str) -> String {
+    if id.len() <= 64 {
+        id.to_owned()
+    } else {
+        use sha2::Digest as _;
+        format!(
+            "sha256:{}",
+            hex::encode(sha2::Sha256::digest(id.as_bytes()))
+        )
+    }
 }
 
 impl Persisted {

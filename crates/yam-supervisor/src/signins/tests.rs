@@ -369,3 +369,51 @@ fn parallel_first_requests_of_one_browser_are_one_sign_in() {
     );
     assert_eq!(r.counts(1_100, 0).live, 2);
 }
+
+/// Red team, round 4: whoever holds a revoked browser's cookies drops the session and
+/// companion cookies and keeps the remember cookie, or pairs it with a new anonymous session.
+#[test]
+fn a_revoked_users_remember_cookie_is_refused_until_they_sign_in_again() {
+    let mut r = registry();
+    let a = login(&mut r, "1", "admin", "10.0.0.1", 1_000);
+    let other = login(&mut r, "1", "admin", "10.0.0.2", 1_000);
+    assert!(r.revoke(&a, 2_000));
+    let only_remember = Request {
+        remember_user: Some("1"),
+        ..Request::default()
+    };
+    assert_eq!(r.admit(&only_remember), Admit::LogOut(Ended::Revoked));
+    let anonymous = Request {
+        session: Some(CookieView {
+            user: None,
+            signed_at: 3,
+        }),
+        remember_user: Some("1"),
+        ..Request::default()
+    };
+    assert_eq!(r.admit(&anonymous), Admit::LogOut(Ended::Revoked));
+    // The user's other browser, signed in by its session, is not touched.
+    assert_eq!(
+        visit(&mut r, &other, as_user("1", "admin", 3_000), 3_000).0,
+        Admit::Pass
+    );
+    // They sign in again with YAM's form: their remember cookie counts again.
+    login(&mut r, "1", "admin", "10.0.0.1", 4_000);
+    assert_eq!(r.admit(&only_remember), Admit::Pass);
+}
+
+#[test]
+fn after_a_force_logout_an_anonymous_session_does_not_carry_an_old_remember_cookie_in() {
+    let mut r = registry();
+    login(&mut r, "1", "admin", "10.0.0.1", 1_000);
+    r.force_logout(2_000);
+    let anonymous = Request {
+        session: Some(CookieView {
+            user: None,
+            signed_at: 3,
+        }),
+        remember_user: Some("1"),
+        ..Request::default()
+    };
+    assert_eq!(r.admit(&anonymous), Admit::LogOut(Ended::ForcedOut));
+}

@@ -14,6 +14,7 @@ use crate::readers::FileInfo;
 use crate::redis_watcher::{self, RedisLayout, RedisSource};
 use crate::server_api::ServerApi;
 use crate::settings::{self, ProfileKind, SettingError, Settings};
+use crate::sightings::RowKey;
 use crate::status::{SessionList, SessionRow};
 
 /// Rows asked from the server's admin API per request, and how many requests at most.
@@ -221,7 +222,10 @@ impl Driver {
                     )
                 } else {
                     // First at the door: a request under way now has what YAM sets cleared.
-                    let at_door = self.sids_at_door().map(|s| s.force_logout()).is_some();
+                    let at_door = self.sids_at_door();
+                    if let Some(sids) = &at_door {
+                        sids.force_logout();
+                    }
                     let (n, what) = match self.redis() {
                         Some(source) => (
                             in_redis(source, redis_watcher::clear).await?,
@@ -233,11 +237,14 @@ impl Driver {
                             ("session file", ""),
                         ),
                     };
+                    if let Some(sids) = &at_door {
+                        sids.cleared();
+                    }
                     format!(
                         "Deleted {}{}: everyone must log in again.{}",
                         yam_sessions::words::count(n, what.0),
                         what.1,
-                        if at_door {
+                        if at_door.is_some() {
                             " Remember-me cookies are refused at the door until each user signs \
                              in again."
                         } else {
@@ -274,6 +281,18 @@ impl Driver {
             Counting::Door(sessions) => Some(std::sync::Arc::clone(sessions)),
             Counting::Folders(_) | Counting::Redis(_) => None,
         };
+        // A Flask-Session YAM behind the door: first at the door (a request from now on must
+        // not sign that browser back in with its remember cookie), then the session itself.
+        if door.is_none()
+            && let Some(sids) = self.sids_at_door()
+        {
+            let row = if flask_redis {
+                RowKey::Sid(key)
+            } else {
+                RowKey::File(key)
+            };
+            sids.revoke(row, self.row_user(key).as_deref());
+        }
         let ended = match (self.api(), self.redis()) {
             _ if door.is_some() => door.as_ref().is_some_and(|d| d.revoke(key)),
             (Some(api), _) => api
@@ -303,14 +322,13 @@ impl Driver {
                 "No such session (it may have ended already).".into(),
             ));
         }
-        // A Flask-Session YAM: its browser's remember cookie would sign it straight back in.
-        if door.is_none()
-            && let Some(sids) = self.sids_at_door()
-        {
-            sids.revoke(key);
-        }
-        self.log
-            .supervisor(&format!("Revoked session {}", &key[..8]));
+        // File names and companion ids are not secrets; a Flask-Session id is one.
+        let shown = if valid_key(key) || crate::signins::valid_id(key) {
+            key.get(..8).unwrap_or(key)
+        } else {
+            "(a Flask-Session id)"
+        };
+        self.log.supervisor(&format!("Revoked session {shown}"));
         self.refresh_counts();
         Ok("Session ended.".into())
     }
@@ -318,6 +336,27 @@ impl Driver {
     pub(super) async fn sessions(&mut self) -> Result<SessionList, ActionError> {
         let list = self.listed_sessions().await?;
         Ok(self.with_door_view(list))
+    }
+
+    /// The user of the session a folder or Redis row names, as last read there.
+    fn row_user(&self, key: &str) -> Option<String> {
+        match &self.watcher {
+            Counting::Folders(w) => w
+                .snapshot()
+                .into_iter()
+                .find(|(path, _)| {
+                    path.file_name()
+                        .and_then(|n| n.to_str())
+                        .is_some_and(|n| n.trim_end_matches(".json") == key)
+                })
+                .and_then(|(_, info)| info.user_id),
+            Counting::Redis(w) => w
+                .scanned()
+                .into_iter()
+                .find(|(sid, _)| sid == key)
+                .and_then(|(_, info)| info.user_id),
+            Counting::Door(_) => None,
+        }
     }
 
     /// Adds what the door saw of a Flask-Session YAM's sessions (each browser's address,
@@ -330,8 +369,14 @@ impl Driver {
             return list;
         }
         let mut matched = 0;
+        let redis = list.source == "redis";
         for row in &mut list.sessions {
-            let Some(seen) = sids.find(&row.key) else {
+            let key = if redis {
+                RowKey::Sid(&row.key)
+            } else {
+                RowKey::File(&row.key)
+            };
+            let Some(seen) = sids.find(key) else {
                 continue;
             };
             matched += 1;

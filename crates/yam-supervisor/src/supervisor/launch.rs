@@ -276,9 +276,18 @@ impl Driver {
             ));
             return;
         }
-        if let Some(sids) = self.sids_at_door() {
+        let at_door = self.sids_at_door();
+        if let Some(sids) = &at_door {
             sids.force_logout();
         }
+        self.clear_python_stores(plan).await;
+        if let Some(sids) = &at_door {
+            sids.cleared();
+        }
+    }
+
+    /// Deletes a Flask-Session YAM's sessions (its Redis keys, or its files).
+    async fn clear_python_stores(&mut self, plan: &crate::profile::LaunchPlan) {
         if let Some(source) = plan.sessions_redis.clone() {
             match super::actions::in_redis(source, redis_watcher::clear).await {
                 Ok(n) => self.log.supervisor(&format!(
