@@ -7,7 +7,7 @@ use std::time::Instant;
 
 use super::Plan;
 use crate::procs::{self, Bins};
-use crate::report::{Row, median, percentile};
+use crate::report::{Row, median, quantile};
 use crate::wrk;
 
 const PATH: &str = "/api/session/time-remaining";
@@ -170,7 +170,7 @@ pub fn logins(bins: &Bins, plan: Plan, rows: &mut Vec<Row>) -> anyhow::Result<()
         "≤ 2×",
         Some(l / i <= 2.0),
     ));
-    let _ = percentile(&mut times, 0.99);
+    let _ = quantile(&mut times, 0.99);
     Ok(())
 }
 

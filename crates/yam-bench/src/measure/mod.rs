@@ -6,6 +6,7 @@ pub mod restarts;
 pub mod scan;
 pub mod server;
 pub mod shared;
+mod steady_load;
 pub mod supervisor;
 pub mod tray;
 
