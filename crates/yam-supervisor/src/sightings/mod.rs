@@ -154,12 +154,7 @@ impl Sightings {
         // The door cannot see whether the session is signed in (that is in YAM's file), so
         // a refused remember cookie is taken out whatever session comes with it: a new
         // anonymous session plus an old remember cookie would sign the browser in.
-        match remember_user {
-            Some(user) if !self.state.remember_ok(user) => {
-                Admit::LogOut(self.state.remember_ended(user))
-            }
-            Some(_) | None => Admit::Pass,
-        }
+        self.state.admit_remember(remember_user)
     }
 
     /// Follows an answer. `sid`: the request's session as it went to YAM (`None` when the

@@ -201,12 +201,7 @@ impl SignIns {
         }
         // No one signed in by the session: a remember cookie would sign the browser in by
         // itself — not after a force logout or a revoke, until its user signs in again.
-        match request.remember_user {
-            Some(user) if !self.state.remember_ok(user) => {
-                Admit::LogOut(self.state.remember_ended(user))
-            }
-            Some(_) | None => Admit::Pass,
-        }
+        self.state.admit_remember(request.remember_user)
     }
 
     /// Follows an answer: the sign-in it began, continued or ended. `admitted`: what the

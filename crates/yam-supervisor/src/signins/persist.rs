@@ -25,18 +25,18 @@ pub struct Persisted {
 }
 
 impl Persisted {
-    /// Whether a remember cookie of `user` (see `user_key`) may sign a browser in.
-    pub fn remember_ok(&self, user: &str) -> bool {
-        let forced_out = self.logged_out_at.is_some() && !self.back_since_logout.contains(user);
-        !forced_out && !self.remember_refused.contains(user)
-    }
-
-    /// Why a remember cookie of `user` is refused.
-    pub fn remember_ended(&self, user: &str) -> super::Ended {
+    /// Whether a remember cookie of `user` (see `user_key`) may sign a browser in by itself:
+    /// not after a revoke of that user's sign-in or a force logout, until they sign in again.
+    pub fn admit_remember(&self, user: Option<&str>) -> super::Admit {
+        let Some(user) = user else {
+            return super::Admit::Pass;
+        };
         if self.remember_refused.contains(user) {
-            super::Ended::Revoked
+            super::Admit::LogOut(super::Ended::Revoked)
+        } else if self.logged_out_at.is_some() && !self.back_since_logout.contains(user) {
+            super::Admit::LogOut(super::Ended::ForcedOut)
         } else {
-            super::Ended::ForcedOut
+            super::Admit::Pass
         }
     }
 
