@@ -5,6 +5,7 @@ mod actions;
 mod driver;
 mod history_file;
 mod launch;
+mod session_list;
 #[cfg(test)]
 mod shutdown_tests;
 mod tickets;
