@@ -87,7 +87,8 @@ export class SessionsView {
     $('page-next').disabled = this.page >= pages - 1;
     const total = this.list.total || 0;
     const parts = [`${matching} of ${plural(total, 'session')}`];
-    if (this.list.source && this.list.source !== 'none') parts.push(`from the ${this.list.source}`);
+    // The door's note says where its rows come from ("Seen at the door: …").
+    if (this.list.source && !['none', 'door'].includes(this.list.source)) parts.push(`from the ${this.list.source}`);
     if (this.list.note) parts.push(this.list.note);
     $('sessions-summary').textContent = parts.join(' · ');
     this.renderEmpty(matching);
