@@ -105,6 +105,9 @@ pub struct SignIn {
     pub seen_at: u64,
     pub last_activity: u64,
     pub expires_at: u64,
+    /// Whether `expires_at` is the cookie's own expiry (else the lifetime after the last
+    /// request, which slides).
+    pub cookie_expiry: bool,
     pub client: Client,
 }
 
@@ -260,7 +263,13 @@ impl SignIns {
             && !login
         {
             s.last_activity = now_ms;
-            s.expires_at = s.expires_at.max(expires_ms);
+            // The cookie's own expiry, as YAM set it last, wins (a mode switch shortens it);
+            // without one the lifetime slides from each request.
+            match cookie_expires {
+                Some(_) => (s.expires_at, s.cookie_expiry) = (expires_ms, true),
+                None if !s.cookie_expiry => s.expires_at = s.expires_at.max(expires_ms),
+                None => {}
+            }
             if username.is_some() {
                 s.username = username;
             }
@@ -303,6 +312,7 @@ impl SignIns {
                 seen_at: now_ms,
                 last_activity: now_ms,
                 expires_at: expires_ms,
+                cookie_expiry: cookie_expires.is_some(),
                 client,
             },
         );

@@ -275,6 +275,38 @@ fn sessions_expire_with_their_cookie_or_the_lifetime() {
     assert_eq!(r.list(0)[0].expires_at, 2 * HOUR);
 }
 
+/// Single-session mode turned on: YAM (2 h now) signs the cookie again with an expiry 2 h away;
+/// the sign-in expires with it, not 4 h after its login (the window showed 3:59 left).
+#[test]
+fn the_cookies_own_expiry_wins_when_yam_shortens_it() {
+    let mut r = registry();
+    let a = login(&mut r, "1", "admin", "10.0.0.1", 0);
+    assert_eq!(r.list(0)[0].expires_at, 4 * HOUR);
+    r.set_lifetime(2 * HOUR);
+    let later = 60_000;
+    let view = as_user("1", "admin", later);
+    r.answer(
+        Some(&a),
+        Some(&view),
+        &Answer::Set {
+            view: view.clone(),
+            expires: Some(later / 1000 + 2 * 3600),
+        },
+        browser("10.0.0.1"),
+        (later, later),
+    );
+    assert_eq!(r.list(later)[0].expires_at, later + 2 * HOUR);
+    // An answer that leaves the cookie alone leaves its expiry alone.
+    r.answer(
+        Some(&a),
+        Some(&view),
+        &Answer::Untouched,
+        browser("10.0.0.1"),
+        (later + 1_000, later + 1_000),
+    );
+    assert_eq!(r.list(later + 1_000)[0].expires_at, later + 2 * HOUR);
+}
+
 #[test]
 fn another_user_in_the_same_browser_is_a_new_sign_in() {
     let mut r = registry();
