@@ -295,3 +295,39 @@ async fn what_yam_did_to_open_sessions_at_a_mode_switch_is_measured() {
     );
     h.stop().await;
 }
+
+/// A wrong YAM secret in Settings (found by an admin's walk: every browser was sent back to the
+/// login page, silently, while the window counted them). YAM's own cookies prove the secret
+/// wrong: the door then lets them through and counts them unverified, and the status says why.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_wrong_secret_in_the_settings_locks_nobody_out_and_is_reported() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let yam = dir.path().join("YAM");
+    copy_dir(&yam_testkit::fixture("yam_cookie_app"), &yam).expect("copy the stand-in");
+    let settings = format!(
+        "{}yam_secret_key = \"not-the-secret-yam-signs-with\"\n",
+        python_settings(&yam).await
+    );
+    let h = harness_tuned(&settings, free_port(), dir, |_| {});
+    h.running().await;
+    let b = h.url();
+    blocking(move || {
+        let mut bob = sign_in(&b, "bob@example.com", "Firefox");
+        for _ in 0..3 {
+            assert!(signed_in(&mut bob), "signed in with the cookie YAM made");
+        }
+    })
+    .await;
+    h.wait("bob counted", counted(1, 1)).await;
+    let status = h.supervisor.status();
+    assert_eq!(status.sessions_source, "door_unverified");
+    assert!(
+        status
+            .warnings
+            .iter()
+            .any(|w| w.contains("secret key") && w.contains("does not match the one YAM signs")),
+        "{:?}",
+        status.warnings
+    );
+    h.stop().await;
+}

@@ -35,7 +35,7 @@ use tokio::sync::watch;
 use crate::lifecycle::{Gen, Route};
 pub use at_door::AtDoor;
 pub use server_side::{SIGHTINGS_FILE, ServerSideSessions, SidRules};
-pub use sessions::{COMPANION, CookieRules, DoorSessions, SESSIONS_FILE, now_ms};
+pub use sessions::{COMPANION, CookieRules, DoorSessions, SESSIONS_FILE, SecretCheck, now_ms};
 pub use unavailable::Unavailable;
 pub use upstream::Backend;
 

@@ -7,6 +7,7 @@
 
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU8, Ordering};
 
 use axum::http::{HeaderMap, HeaderValue, header};
 use parking_lot::Mutex;
@@ -41,10 +42,39 @@ pub struct CookieRules {
     pub state_file: PathBuf,
 }
 
+/// What YAM's own cookies say of the secret the door checks with: the first cookie YAM sets
+/// decides (and again while it does not match, so a corrected YAM is noticed). Until then a
+/// cookie that fails the check is not counted but goes to YAM, which decides; a secret that
+/// does not match is not used, so a wrong key in Settings never locks browsers out.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[repr(u8)]
+pub enum SecretCheck {
+    /// No secret: counts are the cookies' claims.
+    NoSecret,
+    /// Not proven yet by a cookie YAM set.
+    Unconfirmed,
+    /// YAM's cookies verify with it: a cookie that does not is forged.
+    Confirmed,
+    /// YAM's cookies do not verify with it.
+    Mismatch,
+}
+
+impl SecretCheck {
+    fn from_u8(n: u8) -> Self {
+        match n {
+            1 => Self::Unconfirmed,
+            2 => Self::Confirmed,
+            3 => Self::Mismatch,
+            _ => Self::NoSecret,
+        }
+    }
+}
+
 pub struct DoorSessions {
     rules: CookieRules,
     registry: Mutex<SignIns>,
     counts: watch::Sender<Counts>,
+    secret: AtomicU8,
 }
 
 /// What the door noted about a request, for its answer.
@@ -67,10 +97,15 @@ impl DoorSessions {
         let (state, warning) = Persisted::load(&rules.state_file);
         let registry = SignIns::new(rules.lifetime_ms, state);
         let (counts, _) = watch::channel(registry.counts(now_ms(), SOON_MS));
+        let secret = match rules.secrets {
+            Some(_) => SecretCheck::Unconfirmed,
+            None => SecretCheck::NoSecret,
+        };
         let this = Arc::new(Self {
             rules,
             registry: Mutex::new(registry),
             counts,
+            secret: AtomicU8::new(secret as u8),
         });
         (this, warning)
     }
@@ -80,8 +115,44 @@ impl DoorSessions {
         self.registry.lock().set_lifetime(lifetime_ms);
     }
 
+    /// Whether cookies are checked with a secret not proven wrong.
     pub fn verified(&self) -> bool {
-        self.rules.secrets.is_some()
+        !matches!(
+            self.secret_check(),
+            SecretCheck::NoSecret | SecretCheck::Mismatch
+        )
+    }
+
+    pub fn secret_check(&self) -> SecretCheck {
+        SecretCheck::from_u8(self.secret.load(Ordering::Relaxed))
+    }
+
+    /// Checks a cookie YAM itself just set against the secret, until one verifies.
+    fn learn_secret(&self, value: &str) {
+        let now = self.secret_check();
+        let Some(secrets) = self
+            .rules
+            .secrets
+            .as_ref()
+            .filter(|_| matches!(now, SecretCheck::Unconfirmed | SecretCheck::Mismatch))
+        else {
+            return;
+        };
+        let next = match flask_cookie::read(value, Some(secrets)) {
+            Ok(_) => SecretCheck::Confirmed,
+            Err(CookieError::BadSignature) => SecretCheck::Mismatch,
+            Err(_) => return,
+        };
+        if next != now {
+            self.secret.store(next as u8, Ordering::Relaxed);
+            match next {
+                SecretCheck::Mismatch => tracing::warn!(
+                    "YAM's secret key in the settings does not match the one YAM signs its \
+                     cookies with: sessions are counted unverified"
+                ),
+                _ => tracing::info!("YAM's cookies verify with its secret key"),
+            }
+        }
     }
 
     pub fn counts(&self) -> watch::Receiver<Counts> {
@@ -109,7 +180,11 @@ impl DoorSessions {
 
     /// `checked`: verify the signature (a browser's cookie); YAM's own answers need not be.
     fn read_session(&self, value: &str, checked: bool) -> Result<CookieView, CookieError> {
-        let secrets = self.rules.secrets.as_ref().filter(|_| checked);
+        let secrets = self
+            .rules
+            .secrets
+            .as_ref()
+            .filter(|_| checked && self.secret_check() != SecretCheck::Mismatch);
         let cookie = flask_cookie::read(value, secrets)?;
         Ok(CookieView {
             user: flask_cookie::who(&cookie, &self.rules.id_fields, &self.rules.name_field),
@@ -129,7 +204,11 @@ impl DoorSessions {
             if name == self.rules.session && session.is_none() && !forged {
                 match self.read_session(c.value(), true) {
                     Ok(view) => session = Some(view),
-                    Err(CookieError::BadSignature) => forged = true,
+                    // Forged, once YAM's own cookies proved the secret; before that, not
+                    // counted, and YAM decides.
+                    Err(CookieError::BadSignature) => {
+                        forged = self.secret_check() == SecretCheck::Confirmed;
+                    }
                     // Not a signed Flask session (or garbage): YAM decides.
                     Err(_) => {}
                 }
@@ -167,10 +246,13 @@ impl DoorSessions {
         match cookie_jar::answered(headers, &self.rules.session, now_ms() / 1000) {
             None => Answer::Untouched,
             Some(SetCookie::Cleared) => Answer::Cleared,
-            Some(SetCookie::Set { value, expires }) => match self.read_session(&value, false) {
-                Ok(view) => Answer::Set { view, expires },
-                Err(_) => Answer::Untouched,
-            },
+            Some(SetCookie::Set { value, expires }) => {
+                self.learn_secret(&value);
+                match self.read_session(&value, false) {
+                    Ok(view) => Answer::Set { view, expires },
+                    Err(_) => Answer::Untouched,
+                }
+            }
         }
     }
 

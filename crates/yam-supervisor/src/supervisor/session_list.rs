@@ -149,7 +149,12 @@ impl Driver {
     async fn listed_sessions(&mut self) -> Result<SessionList, ActionError> {
         if let Counting::Door(sessions) = &self.watcher {
             let rows: Vec<SessionRow> = sessions.list().into_iter().map(door_row).collect();
-            let note = if sessions.verified() {
+            let note = if sessions.secret_check() == crate::door::SecretCheck::Mismatch {
+                "Seen at the door, unverified: the secret key the tray has does not match the \
+                 one YAM signs its cookies with (see the warning), so these are what the cookies \
+                 claim. A browser idle since before the supervisor started appears when it \
+                 comes back."
+            } else if sessions.verified() {
                 "Seen at the door: one row per signed-in browser (Flask's signed cookies, checked \
                  with YAM's secret). A browser idle since before the supervisor started appears \
                  when it comes back."

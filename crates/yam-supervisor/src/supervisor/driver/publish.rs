@@ -131,6 +131,17 @@ impl Driver {
         let plan = self.current_plan();
         let serving = self.machine.serving().and_then(|g| self.gens.get(&g));
         let mut warnings = self.warnings.clone();
+        if let Counting::Door(d) = &self.watcher
+            && d.secret_check() == crate::door::SecretCheck::Mismatch
+        {
+            warnings.push(
+                "YAM's secret key, as the tray has it (Settings, else read from YAM's config), \
+                 does not match the one YAM signs its cookies with: sessions are counted \
+                 unverified (as the cookies claim) and every browser goes through to YAM, which \
+                 checks its cookies itself. Set the right key in Settings → YAM's secret key."
+                    .into(),
+            );
+        }
         if let Err(e) = &self.preview {
             warnings.push(format!("The settings cannot start a server: {e}"));
         }
