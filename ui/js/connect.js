@@ -47,7 +47,8 @@ export class ConnectDialog {
     list.replaceChildren(el('li', {}, 'Checking…'));
     try {
       this.checked = await this.t.checkYamFolder(folder);
-      const bad = (text) => /not |No Python|does not|no app|cannot|signed cookies/.test(text);
+      // Signed cookies are counted at the door: a finding, not a problem.
+      const bad = (text) => !/signed cookies/.test(text) && /not |No Python|does not|no app|cannot/.test(text);
       list.replaceChildren(...this.checked.findings.map((f) => el('li', { class: bad(f) ? 'bad' : '' }, f)));
     } catch (e) {
       this.checked = null;

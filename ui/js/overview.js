@@ -25,7 +25,7 @@ export class Overview {
       const c = this.status ? this.status.sessions : { live: 0, users: 0 };
       const ok = await confirmAction({
         title: 'Restart and log everyone out?',
-        text: `The server restarts and ${everyone(c)} Everyone has to log in again.`,
+        text: `The server restarts and ${everyone(c, this.status)} Everyone has to log in again.`,
         ok: 'Restart and log out',
       });
       if (ok) this.run($('btn-restart-clear'), () => this.t.restart(true), restarted(this));
@@ -34,8 +34,8 @@ export class Overview {
       const c = this.status ? this.status.sessions : { live: 0, users: 0 };
       const ok = await confirmAction({
         title: 'Log everyone out?',
-        text: `${capital(everyone(c))} Everyone has to log in again.`,
-        ok: c.live === 1 ? 'End 1 session' : `End ${c.live} sessions`,
+        text: `${capital(everyone(c, this.status))} Everyone has to log in again.`,
+        ok: atTheDoor(this.status) ? 'Log everyone out' : c.live === 1 ? 'End 1 session' : `End ${c.live} sessions`,
       });
       if (ok) this.run($('btn-force-logout'), () => this.t.forceLogout(), null);
     });
@@ -245,8 +245,18 @@ export class Overview {
 
 const PROFILE_NAMES = { embedded: 'Built-in server (yam-server)', python: 'My YAM folder (Python)', custom: 'Custom command' };
 
+// Sessions counted at the door: a browser idle since the supervisor started is not counted
+// yet, and is logged out all the same.
+function atTheDoor(s) {
+  return Boolean(s && String(s.sessions_source || '').startsWith('door'));
+}
+
 // "all 3 sessions of 2 users." / "the 1 session of 1 user." / "no session: nobody is logged in."
-function everyone(c) {
+function everyone(c, s) {
+  if (atTheDoor(s)) {
+    const seen = c.live ? `the ${plural(c.live, 'browser')} of ${plural(c.users, 'user')} seen signed in` : 'no browser seen signed in yet';
+    return `${seen}, and any browser not seen since YAM Tray started, are logged out.`;
+  }
   if (!c.live) return 'no session ends: nobody is logged in.';
   if (c.live === 1) return `the 1 session of ${plural(c.users, 'user')} ends.`;
   return `all ${plural(c.live, 'session')} of ${plural(c.users, 'user')} end.`;

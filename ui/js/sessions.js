@@ -23,6 +23,8 @@ export class SessionsView {
     $('page-prev').addEventListener('click', () => { this.page -= 1; this.render(); });
     $('page-next').addEventListener('click', () => { this.page += 1; this.render(); });
     setInterval(() => this.tick(), 1000);
+    // Last seen and expiry move with every request: refetch while the tab is shown.
+    setInterval(() => { if (!$('panel-sessions').hidden) this.refresh(); }, 10000);
   }
 
   onStatus(s) {
@@ -101,7 +103,8 @@ export class SessionsView {
       ? el('button', { type: 'button', class: 'danger', 'aria-label': `Revoke session of ${user} (${client})`, onclick: (e) => this.revoke(r, user, e.currentTarget) }, 'Revoke')
       : el('span', { class: 'muted small', title: 'This profile cannot revoke sessions.' }, '—');
     return el('tr', { 'data-key': r.key },
-      el('td', { title: when(r.created_at) }, r.damaged ? 'damaged file' : (r.created_at ? `created ${ago(r.created_at)}` : user)),
+      el('td', { title: when(r.created_at) }, r.damaged ? 'damaged file' : r.created_at ? `created ${ago(r.created_at)}`
+        : this.list.source === 'door' ? 'signed in before YAM Tray saw it' : user),
       el('td', { title: when(r.last_activity), 'data-label': 'Last seen' }, ago(r.last_activity)),
       el('td', { class: 'expires', 'data-expires': expires ?? '', title: r.expires_at ? when(r.expires_at) : 'never', 'data-label': 'Expires in' }, ''),
       el('td', { class: 'client', title: r.user_agent || '' }, client),

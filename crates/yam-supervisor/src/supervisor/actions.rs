@@ -149,9 +149,10 @@ impl Driver {
                 if let Counting::Door(sessions) = &self.watcher {
                     let n = sessions.force_logout();
                     format!(
-                        "Logged out {n} signed-in browser{} at the door: each sees YAM's login page \
-                         at its next request, and its remember-me cookie is cleared. Signing in \
-                         again works at once.",
+                        "Logged out everyone at the door ({n} browser{} seen signed in, and any \
+                         not seen since YAM Tray started): each sees YAM's login page at its \
+                         next request, and its remember-me cookie is cleared. Signing in again \
+                         works at once.",
                         if n == 1 { "" } else { "s" }
                     )
                 } else {
