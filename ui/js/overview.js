@@ -302,8 +302,10 @@ function restarted(view) {
 function switchEffect(m) {
   const at = clock(m.at_ms, { zone: true });
   const mode = m.to_multiple ? 'multiple-sessions' : 'single-session';
-  const open = m.open === 1 ? 'the 1 open session' : `the ${m.open} open sessions`;
-  return `Changing it restarts YAM. When ${mode} mode started at ${at}, YAM ended ${m.ended} of ${open} (seen at the door).`;
+  if (!m.open) return `Changing it restarts YAM. No session was open when ${mode} mode started at ${at}.`;
+  const open = m.open === 1 ? 'the 1 session open' : `the ${m.open} sessions open`;
+  // YAM ends a session when its browser comes back: the count grows as they do.
+  return `Changing it restarts YAM. Of ${open} when ${mode} mode started at ${at}, YAM has ended ${m.ended} so far (seen at the door as each browser comes back).`;
 }
 
 // "Last restart took 0.4 s; the old server answered meanwhile — nobody was refused."
@@ -312,6 +314,9 @@ export function switchSentence(s) {
   const took = `${(r.took_ms / 1000).toFixed(1)} s`;
   const what = r.after_crash ? `Back ${took} after the crash` : `Last restart took ${took}`;
   const meanwhile = r.held ? 'requests waited meanwhile' : 'the old server answered meanwhile';
-  const refused = s.door ? ' — nobody was refused' : '';
+  // A change between the built-in server and a proxied YAM closes the port for a moment.
+  const refused = s.port_reopened_in_last_switch
+    ? ' — the port closed for a moment while the kind of server changed, so a few connections may have been refused'
+    : s.door ? ' — nobody was refused' : '';
   return `${what}; ${meanwhile}${refused}.`;
 }

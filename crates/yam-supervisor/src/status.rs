@@ -91,6 +91,11 @@ pub struct Status {
     pub generations: Vec<GenView>,
     /// How long the last restart (or crash recovery) took, and whether requests waited.
     pub last_switch: Option<SwitchReport>,
+    /// The public port was closed and opened again during that switch (a change between the
+    /// built-in server, which takes the socket over, and a proxied YAM): connections may have
+    /// been refused meanwhile.
+    #[serde(default)]
+    pub port_reopened_in_last_switch: bool,
     /// The public port held by the supervisor, and what passed through it.
     pub door: Option<DoorStats>,
     pub last_exit: Option<ExitInfo>,

@@ -12,6 +12,7 @@ use std::time::Duration;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use common::steps::running_other_than;
 use common::yam_python::{Stand, python_harness, python_settings};
 use common::*;
 use yam_supervisor::status::Status;
@@ -329,5 +330,43 @@ async fn a_wrong_secret_in_the_settings_locks_nobody_out_and_is_reported() {
         "{:?}",
         status.warnings
     );
+    h.stop().await;
+}
+
+/// Changing the profile (the built-in server ↔ a Python YAM) closes and reopens the public port
+/// (one takes the socket over, the other is proxied): the status must not say "nobody was
+/// refused" for that switch (found by an admin's walk: 4 requests refused, the window said none
+/// were), while a plain restart still keeps the port.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_profile_change_that_reopens_the_port_is_not_called_seamless() {
+    let dir = tempfile::tempdir().expect("tmp");
+    let yam = dir.path().join("YAM");
+    copy_dir(&yam_testkit::fixture("yam_cookie_app"), &yam).expect("copy the stand-in");
+    let h = harness_tuned("", free_port(), dir, |_| {});
+    let first = h.running().await;
+    let mut settings = h.supervisor.settings();
+    settings.profile = yam_supervisor::settings::ProfileKind::Python;
+    settings.yam_dir = Some(yam);
+    settings.python = Some(
+        tokio::task::spawn_blocking(yam_testkit::flask_python)
+            .await
+            .expect("venv"),
+    );
+    let saved = h.supervisor.save_settings(settings).await.expect("saved");
+    assert!(saved.restarted, "{}", saved.message);
+    h.wait("the Python YAM answering", running_other_than(first.pid))
+        .await;
+    let status = h.supervisor.status();
+    assert_eq!(
+        status.profile,
+        yam_supervisor::settings::ProfileKind::Python
+    );
+    assert!(status.last_switch.is_some(), "{status:?}");
+    assert!(status.port_reopened_in_last_switch, "{status:?}");
+
+    h.supervisor.restart(false).await.expect("restart");
+    h.wait("a plain restart", running_other_than(status.pid))
+        .await;
+    assert!(!h.supervisor.status().port_reopened_in_last_switch);
     h.stop().await;
 }

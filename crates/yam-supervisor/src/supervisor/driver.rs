@@ -89,6 +89,8 @@ pub(super) struct Driver {
     pub(super) gens: BTreeMap<Gen, Generation>,
     /// The public port, held for the supervisor's life (unless restarts are "direct").
     pub(super) door: Option<(DoorKey, Door)>,
+    /// When the public port was last released to be opened again (since the start).
+    pub(super) port_released: Option<Duration>,
     /// The plan the current settings would give, for capabilities and folders while stopped.
     pub(super) preview: Result<LaunchPlan, PlanError>,
     pub(super) spawner: Spawner,
@@ -194,6 +196,7 @@ impl Driver {
             started: now,
             gens: BTreeMap::new(),
             door: None,
+            port_released: None,
             preview,
             log,
             lock,
@@ -260,7 +263,7 @@ impl Driver {
         )
     }
 
-    fn now(&self) -> Duration {
+    pub(super) fn now(&self) -> Duration {
         self.started.elapsed()
     }
 

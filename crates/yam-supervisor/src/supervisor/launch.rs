@@ -121,11 +121,22 @@ impl Driver {
             return Ok(());
         }
         if let Some((old, door)) = self.door.take() {
-            self.log.supervisor(&format!(
-                "Releasing port {} (the new settings hold {}:{} instead)",
-                old.port, key.host, key.port
-            ));
+            self.log.supervisor(
+                &if (old.host.as_str(), old.port) == (key.host.as_str(), key.port) {
+                    format!(
+                        "Closing port {} to open it again for another kind of server: connections \
+                     are refused until it is open again",
+                        old.port
+                    )
+                } else {
+                    format!(
+                        "Releasing port {} (the new settings hold {}:{} instead)",
+                        old.port, key.host, key.port
+                    )
+                },
+            );
             door.close().await;
+            self.port_released = Some(self.now());
         }
         self.clear_public_port(server).await?;
         let failed = |reason: String| Event::SpawnFailed { server, reason };

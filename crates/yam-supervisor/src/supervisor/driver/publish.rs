@@ -160,6 +160,11 @@ impl Driver {
             restarts: self.machine.restarts(),
             generations: self.machine.generations(),
             last_switch: self.machine.last_switch().copied(),
+            port_reopened_in_last_switch: self.machine.last_switch().is_some_and(|r| {
+                let began_ms = r.at_ms.saturating_sub(r.took_ms);
+                self.port_released
+                    .is_some_and(|at| u64::try_from(at.as_millis()).unwrap_or(u64::MAX) >= began_ms)
+            }),
             door: self.door.as_ref().map(|(_, d)| d.stats()),
             last_exit: self.machine.last_exit().cloned(),
             url: crate::profile::public_url(&self.settings),
@@ -222,6 +227,7 @@ pub(super) fn placeholder_status() -> Status {
         restarts: 0,
         generations: Vec::new(),
         last_switch: None,
+        port_reopened_in_last_switch: false,
         door: None,
         last_exit: None,
         url: String::new(),
