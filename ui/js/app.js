@@ -82,7 +82,10 @@ async function main() {
     notices.onStatus(status);
   };
   apply(await transport.status());
-  transport.onStatus(apply);
+  transport.onStatus(apply, (connected) => {
+    $('lost').hidden = connected;
+    if (!connected) $('top-phase').textContent = 'Not connected';
+  });
   // Actions from the tray menu: sent as events to an open window, or handed over by
   // ui_ready when the menu had to open the window first.
   const carryOut = (action) => {

@@ -97,9 +97,19 @@ async function httpTransport() {
     logs: (since) => call('GET', `/api/logs?since=${since}`),
     firstRunPassword: () => call('GET', '/api/first-run-password', undefined, 'if-known'),
     dismissFirstRunPassword: () => call('POST', '/api/first-run-password/seen', {}),
-    onStatus(callback) {
+    // `connected(false)` when the supervisor stops answering for 3 s (yamctl stopped, the
+    // machine asleep), `connected(true)` when its events flow again.
+    onStatus(callback, connected = () => {}) {
       const events = new EventSource('/api/events');
-      events.addEventListener('status', (e) => callback(JSON.parse(e.data)));
+      let timer = null;
+      const up = () => { clearTimeout(timer); timer = null; connected(true); };
+      events.addEventListener('open', up);
+      events.addEventListener('status', (e) => { up(); callback(JSON.parse(e.data)); });
+      events.addEventListener('error', () => {
+        if (timer === null && events.readyState !== EventSource.OPEN) {
+          timer = setTimeout(() => { if (events.readyState !== EventSource.OPEN) connected(false); }, 3000);
+        }
+      });
       return () => events.close();
     },
     onUiAction: () => () => {},
