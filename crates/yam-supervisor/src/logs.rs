@@ -92,8 +92,10 @@ impl ServerLog {
     }
 
     fn push_at(&self, stream: Stream, level: Option<Level>, text: &str) {
+        // Werkzeug colours its lines for a terminal: the window and the file get the text.
+        let plain = anstream::adapter::strip_str(text).to_string();
         let text = crate::log_lines::cap_line(
-            text.trim_end_matches(['\r', '\n']),
+            plain.trim_end_matches(['\r', '\n']),
             crate::log_lines::MAX_LINE_BYTES,
         )
         .into_owned();
@@ -258,6 +260,24 @@ pub fn init_process_logging() {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Werkzeug's coloured lines, as YAM prints them when it thinks it has a terminal.
+    #[test]
+    fn terminal_colours_are_taken_out() {
+        let log = ServerLog::new(None);
+        log.push(
+            Stream::Stderr,
+            "\u{1b}[31m\u{1b}[1mWARNING: This is a development server.\u{1b}[0m",
+        );
+        log.push(
+            Stream::Stderr,
+            "127.0.0.1 - - \"\u{1b}[32mGET / HTTP/1.1\u{1b}[0m\" 302 -",
+        );
+        let tail = log.tail(2);
+        assert_eq!(tail[0].text, "WARNING: This is a development server.");
+        assert_eq!(tail[1].text, "127.0.0.1 - - \"GET / HTTP/1.1\" 302 -");
+        assert_eq!(tail[0].level, Level::Warn);
+    }
 
     #[test]
     fn ring_keeps_the_newest_lines_in_order() {
