@@ -101,6 +101,10 @@ test('the dashboard shows and controls the server', { timeout: 240 * SECOND }, a
 
   await t.test('stop and start', async () => {
     await page.click('#btn-stop');
+    // Stopping takes YAM away from everyone: it asks first.
+    await page.locator('#confirm[open]').waitFor();
+    assert.match(await page.locator('#confirm-text').innerText(), /^Nobody can use YAM until you start it again/);
+    await page.click('#confirm-ok');
     await page.locator('#phase-label', { hasText: 'Stopped' }).waitFor({ timeout: 30 * SECOND });
     assert.ok(await page.locator('#btn-stop').isDisabled());
     shots.push(await shot(page, '06-stopped'));

@@ -19,7 +19,15 @@ export class Overview {
 
   bind() {
     $('btn-start').addEventListener('click', () => this.run($('btn-start'), () => this.t.start(false), (s) => s.phase.phase === 'running'));
-    $('btn-stop').addEventListener('click', () => this.run($('btn-stop'), () => this.t.stop(), (s) => s.phase.phase === 'stopped'));
+    // Stopping takes YAM away from everyone: it asks first, as the logouts do.
+    $('btn-stop').addEventListener('click', async () => {
+      const ok = await confirmAction({
+        title: 'Stop YAM?',
+        text: 'Nobody can use YAM until you start it again: whoever opens it sees "YAM is unavailable".',
+        ok: 'Stop YAM',
+      });
+      if (ok) this.run($('btn-stop'), () => this.t.stop(), (s) => s.phase.phase === 'stopped');
+    });
     $('btn-restart').addEventListener('click', () => this.run($('btn-restart'), () => this.t.restart(false), restarted(this)));
     $('btn-restart-clear').addEventListener('click', async () => {
       const c = this.status ? this.status.sessions : { live: 0, users: 0 };
