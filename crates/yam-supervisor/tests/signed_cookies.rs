@@ -312,11 +312,12 @@ async fn a_wrong_secret_in_the_settings_locks_nobody_out_and_is_reported() {
     let h = harness_tuned(&settings, free_port(), dir, |_| {});
     h.running().await;
     let b = h.url();
-    blocking(move || {
+    let bob = blocking(move || {
         let mut bob = sign_in(&b, "bob@example.com", "Firefox");
         for _ in 0..3 {
             assert!(signed_in(&mut bob), "signed in with the cookie YAM made");
         }
+        bob
     })
     .await;
     h.wait("bob counted", counted(1, 1)).await;
@@ -330,7 +331,28 @@ async fn a_wrong_secret_in_the_settings_locks_nobody_out_and_is_reported() {
         "{:?}",
         status.warnings
     );
-    h.stop().await;
+
+    // A force logout still holds against that browser's old cookies, also for a new
+    // supervisor that has not seen one of YAM's cookies yet (the key not proven either way).
+    h.supervisor.force_logout().await.expect("force logout");
+    let with_remember = bob.jar();
+    let mut session_only = with_remember.clone();
+    session_only.remove("remember_token");
+    let dir = h.stop().await;
+    let again = harness_tuned(&settings, free_port(), dir, |_| {});
+    again.running().await;
+    let b = again.url();
+    blocking(move || {
+        for jar in [session_only, with_remember] {
+            let mut back = Browser::new(&b, "Firefox");
+            back.restore(jar);
+            assert!(!signed_in(&mut back), "an old cookie stays logged out");
+        }
+        let mut fresh = sign_in(&b, "bob@example.com", "Firefox");
+        assert!(signed_in(&mut fresh), "a new login works");
+    })
+    .await;
+    again.stop().await;
 }
 
 /// Changing the profile (the built-in server ↔ a Python YAM) closes and reopens the public port

@@ -196,6 +196,9 @@ impl DoorSessions {
     pub fn on_request(&self, headers: &mut HeaderMap, client: Client) -> Pending {
         let started_ms = now_ms();
         let mut session = None;
+        // A cookie that failed a check with a key not proven yet: what it claims, weighed
+        // against a force logout only (never counted).
+        let mut unproven = None;
         let mut forged = false;
         let mut remember = None;
         let mut companion = None;
@@ -208,6 +211,7 @@ impl DoorSessions {
                     // counted, and YAM decides.
                     Err(CookieError::BadSignature) => {
                         forged = self.secret_check() == SecretCheck::Confirmed;
+                        unproven = self.read_session(c.value(), false).ok();
                     }
                     // Not a signed Flask session (or garbage): YAM decides.
                     Err(_) => {}
@@ -220,7 +224,7 @@ impl DoorSessions {
         }
         let request = crate::signins::Request {
             companion: companion.as_deref(),
-            session: session.clone(),
+            session: session.clone().or(unproven),
             forged_session: forged,
             remember_user: remember.as_deref(),
         };
