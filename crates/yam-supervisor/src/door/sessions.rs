@@ -127,15 +127,18 @@ impl DoorSessions {
         SecretCheck::from_u8(self.secret.load(Ordering::Relaxed))
     }
 
-    /// Checks a cookie YAM itself just set against the secret, until one verifies.
-    fn learn_secret(&self, value: &str) {
+    /// Checks a cookie YAM itself just set against the secret: every one until one verifies,
+    /// then those that begin a sign-in (`sign_in`: the request had no proven session), so YAM
+    /// restarted with another key is noticed at its next login — not every answer, which would
+    /// double a request's cost at the door.
+    fn learn_secret(&self, value: &str, sign_in: bool) {
         let now = self.secret_check();
-        let Some(secrets) = self
-            .rules
-            .secrets
-            .as_ref()
-            .filter(|_| matches!(now, SecretCheck::Unconfirmed | SecretCheck::Mismatch))
-        else {
+        let check = match now {
+            SecretCheck::NoSecret => false,
+            SecretCheck::Unconfirmed | SecretCheck::Mismatch => true,
+            SecretCheck::Confirmed => sign_in,
+        };
+        let Some(secrets) = self.rules.secrets.as_ref().filter(|_| check) else {
             return;
         };
         let next = match flask_cookie::read(value, Some(secrets)) {
@@ -246,12 +249,12 @@ impl DoorSessions {
     }
 
     /// What YAM's answer did to the session cookie.
-    fn answered(&self, headers: &HeaderMap) -> Answer {
+    fn answered(&self, headers: &HeaderMap, sign_in: bool) -> Answer {
         match cookie_jar::answered(headers, &self.rules.session, now_ms() / 1000) {
             None => Answer::Untouched,
             Some(SetCookie::Cleared) => Answer::Cleared,
             Some(SetCookie::Set { value, expires }) => {
-                self.learn_secret(&value);
+                self.learn_secret(&value, sign_in);
                 match self.read_session(&value, false) {
                     Ok(view) => Answer::Set { view, expires },
                     Err(_) => Answer::Untouched,
@@ -262,7 +265,7 @@ impl DoorSessions {
 
     /// Follows YAM's answer: the sign-in it began, continued or ended, and the cookies to set.
     pub fn on_answer(&self, pending: Pending, headers: &mut HeaderMap) {
-        let answer = self.answered(headers);
+        let answer = self.answered(headers, pending.admitted.is_none());
         let mut registry = self.registry.lock();
         let before = registry.versions();
         let fresh_login = matches!(&answer, Answer::Set { view, .. } if view.user.is_some());
@@ -374,5 +377,68 @@ impl DoorSessions {
         // "Expiring soon" moves with time alone: published even without a change.
         self.publish(&registry);
         self.after(&registry, (registry.versions().0, before.1));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const SECRET: &str = "yam-cookie-stand-in-secret";
+    /// Made by Flask 3.1 with `SECRET` (user 7), as in `readers::flask_cookie`'s tests.
+    const YAMS: &str = "eyJfdXNlcl9pZCI6IjcifQ.axXpbw.-uXSQMZ4kLs0YnDgYViYbCLOSH8";
+    /// Made by Flask 3.1 for bob with another key ("a-key-yam-was-given-later"): YAM restarted
+    /// with a new secret while the door's rules stayed.
+    const LATER: &str = ".eJyrVoovLU4tis9MUbJSMlLSUYLzjCDsvMTcVKBUUn6SUi0ATv4Ofw.axa8Uw.wJUtbyUt-1GIQTt3xr_6iuK8JPw";
+
+    fn door(dir: &std::path::Path) -> Arc<DoorSessions> {
+        DoorSessions::open(CookieRules {
+            session: "yam_session".into(),
+            remember: "remember_token".into(),
+            id_fields: vec!["_user_id".into(), "user_id".into()],
+            name_field: "username".into(),
+            secrets: Some(Secrets::new([SECRET])),
+            lifetime_ms: 4 * 3_600_000,
+            state_file: dir.join(SESSIONS_FILE),
+        })
+        .0
+    }
+
+    /// A request carrying `cookie` (or none), answered by YAM setting `set`.
+    fn exchange(d: &DoorSessions, cookie: Option<&str>, set: &str) {
+        let mut request = HeaderMap::new();
+        if let Some(c) = cookie {
+            request.insert(
+                header::COOKIE,
+                HeaderValue::from_str(&format!("yam_session={c}")).expect("header"),
+            );
+        }
+        let pending = d.on_request(&mut request, Client::default());
+        let mut answer = HeaderMap::new();
+        answer.insert(
+            header::SET_COOKIE,
+            HeaderValue::from_str(&format!("yam_session={set}; HttpOnly; Path=/")).expect("header"),
+        );
+        d.on_answer(pending, &mut answer);
+    }
+
+    #[test]
+    fn yams_own_cookies_prove_the_key_and_a_new_key_shows_at_the_next_login() {
+        let dir = tempfile::tempdir().expect("tmp");
+        let d = door(dir.path());
+        assert_eq!(d.secret_check(), SecretCheck::Unconfirmed);
+        assert!(d.verified());
+        exchange(&d, None, YAMS);
+        assert_eq!(d.secret_check(), SecretCheck::Confirmed);
+        // Answers to a signed-in browser are not checked again (the cost stays one read).
+        exchange(&d, Some(YAMS), YAMS);
+        assert_eq!(d.secret_check(), SecretCheck::Confirmed);
+        // YAM now signs with another key: the next login's cookie shows it.
+        exchange(&d, None, LATER);
+        assert_eq!(d.secret_check(), SecretCheck::Mismatch);
+        assert!(!d.verified());
+        // And a cookie YAM made with the old key again puts it right.
+        exchange(&d, None, YAMS);
+        assert_eq!(d.secret_check(), SecretCheck::Confirmed);
     }
 }
