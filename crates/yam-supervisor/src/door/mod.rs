@@ -19,6 +19,8 @@ mod forward;
 pub mod frames;
 mod server_side;
 mod sessions;
+#[cfg(test)]
+mod sessions_tests;
 mod unavailable;
 mod upstream;
 mod websocket;

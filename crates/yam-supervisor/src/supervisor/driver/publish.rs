@@ -134,13 +134,17 @@ impl Driver {
         if let Counting::Door(d) = &self.watcher
             && d.secret_check() == crate::door::SecretCheck::Mismatch
         {
-            warnings.push(
-                "YAM's secret key, as the tray has it (Settings, else read from YAM's config), \
-                 does not match the one YAM signs its cookies with: sessions are counted \
-                 unverified (as the cookies claim) and every browser goes through to YAM, which \
-                 checks its cookies itself. Set the right key in Settings → YAM's secret key."
-                    .into(),
-            );
+            // Where the door's key came from, as the plan says (Settings or YAM's sources).
+            let from = plan
+                .and_then(|p| p.sessions_at_door.as_ref())
+                .and_then(|c| c.secret_from)
+                .unwrap_or("Settings or YAM's sources");
+            warnings.push(format!(
+                "YAM's secret key (from {from}) does not match the one YAM signs its cookies \
+                 with: sessions are counted unverified (as the cookies claim) and every browser \
+                 goes through to YAM, which checks its cookies itself. Set the right key in \
+                 Settings → YAM's secret key."
+            ));
         }
         if let Err(e) = &self.preview {
             warnings.push(format!("The settings cannot start a server: {e}"));
